@@ -1,0 +1,52 @@
+"""The Flask application: create_app(), extensions, blueprints, error handling."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from app import config as app_config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(app_config.load(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    app_config.check_production(app.config)
+
+    from app import cli, errors, sealing
+    from app.extensions import api, configure_sqlite, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    api.init_app(
+        app,
+        spec_kwargs={
+            "info": {"description": "Coalition loyalty and affiliate platform. All calls take `Authorization: Bearer <key>`."},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    errors.register(app)
+
+    from app.members.views import blp as members_blp
+    from app.merchants.views import blp as merchants_blp
+    from app.orders.views import blp as orders_blp
+
+    for blp in (merchants_blp, orders_blp, members_blp):
+        api.register_blueprint(blp)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    sealing.register(app)
+    cli.register(app)
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,71 @@
+"""API keys: random, shown once, stored as SHA-256 hashes, one tenant each."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from functools import wraps
+
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from app.errors import Unauthorized
+from app.extensions import db
+from app.merchants.models import ApiKey, Merchant
+
+KEY_PREFIX = "lk_"
+KEY_SECRET_BYTES = 32
+KEY_LENGTH_MAX = 200
+
+
+def new_key() -> tuple[str, str, str]:
+    """A fresh key: (the key to show once, its display prefix, its hash to store)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(KEY_SECRET_BYTES)
+    return key, key[:10], hash_key(key)
+
+
+def hash_key(key: str) -> str:
+    # Keys carry 256 random bits, so a plain digest resists guessing; no slow hash needed.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > KEY_LENGTH_MAX:
+        raise Unauthorized("Send 'Authorization: Bearer <key>'.")
+    return token
+
+
+def operator_required(view):
+    """Only the operator key from LOYALTY_ADMIN_KEY passes."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        expected = current_app.config["LOYALTY_ADMIN_KEY"]
+        if not hmac.compare_digest(_bearer().encode(), expected.encode()):
+            raise Unauthorized("This call needs the operator key.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def merchant_required(view):
+    """A live merchant key passes; the merchant is in ``g.merchant``."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        digest = hash_key(_bearer())
+        found = db.session.execute(
+            select(Merchant)
+            .join(ApiKey, ApiKey.merchant_id == Merchant.id)
+            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+        ).scalar_one_or_none()
+        if found is None or not found.active:
+            raise Unauthorized("Unknown or revoked merchant key.")
+        g.merchant = found
+        return view(*args, **kwargs)
+
+    return wrapper

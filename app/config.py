@@ -1,0 +1,51 @@
+"""The one place that reads configuration: environment variables, then test overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY, REQUEST_BODY_BYTES_MAX
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _normalize_database_url(url: str) -> str:
+    # psycopg 3 is the PostgreSQL driver; accept the common short spellings.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    default_db = "sqlite:///" + str(Path(instance_path) / "loyalty.sqlite3")
+    return {
+        "LOYALTY_ENV": env.get("LOYALTY_ENV", "development"),
+        "SQLALCHEMY_DATABASE_URI": _normalize_database_url(env.get("DATABASE_URL", default_db)),
+        "LOYALTY_ADMIN_KEY": env.get("LOYALTY_ADMIN_KEY", DEV_ADMIN_KEY),
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        "LEDGER_SEAL_INTERVAL_S": float(env.get("LEDGER_SEAL_INTERVAL_S", "1")),
+        "MAX_CONTENT_LENGTH": REQUEST_BODY_BYTES_MAX,
+        "API_TITLE": "Loyalty platform API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run in production with development secrets."""
+    if config["LOYALTY_ENV"] != "production":
+        return
+    if config["LOYALTY_ADMIN_KEY"] == DEV_ADMIN_KEY or len(config["LOYALTY_ADMIN_KEY"]) < 32:
+        raise ConfigError("LOYALTY_ADMIN_KEY must be set to a random value of 32+ characters in production")
+    if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from ledger.types import BigId, UTCDateTime
+
+
+class Merchant(db.Model):
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    earn_points: Mapped[int] = mapped_column(Integer)
+    earn_per_amount_cents: Mapped[int] = mapped_column(Integer)
+    price_per_1000_points_cents: Mapped[int] = mapped_column(Integer)
+    points_lifetime_days: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    domains: Mapped[list[MerchantDomain]] = relationship(
+        order_by="MerchantDomain.domain", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class MerchantDomain(db.Model):
+    __tablename__ = "merchant_domains"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_merchant", "merchant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

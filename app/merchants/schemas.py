@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.constants import (
+    AMOUNT_CENTS_MAX,
+    DOMAINS_PER_MERCHANT_MAX,
+    EARN_POINTS_MAX,
+    MERCHANT_NAME_LENGTH_MAX,
+    POINTS_LIFETIME_DAYS_DEFAULT,
+    POINTS_LIFETIME_DAYS_MAX,
+    PRICE_PER_1000_POINTS_CENTS_MAX,
+    SUPPORTED_CURRENCIES,
+)
+from app.schemas import Id, StrictSchema, page_of
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+
+
+class Domain(ma.fields.String):
+    """A bare host name (``shop.example``): no scheme, port, path or wildcard."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        host = super()._deserialize(value, attr, data, **kwargs).strip().lower().rstrip(".")
+        if not _HOSTNAME.match(host):
+            raise ma.ValidationError("Not a host name (expected e.g. shop.example).")
+        return host
+
+
+class EarnRuleSchema(StrictSchema):
+    points = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, EARN_POINTS_MAX))
+    per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX))
+
+
+class MerchantCreateSchema(StrictSchema):
+    name = ma.fields.String(required=True, validate=validate.Length(1, MERCHANT_NAME_LENGTH_MAX))
+    domains = ma.fields.List(Domain(), required=True, validate=validate.Length(1, DOMAINS_PER_MERCHANT_MAX))
+    currency = ma.fields.String(required=True, validate=validate.OneOf(SUPPORTED_CURRENCIES))
+    earn_rule = ma.fields.Nested(
+        EarnRuleSchema,
+        required=True,
+        metadata={"description": "`points` per *full* `per_amount_cents` of the order's net amount (floor)."},
+    )
+    price_per_1000_points_cents = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(0, PRICE_PER_1000_POINTS_CENTS_MAX)
+    )
+    points_lifetime_days = ma.fields.Integer(
+        load_default=POINTS_LIFETIME_DAYS_DEFAULT, strict=True, validate=validate.Range(1, POINTS_LIFETIME_DAYS_MAX)
+    )
+
+    @ma.validates_schema
+    def _names_trimmed(self, data, **kwargs):
+        if data.get("name", "").strip() != data.get("name", ""):
+            raise ma.ValidationError("Remove leading or trailing spaces.", "name")
+
+
+class MerchantSchema(ma.Schema):
+    id = Id()
+    name = ma.fields.String()
+    domains = ma.fields.Function(lambda m: [d.domain for d in m.domains])
+    currency = ma.fields.String()
+    earn_rule = ma.fields.Function(lambda m: {"points": m.earn_points, "per_amount_cents": m.earn_per_amount_cents})
+    price_per_1000_points_cents = ma.fields.Integer()
+    points_lifetime_days = ma.fields.Integer()
+    active = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+
+
+class MerchantCreatedSchema(MerchantSchema):
+    api_key = ma.fields.String(metadata={"description": "Shown once: store it now."})
+    api_key_id = ma.fields.String()
+
+
+class ApiKeySchema(ma.Schema):
+    id = Id()
+    prefix = ma.fields.String(metadata={"description": "The first characters, to recognise a key."})
+    created_at = ma.fields.DateTime()
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    api_key = ma.fields.String(metadata={"description": "Shown once: store it now."})
+
+
+MerchantPageSchema = page_of(MerchantSchema, "MerchantPage")
+ApiKeyPageSchema = page_of(ApiKeySchema, "ApiKeyPage")

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import operator_required
+from app.extensions import db
+from app.merchants import services
+from app.merchants.schemas import (
+    ApiKeyCreatedSchema,
+    ApiKeyPageSchema,
+    MerchantCreatedSchema,
+    MerchantCreateSchema,
+    MerchantPageSchema,
+    MerchantSchema,
+)
+from app.schemas import PageArgsSchema
+from ledger.types import utcnow
+
+blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="Operator: merchants and their keys.")
+
+
+def _with_key(obj, clear: str, **extra):
+    obj.api_key = clear
+    for name, value in extra.items():
+        setattr(obj, name, value)
+    return obj
+
+
+@blp.route("")
+class Merchants(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(MerchantCreateSchema)
+    @blp.response(201, MerchantCreatedSchema)
+    def post(self, data):
+        """Onboard a merchant
+
+        Returns the merchant with its first API key, shown only in this answer.
+        """
+        merchant, key, clear = services.create_merchant(db.session, data, now=utcnow())
+        return _with_key(merchant, clear, api_key_id=str(key.id))
+
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, MerchantPageSchema)
+    def get(self, args):
+        """List merchants, oldest first"""
+        return services.list_merchants(db.session, **args)
+
+
+@blp.route("/<int:merchant_id>")
+class MerchantById(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(200, MerchantSchema)
+    def get(self, merchant_id):
+        """Show one merchant"""
+        return services.get_merchant(db.session, merchant_id)
+
+
+@blp.route("/<int:merchant_id>/api-keys")
+class MerchantKeys(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ApiKeyPageSchema)
+    def get(self, args, merchant_id):
+        """List a merchant's keys (prefixes only)"""
+        return services.list_keys(db.session, merchant_id, **args)
+
+    @blp.response(201, ApiKeyCreatedSchema)
+    def post(self, merchant_id):
+        """Issue an additional key
+
+        The key is shown only in this answer. Use it to rotate without downtime:
+        deploy the new key, then revoke the old one.
+        """
+        key, clear = services.issue_key(db.session, merchant_id, now=utcnow())
+        return _with_key(key, clear)
+
+
+@blp.route("/<int:merchant_id>/api-keys/<int:key_id>/rotate")
+class MerchantKeyRotation(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(201, ApiKeyCreatedSchema)
+    def post(self, merchant_id, key_id):
+        """Replace a key at once: the old key stops working, the new one is returned once"""
+        key, clear = services.rotate_key(db.session, merchant_id, key_id, now=utcnow())
+        return _with_key(key, clear)
+
+
+@blp.route("/<int:merchant_id>/api-keys/<int:key_id>")
+class MerchantKey(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(204)
+    def delete(self, merchant_id, key_id):
+        """Revoke a key"""
+        services.revoke_key(db.session, merchant_id, key_id, now=utcnow())

@@ -1,0 +1,168 @@
+"""Orders earn points; refunds take back the difference. One transaction each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import ledger
+from app.errors import NotFound, Unprocessable
+from app.members import services as members
+from app.merchants.models import Merchant
+from app.orders.models import Order, Refund
+from app.orders.schemas import OrderSchema, RefundSchema
+from ledger import idempotency
+
+
+def issuer_of(merchant: Merchant) -> ledger.Issuer:
+    return ledger.Issuer(str(merchant.id), merchant.currency, merchant.price_per_1000_points_cents)
+
+
+def points_for(amount_cents: int, earn_points: int, per_amount_cents: int) -> int:
+    """The published rounding: ``earn_points`` per *full* block of ``per_amount_cents``."""
+    if amount_cents <= 0:
+        return 0
+    return (amount_cents // per_amount_cents) * earn_points
+
+
+def record_order(session: Session, merchant: Merchant, data: dict, *, now: datetime) -> tuple[dict, bool]:
+    """Record an order and award its points; returns (answer, created).
+
+    Replaying the same ``order_id`` with the same body returns the first answer;
+    with another body it raises ``IdempotencyConflict``.
+    """
+    scope = f"orders:{merchant.id}"
+    stored = idempotency.claim(session, scope, data["order_id"], idempotency.fingerprint(data))
+    if stored is not None:
+        session.rollback()
+        return stored, False
+    if data["currency"] != merchant.currency:
+        raise Unprocessable(
+            f"This merchant records orders in {merchant.currency}.",
+            errors={"currency": [f"Must be {merchant.currency}."]},
+        )
+    member = members.find_or_create(session, data["member_email"], now=now)
+    members.link_to_merchant(session, merchant.id, member.id, now=now)
+    points = points_for(data["amount_cents"], merchant.earn_points, merchant.earn_per_amount_cents)
+    earned = ledger.earn(
+        session,
+        member_key=str(member.id),
+        issuer=issuer_of(merchant),
+        points=points,
+        idempotency_key=f"earn:{merchant.id}:{data['order_id']}",
+        ref=f"order:{merchant.id}:{data['order_id']}",
+        memo=f"Order {data['order_id']} at {merchant.name}",
+        now=now,
+        lifetime_days=merchant.points_lifetime_days,
+    )
+    order = Order(
+        merchant_id=merchant.id,
+        order_id=data["order_id"],
+        member_id=member.id,
+        amount_cents=data["amount_cents"],
+        currency=data["currency"],
+        earn_points=merchant.earn_points,
+        earn_per_amount_cents=merchant.earn_per_amount_cents,
+        points_earned=points,
+        refunded_cents=0,
+        points_reversed=0,
+        earn_entry_id=earned.entry_id,
+        created_at=now,
+    )
+    session.add(order)
+    session.flush()
+    answer = OrderSchema().dump(_order_view(session, order))
+    idempotency.complete(session, scope, data["order_id"], answer)
+    session.commit()
+    return answer, True
+
+
+def get_order(session: Session, merchant: Merchant, order_id: str) -> dict:
+    return _order_view(session, _order_of(session, merchant, order_id))
+
+
+def refund_order(session: Session, merchant: Merchant, order_id: str, data: dict, *, now: datetime) -> tuple[dict, bool]:
+    """Refund part of an order: points are recomputed on the net amount and the
+    difference is taken back; points already spent become member debt."""
+    scope = f"refunds:{merchant.id}"
+    request = {"order_id": order_id, **data}
+    stored = idempotency.claim(session, scope, data["refund_id"], idempotency.fingerprint(request))
+    if stored is not None:
+        session.rollback()
+        return stored, False
+    order = _order_of(session, merchant, order_id, for_update=True)
+    if data["amount_cents"] > order.net_amount_cents:
+        raise Unprocessable(
+            f"Order {order_id} has {order.net_amount_cents} cents left to refund.",
+            errors={"amount_cents": [f"Must be at most {order.net_amount_cents}."]},
+        )
+    net_after = order.net_amount_cents - data["amount_cents"]
+    points_after = points_for(net_after, order.earn_points, order.earn_per_amount_cents)
+    reverse = max(0, order.points_net - points_after)
+    taken = ledger.clawback(
+        session,
+        member_key=str(order.member_id),
+        issuer=issuer_of(merchant),
+        points=reverse,
+        earn_entry_id=order.earn_entry_id,
+        idempotency_key=f"refund:{merchant.id}:{data['refund_id']}",
+        ref=f"order:{merchant.id}:{order_id}",
+        memo=f"Refund {data['refund_id']} of order {order_id} at {merchant.name}",
+        now=now,
+    )
+    order.refunded_cents += data["amount_cents"]
+    order.points_reversed += reverse
+    refund = Refund(
+        merchant_id=merchant.id,
+        refund_id=data["refund_id"],
+        order_pk=order.id,
+        amount_cents=data["amount_cents"],
+        points_reversed=reverse,
+        points_to_debt=taken.points_to_debt,
+        entry_id=taken.entry_id,
+        created_at=now,
+    )
+    session.add(refund)
+    session.flush()
+    answer = RefundSchema().dump(
+        {
+            "refund_id": refund.refund_id,
+            "order_id": order.order_id,
+            "member_id": str(order.member_id),
+            "amount_cents": refund.amount_cents,
+            "order_net_amount_cents": order.net_amount_cents,
+            "points_reversed": reverse,
+            "points_to_debt": taken.points_to_debt,
+            "created_at": now,
+            **members.points_of(session, order.member_id),
+        }
+    )
+    idempotency.complete(session, scope, data["refund_id"], answer)
+    session.commit()
+    return answer, True
+
+
+def _order_of(session: Session, merchant: Merchant, order_id: str, *, for_update: bool = False) -> Order:
+    query = select(Order).where(Order.merchant_id == merchant.id, Order.order_id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    order = session.execute(query).scalar_one_or_none()
+    if order is None:
+        raise NotFound(f"No order {order_id!r} from this merchant.")
+    return order
+
+
+def _order_view(session: Session, order: Order) -> dict:
+    return {
+        "order_id": order.order_id,
+        "member_id": str(order.member_id),
+        "amount_cents": order.amount_cents,
+        "net_amount_cents": order.net_amount_cents,
+        "currency": order.currency,
+        "points_earned": order.points_earned,
+        "points_net": order.points_net,
+        "created_at": order.created_at,
+        **members.points_of(session, order.member_id),
+    }

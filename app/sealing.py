@@ -1,0 +1,50 @@
+"""Seal new journal entries into the hash chain shortly after they commit.
+
+Sealing runs at most once per LEDGER_SEAL_INTERVAL_S per process, after a
+write request, in its own transaction; it never blocks on another sealer.
+`flask ledger seal` seals everything that is left.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import Flask, request
+from sqlalchemy.orm import Session
+
+import ledger
+from app.extensions import db
+
+_lock = threading.Lock()
+_last_seal_s = 0.0
+
+
+def seal_now(*, wait: bool) -> int:
+    with Session(db.engine) as session:
+        sealed = ledger.seal(session, wait=wait)
+        session.commit()
+        return sealed
+
+
+def register(app: Flask) -> None:
+    @app.teardown_request
+    def _seal_after_writes(exc):
+        global _last_seal_s
+        if exc is not None or request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        interval_s = app.config["LEDGER_SEAL_INTERVAL_S"]
+        if interval_s < 0:
+            return
+        now_s = time.monotonic()
+        with _lock:
+            if now_s - _last_seal_s < interval_s:
+                return
+            _last_seal_s = now_s
+        # The request's session must let go of its connection first: on SQLite
+        # it may hold the write lock that the sealer needs.
+        db.session.close()
+        try:
+            seal_now(wait=False)
+        except Exception:  # sealing is retried by the next request; never fail the caller
+            app.logger.exception("sealing the journal failed")

@@ -1,0 +1,60 @@
+"""Request idempotency: the first answer to a key is the answer to every retry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.accounts import dialect_insert
+from ledger.errors import IdempotencyConflict
+from ledger.models import IdempotencyRecord
+from ledger.types import utcnow
+
+KEY_LENGTH_MAX = 250
+
+
+def fingerprint(request: Any) -> str:
+    """A stable hash of a JSON-able request (key order does not matter)."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | None:
+    """Reserve ``key`` in ``scope`` for this request, or return the stored answer.
+
+    Returns ``None`` when the caller is first and must do the work, then call
+    ``complete``. Raises ``IdempotencyConflict`` when the key was used for a
+    different request. A concurrent first caller makes this wait for its commit.
+    """
+    if not key or len(key) > KEY_LENGTH_MAX:
+        raise ValueError("idempotency key must have 1 to 250 characters")
+    inserted = session.execute(
+        dialect_insert(session)(IdempotencyRecord)
+        .values(scope=scope, key=key, request_hash=request_hash, result=None, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+    if inserted.rowcount == 1:
+        return None
+    record = session.execute(
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if record.request_hash != request_hash:
+        raise IdempotencyConflict(f"{scope}:{key} was used for a different request")
+    if record.result is None:
+        raise IdempotencyConflict(f"{scope}:{key} is still being processed")
+    return json.loads(record.result)
+
+
+def complete(session: Session, scope: str, key: str, result: dict) -> None:
+    """Store the answer given to the request that claimed ``key``."""
+    record = session.get(IdempotencyRecord, (scope, key))
+    if record is None or record.result is not None:
+        raise ValueError(f"{scope}:{key} was not claimed by this transaction")
+    record.result = json.dumps(result, sort_keys=True)
+    session.flush()

@@ -1,0 +1,180 @@
+"""Tables of the double-entry ledger.
+
+Amounts are signed integers in the asset's smallest unit: points for ``PTS``,
+minor units (cents) for a currency. A positive posting raises the account's
+balance. Every entry sums to zero per asset, so all balances sum to zero.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ledger.types import BigId, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (UniqueConstraint("name", "asset"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    asset: Mapped[str] = mapped_column(String(8))
+    # Member accounts may never be overdrawn; system accounts may.
+    non_negative: Mapped[bool] = mapped_column(Boolean)
+    # Hot accounts spread their running balance over several rows.
+    shards: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Balance(Base):
+    """One stripe of an account's stored running balance."""
+
+    __tablename__ = "ledger_balances"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    pending: Mapped[int] = mapped_column(BigInteger)
+
+
+class Entry(Base):
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(250), unique=True)
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    ref: Mapped[str] = mapped_column(String(250))
+    memo: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Posting(Base):
+    __tablename__ = "ledger_postings"
+    __table_args__ = (Index("ix_ledger_postings_account_entry", "account_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    asset: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class Lot(Base):
+    """Points a member earned in one go: who issued them, at what price, until when."""
+
+    __tablename__ = "ledger_lots"
+    __table_args__ = (
+        CheckConstraint("points_remaining >= 0 AND points_remaining <= points", name="points_range"),
+        CheckConstraint("value_remaining >= 0 AND value_remaining <= value", name="value_range"),
+        Index("ix_ledger_lots_member_open", "member_account_id", "earned_at", "id"),
+        Index("ix_ledger_lots_expiry", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    issuer: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(8))
+    price_per_1000_points_cents: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    points_remaining: Mapped[int] = mapped_column(BigInteger)
+    # EUR (or other currency) paid into the points float for this lot.
+    value: Mapped[int] = mapped_column(BigInteger)
+    value_remaining: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+
+
+class Debt(Base):
+    """Points a member owes because a refund reversed points already spent."""
+
+    __tablename__ = "ledger_debts"
+    __table_args__ = (
+        CheckConstraint("points_remaining >= 0 AND points_remaining <= points", name="points_range"),
+        Index("ix_ledger_debts_member", "member_account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # The issuer whose refund created the debt is repaid the value of later earns.
+    creditor: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(8))
+    points: Mapped[int] = mapped_column(BigInteger)
+    points_remaining: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+
+
+class Hold(Base):
+    """A two-phase reservation of a member's points: pending, then posted or voided once."""
+
+    __tablename__ = "ledger_holds"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("points_posted >= 0 AND points_posted <= points", name="posted_range"),
+        CheckConstraint("status IN ('pending', 'posted', 'voided')", name="status_known"),
+        Index("ix_ledger_holds_pending", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    points_posted: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str] = mapped_column(String(250), unique=True)
+    ref: Mapped[str] = mapped_column(String(250))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+
+class Seal(Base):
+    """The hash chain: one row per entry, in the order entries were sealed."""
+
+    __tablename__ = "ledger_seals"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request key, replayed for the same request."""
+
+    __tablename__ = "ledger_idempotency"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

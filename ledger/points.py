@@ -1,0 +1,318 @@
+"""Points flows that move lots: earn, clawback (refund), spend and expiry.
+
+Every function expects to run inside the caller's transaction and locks the
+member's balance row before it reads lots, so decisions about one member are
+serialized while different members proceed in parallel.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import accounts
+from ledger.accounts import PTS, AccountRef
+from ledger.errors import InsufficientPoints
+from ledger.journal import Leg, post
+from ledger.models import Account, Debt, Lot
+
+EXPIRY_BATCH_MAX = 500
+POINTS_PER_ENTRY_MAX = 10**12
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A merchant as the ledger sees it: who pays for the points it issues, and how much."""
+
+    key: str
+    currency: str
+    price_per_1000_points_cents: int
+
+
+@dataclass(frozen=True)
+class EarnResult:
+    entry_id: int | None
+    lot_id: int | None
+    points: int
+    points_to_balance: int
+    points_to_debt: int
+    value: int
+
+
+@dataclass(frozen=True)
+class ClawbackResult:
+    entry_id: int | None
+    points: int
+    points_from_balance: int
+    points_to_debt: int
+    value_returned: int
+
+
+@dataclass(frozen=True)
+class MemberPoints:
+    balance: int
+    pending: int
+    debt: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.pending
+
+
+def value_of(points: int, price_per_1000_points_cents: int) -> int:
+    """What ``points`` cost the issuer, in minor units, rounded down."""
+    return points * price_per_1000_points_cents // 1000
+
+
+def share(total: int, part: int, whole: int) -> int:
+    """``total * part / whole`` rounded down; the whole gets exactly ``total``."""
+    if part == whole:
+        return total
+    return total * part // whole
+
+
+def member_accounts(session: Session, member_key: str) -> tuple[AccountRef, AccountRef]:
+    return (
+        accounts.account(session, accounts.member_account(member_key), PTS, non_negative=True),
+        accounts.account(session, accounts.member_debt_account(member_key), PTS),
+    )
+
+
+def member_points(session: Session, member_key: str) -> MemberPoints:
+    """Posted balance, pending holds and debt of a member (zeros for an unknown member)."""
+    member = accounts.find_account(session, accounts.member_account(member_key), PTS)
+    debt = accounts.find_account(session, accounts.member_debt_account(member_key), PTS)
+    return MemberPoints(
+        balance=accounts.balance(session, member) if member else 0,
+        pending=accounts.pending(session, member) if member else 0,
+        debt=-accounts.balance(session, debt) if debt else 0,
+    )
+
+
+def earn(
+    session: Session,
+    *,
+    member_key: str,
+    issuer: Issuer,
+    points: int,
+    idempotency_key: str,
+    ref: str,
+    now: datetime,
+    lifetime_days: int,
+    memo: str = "",
+) -> EarnResult:
+    """Issue ``points`` to a member: the issuer pays for them into the float.
+
+    Points first repay the member's debt (in the issuer's currency), whose
+    creditors receive the matching share of the value; the rest opens a lot.
+    """
+    if not 0 <= points <= POINTS_PER_ENTRY_MAX:
+        raise ValueError(f"points out of range: {points}")
+    if points == 0:
+        return EarnResult(None, None, 0, 0, 0, 0)
+    member, debt_acct = member_accounts(session, member_key)
+    accounts.lock(session, member)
+    debts = session.execute(
+        select(Debt)
+        .where(Debt.member_account_id == member.id, Debt.points_remaining > 0, Debt.currency == issuer.currency)
+        .order_by(Debt.id)
+        .with_for_update()
+    ).scalars().all()
+    value = value_of(points, issuer.price_per_1000_points_cents)
+    repay_left = min(points, sum(d.points_remaining for d in debts))
+    repaid = repay_left
+    to_lot = points - repaid
+    lot_value = share(value, to_lot, points)
+    debt_value_left = value - lot_value
+    legs = [
+        Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), -points),
+        Leg(member, to_lot),
+        Leg(debt_acct, repaid),
+        Leg(accounts.account(session, accounts.receivable_account(issuer.key), issuer.currency), -value),
+        Leg(accounts.account(session, accounts.POINTS_FLOAT, issuer.currency), lot_value),
+    ]
+    for debt in debts:
+        if repay_left == 0:
+            break
+        paid = min(repay_left, debt.points_remaining)
+        paid_value = share(debt_value_left, paid, repay_left)
+        legs.append(Leg(accounts.account(session, accounts.receivable_account(debt.creditor), issuer.currency), paid_value))
+        debt.points_remaining -= paid
+        repay_left -= paid
+        debt_value_left -= paid_value
+    entry = post(session, kind="earn", legs=legs, ref=ref, memo=memo, now=now, idempotency_key=idempotency_key)
+    lot_id = None
+    if to_lot > 0:
+        lot = Lot(
+            member_account_id=member.id,
+            issuer=issuer.key,
+            currency=issuer.currency,
+            price_per_1000_points_cents=issuer.price_per_1000_points_cents,
+            points=to_lot,
+            points_remaining=to_lot,
+            value=lot_value,
+            value_remaining=lot_value,
+            earned_at=now,
+            expires_at=now + timedelta(days=lifetime_days),
+            entry_id=entry.id,
+        )
+        session.add(lot)
+        session.flush()
+        lot_id = lot.id
+    return EarnResult(entry.id, lot_id, points, to_lot, repaid, value)
+
+
+def clawback(
+    session: Session,
+    *,
+    member_key: str,
+    issuer: Issuer,
+    points: int,
+    earn_entry_id: int | None,
+    idempotency_key: str,
+    ref: str,
+    now: datetime,
+    memo: str = "",
+) -> ClawbackResult:
+    """Take back ``points`` issued by ``earn_entry_id`` (a refund).
+
+    Points still in that entry's lot and not held return to the issuer with
+    their value; points already spent become member debt.
+    """
+    if not 0 <= points <= POINTS_PER_ENTRY_MAX:
+        raise ValueError(f"points out of range: {points}")
+    if points == 0:
+        return ClawbackResult(None, 0, 0, 0, 0)
+    member, debt_acct = member_accounts(session, member_key)
+    row = accounts.lock(session, member)
+    lot = session.execute(select(Lot).where(Lot.entry_id == earn_entry_id).with_for_update()).scalar_one_or_none()
+    in_lot = lot.points_remaining if lot else 0
+    taken = min(points, in_lot, row.balance - row.pending)
+    value_back = share(lot.value_remaining, taken, in_lot) if taken else 0
+    owed = points - taken
+    legs = [
+        Leg(member, -taken),
+        Leg(debt_acct, -owed),
+        Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), points),
+    ]
+    if value_back:
+        legs += [
+            Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -value_back),
+            Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), value_back),
+        ]
+    entry = post(
+        session,
+        kind="clawback",
+        legs=legs,
+        ref=ref,
+        memo=memo,
+        now=now,
+        idempotency_key=idempotency_key,
+        reverses_entry_id=earn_entry_id,
+    )
+    if taken:
+        lot.points_remaining -= taken
+        lot.value_remaining -= value_back
+    if owed:
+        session.add(
+            Debt(
+                member_account_id=member.id,
+                creditor=issuer.key,
+                currency=issuer.currency,
+                points=owed,
+                points_remaining=owed,
+                created_at=now,
+                entry_id=entry.id,
+            )
+        )
+    session.flush()
+    return ClawbackResult(entry.id, points, taken, owed, value_back)
+
+
+def consume_lots(session: Session, member: AccountRef, points: int) -> dict[str, int]:
+    """Take ``points`` from the member's lots, oldest first; returns value taken per currency.
+
+    The caller holds the member's lock and has checked the balance.
+    """
+    lots = session.execute(
+        select(Lot)
+        .where(Lot.member_account_id == member.id, Lot.points_remaining > 0)
+        .order_by(Lot.earned_at, Lot.id)
+        .with_for_update()
+    ).scalars()
+    left = points
+    values: dict[str, int] = defaultdict(int)
+    for lot in lots:
+        if left == 0:
+            break
+        taken = min(left, lot.points_remaining)
+        value = share(lot.value_remaining, taken, lot.points_remaining)
+        lot.points_remaining -= taken
+        lot.value_remaining -= value
+        values[lot.currency] += value
+        left -= taken
+    if left:
+        raise InsufficientPoints(points - left, points)
+    session.flush()
+    return dict(values)
+
+
+def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATCH_MAX) -> int:
+    """Expire the points of lots past their date (breakage); returns points expired.
+
+    Points reserved by a pending hold stay until the hold resolves; a later run
+    takes them if the hold is voided. Safe to run again at any time.
+    """
+    member_ids = session.execute(
+        select(Lot.member_account_id)
+        .where(Lot.expires_at <= now, Lot.points_remaining > 0)
+        .group_by(Lot.member_account_id)
+        .order_by(Lot.member_account_id)
+        .limit(batch_max)
+    ).scalars().all()
+    expired = 0
+    for member_id in member_ids:
+        expired += _expire_member(session, member_id, now)
+    return expired
+
+
+def _expire_member(session: Session, member_id: int, now: datetime) -> int:
+    acct = session.get(Account, member_id)
+    member = AccountRef(acct.id, acct.name, acct.asset, acct.shards, acct.non_negative)
+    row = accounts.lock(session, member)
+    available = row.balance - row.pending
+    lots = session.execute(
+        select(Lot)
+        .where(Lot.member_account_id == member_id, Lot.expires_at <= now, Lot.points_remaining > 0)
+        .order_by(Lot.earned_at, Lot.id)
+        .with_for_update()
+    ).scalars().all()
+    expired = 0
+    for lot in lots:
+        taken = min(lot.points_remaining, available - expired)
+        if taken <= 0:
+            break
+        value = share(lot.value_remaining, taken, lot.points_remaining)
+        post(
+            session,
+            kind="expire",
+            legs=[
+                Leg(member, -taken),
+                Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), taken),
+                Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -value),
+                Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, lot.currency), value),
+            ],
+            ref=f"lot:{lot.id}",
+            memo="points expired",
+            now=now,
+            idempotency_key=f"expire:lot:{lot.id}:{lot.points_remaining}",
+        )
+        lot.points_remaining -= taken
+        lot.value_remaining -= value
+        expired += taken
+    session.flush()
+    return expired

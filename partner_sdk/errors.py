@@ -1,0 +1,172 @@
+"""Exceptions raised by the partner SDK, built from RFC 9457 problem+json bodies."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "LoyaltyError",
+    "NotFoundError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "error_from_response",
+]
+
+
+class LoyaltyError(Exception):
+    """Base class for every error the SDK raises."""
+
+    status: int
+    title: str
+    detail: str
+    problem: dict[str, Any]
+
+    def __init__(
+        self, status: int, title: str, detail: str = "", problem: dict[str, Any] | None = None
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.problem = problem if problem is not None else {}
+        super().__init__(f"{status} {title}: {detail}" if detail else f"{status} {title}")
+
+
+class AuthenticationError(LoyaltyError):
+    """The API key is missing, wrong or not allowed to do this (401/403)."""
+
+
+class NotFoundError(LoyaltyError):
+    """The order, refund or member does not exist (404)."""
+
+
+class ConflictError(LoyaltyError):
+    """An idempotency key was reused with a different body (409)."""
+
+
+class ValidationError(LoyaltyError):
+    """The request was rejected as invalid (400/422); see `errors`."""
+
+    errors: dict[str, list[str]]
+
+    def __init__(
+        self, status: int, title: str, detail: str = "", problem: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(status, title, detail, problem)
+        self.errors = _field_errors(self.problem.get("errors"))
+
+
+class RateLimitedError(LoyaltyError):
+    """Too many requests (429); `retry_after_s` comes from the Retry-After header."""
+
+    retry_after_s: float | None
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        problem: dict[str, Any] | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(status, title, detail, problem)
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(LoyaltyError):
+    """The platform failed (5xx)."""
+
+
+class TransportError(LoyaltyError):
+    """The platform could not be reached, even after retries (status 0)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(0, "Transport error", detail)
+
+
+def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> LoyaltyError:
+    """Build the exception matching an HTTP error response; non-JSON bodies are tolerated."""
+    problem = _parse_problem(body)
+    title = _text(problem.get("title")) or _reason(status)
+    detail = _text(problem.get("detail")) or (
+        "" if problem else body.decode("utf-8", "replace").strip()[:500]
+    )
+    if status in (401, 403):
+        return AuthenticationError(status, title, detail, problem)
+    if status == 404:
+        return NotFoundError(status, title, detail, problem)
+    if status == 409:
+        return ConflictError(status, title, detail, problem)
+    if status in (400, 422):
+        return ValidationError(status, title, detail, problem)
+    if status == 429:
+        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        return RateLimitedError(status, title, detail, problem, retry_after)
+    if status >= 500:
+        return ServerError(status, title, detail, problem)
+    return LoyaltyError(status, title, detail, problem)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _parse_problem(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _field_errors(raw: object) -> dict[str, list[str]]:
+    # Flask-smorest wraps field errors by location ({"json": {"field": [...]}});
+    # flatten such wrappers so callers can always look fields up by name.
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, list[str]] = {}
+    for field, messages in raw.items():
+        if isinstance(messages, dict):
+            for name, nested in _field_errors(messages).items():
+                out.setdefault(name, []).extend(nested)
+        elif isinstance(messages, list):
+            out.setdefault(str(field), []).extend(str(m) for m in messages)
+        else:
+            out.setdefault(str(field), []).append(str(messages))
+    return out
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
