@@ -1,0 +1,88 @@
+"""Demo data: two merchants and members whose history shows every flow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import ledger
+from app.members.models import Member
+from app.merchants.models import Merchant
+from app.merchants.services import create_merchant
+from app.orders.services import record_order, refund_order
+from ledger.types import utcnow
+
+MERCHANTS = [
+    {"name": "Maison Lumière", "domains": ["maison-lumiere.example"], "currency": "EUR",
+     "earn_rule": {"points": 10, "per_amount_cents": 1500}, "price_per_1000_points_cents": 500,
+     "points_lifetime_days": 365},
+    {"name": "Vélo Nord", "domains": ["velo-nord.example", "shop.velo-nord.example"], "currency": "EUR",
+     "earn_rule": {"points": 10, "per_amount_cents": 1500}, "price_per_1000_points_cents": 450,
+     "points_lifetime_days": 365},
+]
+
+# (merchant index, order id, cents, email, days ago)
+ORDERS = [
+    (0, "ML-1001", 27400, "alice@example.com", 400),
+    (0, "ML-1002", 33500, "alice@example.com", 60),
+    (1, "VN-2001", 4599, "bruno@example.com", 30),
+    (1, "VN-2002", 89900, "alice@example.com", 20),
+    (0, "ML-1003", 12000, "chloe@example.com", 10),
+    (1, "VN-2003", 30600, "chloe@example.com", 5),
+]
+
+
+def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> None:
+    if session.execute(select(Merchant.id)).first() is not None:
+        raise RuntimeError("the database already has merchants; demo data goes into an empty one")
+    now = utcnow()
+    merchants, keys = [], []
+    for data in MERCHANTS:
+        merchant, _, clear = create_merchant(session, data, now=now - timedelta(days=500))
+        merchants.append(merchant)
+        keys.append(clear)
+    for index, order_id, cents, email, days in ORDERS:
+        data = {"order_id": order_id, "amount_cents": cents, "currency": "EUR", "member_email": email}
+        record_order(session, merchants[index], data, now=now - timedelta(days=days))
+    # Bruno returns part of his order; Chloe spends points, then returns the order they came from.
+    refund_order(session, merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500},
+                 now=now - timedelta(days=25))
+    chloe = session.execute(select(Member).where(Member.email == "chloe@example.com")).scalar_one()
+    hold = ledger.place_hold(session, member_key=str(chloe.id), points=150, idempotency_key="demo-redeem-1",
+                             ref="demo:redemption", now=now - timedelta(days=4), timeout_s=7 * 24 * 3600)
+    ledger.post_hold(session, hold.id, now=now - timedelta(days=3))
+    session.commit()
+    refund_order(session, merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000},
+                 now=now - timedelta(days=2))
+    ledger.expire_lots(session, now=now)
+    session.commit()
+    while ledger.seal(session):
+        session.commit()
+    session.commit()
+    _print_welcome(base_url, keys, echo)
+
+
+def _print_welcome(base_url: str, keys: list[str], echo: Callable[[str], None]) -> None:
+    admin_key = current_app.config["LOYALTY_ADMIN_KEY"]
+    echo("")
+    echo("Loyalty platform demo is ready")
+    echo(f"  Base URL:                     {base_url}")
+    echo(f"  API description (OpenAPI):    {base_url}/openapi.json")
+    echo(f"  Operator key:                 {admin_key}")
+    echo(f"  Merchant key (Maison Lumière): {keys[0]}")
+    echo(f"  Merchant key (Vélo Nord):      {keys[1]}")
+    echo("")
+    echo("Record an order (274.00 EUR earns 180 points):")
+    echo(
+        f"  curl -s -X POST {base_url}/v1/orders -H 'Authorization: Bearer {keys[0]}' "
+        "-H 'Content-Type: application/json' "
+        "-d '{\"order_id\": \"ML-2001\", \"amount_cents\": 27400, \"currency\": \"EUR\", "
+        "\"member_email\": \"alice@example.com\"}'"
+    )
+    echo("Look up the member's balance:")
+    echo(f"  curl -s '{base_url}/v1/members?email=alice@example.com' -H 'Authorization: Bearer {keys[0]}'")
+    echo("")

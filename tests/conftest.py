@@ -1,0 +1,204 @@
+"""Fixtures shared by every test.
+
+The database is SQLite by default. With LOYALTY_TEST_DATABASE=postgresql the
+suite runs against PostgreSQL (TEST_POSTGRES_URL, default the local `test`
+database), in a throw-away database created for this run; if PostgreSQL
+cannot be reached the run fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+ADMIN_KEY = "test-operator-key-0123456789abcdef"
+POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKEND = os.environ.get("LOYALTY_TEST_DATABASE", "sqlite")
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", POSTGRES_URL_DEFAULT)
+
+
+class Databases:
+    """Creates migrated throw-away databases and removes them at the end of the run."""
+
+    def __init__(self, tmp_dir):
+        self.tmp_dir = tmp_dir
+        self.created: list[str] = []
+        if BACKEND not in ("sqlite", "postgresql"):
+            raise RuntimeError(f"LOYALTY_TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
+        if BACKEND == "postgresql":
+            self.admin = create_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+            try:
+                with self.admin.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+            except Exception as error:
+                raise RuntimeError(f"PostgreSQL was asked for and cannot be reached: {error}") from error
+
+    def new(self, *, migrate: bool = True) -> str:
+        name = f"loyalty_test_{uuid.uuid4().hex[:12]}"
+        if BACKEND == "postgresql":
+            with self.admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = make_url(_postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
+        else:
+            url = f"sqlite:///{self.tmp_dir / (name + '.sqlite3')}"
+        self.created.append(name)
+        if migrate:
+            upgrade(url)
+        return url
+
+    def drop_all(self) -> None:
+        if BACKEND != "postgresql":
+            return
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def make_app(url: str, **config):
+    from app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "LOYALTY_ADMIN_KEY": ADMIN_KEY,
+            "LEDGER_SEAL_INTERVAL_S": 0,
+            **config,
+        }
+    )
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    import flask_migrate
+
+    app = make_app(url)
+    with app.app_context():
+        flask_migrate.upgrade(revision=revision)
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory) -> Iterator[Databases]:
+    dbs = Databases(tmp_path_factory.mktemp("db"))
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def db_url(databases) -> str:
+    """The run's shared database: tests use fresh merchants and emails, never cleanup."""
+    return databases.new()
+
+
+@pytest.fixture(scope="session")
+def app(db_url):
+    application = make_app(db_url)
+    yield application
+    with application.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def engine(app):
+    from app.extensions import db
+
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return auth(ADMIN_KEY)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def unique_email() -> str:
+    return f"{unique('member')}@example.com"
+
+
+def merchant_body(**overrides) -> dict:
+    body = {
+        "name": unique("Shop"),
+        "domains": ["shop.example"],
+        "currency": "EUR",
+        "earn_rule": {"points": 10, "per_amount_cents": 1500},
+        "price_per_1000_points_cents": 500,
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def new_merchant(client, admin_headers) -> Callable[..., dict]:
+    """Create a merchant through the API: returns its JSON plus ready `headers`."""
+
+    def create(**overrides) -> dict:
+        response = client.post("/v1/merchants", json=merchant_body(**overrides), headers=admin_headers)
+        assert response.status_code == 201, response.get_json()
+        merchant = response.get_json()
+        merchant["headers"] = auth(merchant["api_key"])
+        return merchant
+
+    return create
+
+
+@pytest.fixture
+def merchant(new_merchant) -> dict:
+    return new_merchant()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    admin_key: str
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[LiveServer]:
+    """The platform served over real HTTP on a loopback port, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.server_port}", ADMIN_KEY)
+    server.shutdown()
+    thread.join(timeout=10)
