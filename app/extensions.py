@@ -1,11 +1,14 @@
 """Extension objects, created once and bound to the app in create_app()."""
 
+from flask import has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 
 from app.errors import ProblemApi
 from ledger.models import Base
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
@@ -15,7 +18,8 @@ api = ProblemApi()
 def configure_sqlite(engine) -> None:
     """Make SQLite safe for concurrent writers: WAL, a busy timeout, and
     BEGIN IMMEDIATE so a write transaction takes the write lock up front
-    instead of failing when it upgrades from a read lock."""
+    instead of failing when it upgrades from a read lock. Requests with a
+    safe method only read, so they begin deferred and never block writers."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -28,4 +32,7 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if has_request_context() and request.method in SAFE_METHODS:
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

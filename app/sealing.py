@@ -14,7 +14,7 @@ from flask import Flask, request
 from sqlalchemy.orm import Session
 
 import ledger
-from app.extensions import db
+from app.extensions import SAFE_METHODS, db
 
 _lock = threading.Lock()
 _last_seal_s = 0.0
@@ -31,7 +31,7 @@ def register(app: Flask) -> None:
     @app.teardown_request
     def _seal_after_writes(exc):
         global _last_seal_s
-        if exc is not None or request.method in ("GET", "HEAD", "OPTIONS"):
+        if exc is not None or request.method in SAFE_METHODS:
             return
         interval_s = app.config["LEDGER_SEAL_INTERVAL_S"]
         if interval_s < 0:

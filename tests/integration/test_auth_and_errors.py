@@ -1,0 +1,207 @@
+"""Keys, tenant boundaries and the one error shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import auth, merchant_body, unique, unique_email
+
+MERCHANT_ROUTES = [
+    ("post", "/v1/orders"),
+    ("get", "/v1/orders/x-1"),
+    ("post", "/v1/orders/x-1/refunds"),
+    ("get", "/v1/members"),
+]
+OPERATOR_ROUTES = [
+    ("post", "/v1/merchants"),
+    ("get", "/v1/merchants"),
+    ("get", "/v1/merchants/1"),
+    ("get", "/v1/merchants/1/api-keys"),
+    ("post", "/v1/merchants/1/api-keys"),
+    ("post", "/v1/merchants/1/api-keys/1/rotate"),
+    ("delete", "/v1/merchants/1/api-keys/1"),
+]
+
+
+def assert_problem(response, status):
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status
+    return body
+
+
+@pytest.mark.parametrize(("method", "path"), MERCHANT_ROUTES + OPERATOR_ROUTES)
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}, auth("lk_not-a-real-key")],
+    ids=["none", "empty", "basic", "unknown"],
+)
+def test_every_route_refuses_a_missing_or_unknown_key(client, method, path, headers):
+    response = getattr(client, method)(path, headers=headers, json={})
+
+    assert_problem(response, 401)
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATOR_ROUTES)
+def test_a_merchant_key_cannot_call_operator_routes(client, merchant, method, path):
+    response = getattr(client, method)(path, headers=merchant["headers"], json={})
+
+    assert_problem(response, 401)
+
+
+@pytest.mark.parametrize(("method", "path"), MERCHANT_ROUTES)
+def test_the_operator_key_is_not_a_merchant_key(client, admin_headers, method, path):
+    response = getattr(client, method)(path, headers=admin_headers, json={})
+
+    assert_problem(response, 401)
+
+
+def order_with(client, headers):
+    body = {"order_id": unique("o"), "amount_cents": 1500, "currency": "EUR", "member_email": unique_email()}
+    return client.post("/v1/orders", json=body, headers=headers)
+
+
+def test_a_created_merchant_shows_its_key_once_and_stores_only_a_hash(client, admin_headers, merchant, session):
+    from app.merchants.models import ApiKey
+
+    stored = session.query(ApiKey.key_hash, ApiKey.prefix).filter_by(merchant_id=int(merchant["id"])).one()
+    session.rollback()
+    assert merchant["api_key"] not in stored
+    listed = client.get(f"/v1/merchants/{merchant['id']}/api-keys", headers=admin_headers).get_json()
+    assert "api_key" not in listed["data"][0]
+    shown = client.get(f"/v1/merchants/{merchant['id']}", headers=admin_headers).get_json()
+    assert "api_key" not in shown
+    assert shown["earn_rule"] == {"points": 10, "per_amount_cents": 1500}
+
+
+def test_rotating_a_key_stops_the_old_one_at_once(client, admin_headers, merchant):
+    key_id = merchant["api_key_id"]
+
+    rotated = client.post(f"/v1/merchants/{merchant['id']}/api-keys/{key_id}/rotate", headers=admin_headers)
+
+    assert rotated.status_code == 201
+    assert_problem(order_with(client, merchant["headers"]), 401)
+    assert order_with(client, auth(rotated.get_json()["api_key"])).status_code == 201
+
+
+def test_an_extra_key_works_beside_the_first_until_revoked(client, admin_headers, merchant):
+    extra = client.post(f"/v1/merchants/{merchant['id']}/api-keys", headers=admin_headers).get_json()
+    assert order_with(client, auth(extra["api_key"])).status_code == 201
+    assert order_with(client, merchant["headers"]).status_code == 201
+
+    revoked = client.delete(f"/v1/merchants/{merchant['id']}/api-keys/{extra['id']}", headers=admin_headers)
+
+    assert revoked.status_code == 204
+    assert_problem(order_with(client, auth(extra["api_key"])), 401)
+    assert order_with(client, merchant["headers"]).status_code == 201
+    again = client.delete(f"/v1/merchants/{merchant['id']}/api-keys/{extra['id']}", headers=admin_headers)
+    assert_problem(again, 404)
+
+
+def test_a_key_of_one_merchant_cannot_be_managed_through_another(client, admin_headers, new_merchant):
+    first, second = new_merchant(), new_merchant()
+
+    response = client.delete(f"/v1/merchants/{second['id']}/api-keys/{first['api_key_id']}", headers=admin_headers)
+
+    assert_problem(response, 404)
+    assert order_with(client, first["headers"]).status_code == 201
+
+
+def test_merchants_are_listed_a_page_at_a_time(client, admin_headers, new_merchant):
+    created = {new_merchant()["id"] for _ in range(3)}
+
+    seen, cursor = set(), None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/merchants", headers=admin_headers, query_string=query).get_json()
+        seen |= {m["id"] for m in page["data"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert created <= seen
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"domains": ["https://shop.example/path"]}, "domains"),
+        ({"domains": []}, "domains"),
+        ({"currency": "XXX"}, "currency"),
+        ({"earn_rule": {"points": 0, "per_amount_cents": 1500}}, "earn_rule"),
+        ({"earn_rule": {"points": 10}}, "earn_rule"),
+        ({"price_per_1000_points_cents": -1}, "price_per_1000_points_cents"),
+        ({"price_per_1000_points_cents": 1.5}, "price_per_1000_points_cents"),
+        ({"surprise": True}, "surprise"),
+    ],
+)
+def test_a_bad_merchant_is_refused_field_by_field(client, admin_headers, change, field):
+    response = client.post("/v1/merchants", json=merchant_body(**change), headers=admin_headers)
+
+    body = assert_problem(response, 422)
+    assert field in body["errors"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"amount_cents": -5}, "amount_cents"),
+        ({"amount_cents": 0}, "amount_cents"),
+        ({"amount_cents": 15.5}, "amount_cents"),
+        ({"amount_cents": "1500"}, "amount_cents"),
+        ({"amount_cents": True}, "amount_cents"),
+        ({"amount_cents": 10**15}, "amount_cents"),
+        ({"member_email": "not-an-email"}, "member_email"),
+        ({"order_id": ""}, "order_id"),
+        ({"order_id": "a/b"}, "order_id"),
+        ({"order_id": "x" * 121}, "order_id"),
+        ({"currency": None}, "currency"),
+        ({"points": 100}, "points"),
+    ],
+)
+def test_a_bad_order_is_refused_field_by_field_and_records_nothing(client, merchant, change, field):
+    email = unique_email()
+    body = {"order_id": unique("o"), "amount_cents": 1500, "currency": "EUR", "member_email": email, **change}
+
+    response = client.post("/v1/orders", json=body, headers=merchant["headers"])
+
+    problem = assert_problem(response, 422)
+    assert field in problem["errors"]
+    lookup = client.get("/v1/members", query_string={"email": email}, headers=merchant["headers"])
+    assert lookup.get_json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ("[1, 2]", "application/json", 422),
+        ("order_id=1", "application/x-www-form-urlencoded", 422),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused(client, merchant, data, content_type, status):
+    response = client.post("/v1/orders", data=data, content_type=content_type, headers=merchant["headers"])
+
+    assert_problem(response, status)
+
+
+def test_an_oversized_body_is_refused(client, merchant):
+    response = client.post(
+        "/v1/orders", data="{" + " " * 70_000 + "}", content_type="application/json", headers=merchant["headers"]
+    )
+
+    assert_problem(response, 413)
+
+
+def test_a_bad_cursor_or_limit_is_refused(client, merchant):
+    assert_problem(client.get("/v1/members?limit=0", headers=merchant["headers"]), 422)
+    assert_problem(client.get("/v1/members?limit=100000", headers=merchant["headers"]), 422)
+    assert_problem(client.get("/v1/members?cursor=abc", headers=merchant["headers"]), 422)
+
+
+def test_unknown_paths_and_methods_answer_with_the_problem_shape(client, merchant):
+    assert_problem(client.get("/v1/nothing-here", headers=merchant["headers"]), 404)
+    assert_problem(client.put("/v1/orders", headers=merchant["headers"]), 405)
