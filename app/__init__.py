@@ -18,10 +18,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app_config.check_production(app.config)
 
     from app import cli, errors, sealing
-    from app.extensions import api, configure_sqlite, db, migrate
+    from app.extensions import configure_sqlite, db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    # One Api per app: the spec is built from this app's blueprints only.
+    api = errors.ProblemApi()
     api.init_app(
         app,
         spec_kwargs={

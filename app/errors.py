@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http
 import logging
 
 import marshmallow as ma
 from flask import Flask, Response, json
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
 import ledger
@@ -62,6 +64,11 @@ class Unprocessable(ApiError):
     status, slug, title = 422, "validation-failed", "The request is not valid"
 
 
+def conflict(description: str) -> dict:
+    """Arguments of ``alt_response`` documenting a 409 problem."""
+    return {"schema": ProblemSchema, "content_type": PROBLEM_MIME, "description": description}
+
+
 def problem(
     status: int, slug: str, title: str, detail: str, *, errors: dict | None = None, headers: dict | None = None
 ) -> Response:
@@ -96,6 +103,18 @@ _LEDGER_PROBLEMS: list[tuple[type[Exception], int, str, str]] = [
 
 class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        """Document every error response as application/problem+json."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIME)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIME)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

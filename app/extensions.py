@@ -5,14 +5,12 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 
-from app.errors import ProblemApi
 from ledger.models import Base
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = ProblemApi()
 
 
 def configure_sqlite(engine) -> None:

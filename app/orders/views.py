@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import merchant_required
+from app.errors import conflict
 from app.extensions import db
 from app.orders import services
 from app.orders.schemas import OrderCreateSchema, OrderSchema, RefundCreateSchema, RefundSchema
@@ -26,7 +27,7 @@ class Orders(MethodView):
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema, description="Order recorded and points awarded.")
     @blp.alt_response(200, schema=OrderSchema, description="Replay of an order already recorded with this body.")
-    @blp.alt_response(409, description="This order_id was recorded with a different body.")
+    @blp.alt_response(409, **conflict("This order_id was recorded with a different body."))
     def post(self, data):
         """Record an order and award the member's points
 
@@ -54,7 +55,7 @@ class OrderRefunds(MethodView):
     @blp.arguments(RefundCreateSchema)
     @blp.response(201, RefundSchema, description="Refund recorded and points taken back.")
     @blp.alt_response(200, schema=RefundSchema, description="Replay of a refund already recorded with this body.")
-    @blp.alt_response(409, description="This refund_id was recorded with a different body.")
+    @blp.alt_response(409, **conflict("This refund_id was recorded with a different body."))
     def post(self, data, order_id):
         """Refund part or all of an order
 
