@@ -36,8 +36,9 @@ def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | N
         dialect_insert(session)(IdempotencyRecord)
         .values(scope=scope, key=key, request_hash=request_hash, result=None, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["scope", "key"])
-    )
-    if inserted.rowcount == 1:
+        .returning(IdempotencyRecord.key)
+    ).first()
+    if inserted is not None:
         return None
     record = session.execute(
         select(IdempotencyRecord)

@@ -1,0 +1,117 @@
+"""Concurrent writers end with exact balances (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import ledger
+from ledger.models import Entry
+from ledger.types import utcnow
+from tests.conftest import unique, unique_email
+
+
+def run_together(count: int, work):
+    """Run ``work(i)`` in ``count`` threads released at the same instant."""
+    barrier = threading.Barrier(count)
+
+    def task(i):
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(task, range(count)))
+
+
+def entries_with_key(engine, key: str) -> int:
+    with Session(engine) as s:
+        return s.execute(select(func.count(Entry.id)).where(Entry.idempotency_key == key)).scalar_one()
+
+
+def test_32_threads_ordering_for_one_member_end_with_the_exact_balance(app, merchant, engine):
+    email = unique_email()
+
+    def place(i):
+        body = {"order_id": unique(f"par{i}"), "amount_cents": 4599, "currency": "EUR", "member_email": email}
+        return app.test_client().post("/v1/orders", json=body, headers=merchant["headers"])
+
+    responses = run_together(32, place)
+
+    assert [r.status_code for r in responses] == [201] * 32
+    assert sorted(r.get_json()["points_balance"] for r in responses) == list(range(30, 32 * 30 + 1, 30))
+    found = app.test_client().get("/v1/members", query_string={"email": email}, headers=merchant["headers"])
+    assert found.get_json()["data"][0]["points_balance"] == 32 * 30
+    with Session(engine) as s:
+        assert ledger.verify(s).violations == []
+
+
+def test_16_threads_sending_the_same_order_create_exactly_one_entry(app, merchant, engine):
+    order_id = unique("same")
+    body = {"order_id": order_id, "amount_cents": 27400, "currency": "EUR", "member_email": unique_email()}
+
+    responses = run_together(
+        16, lambda i: app.test_client().post("/v1/orders", json=body, headers=merchant["headers"])
+    )
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 15 + [201]
+    assert len({r.get_data() for r in responses}) == 1
+    assert entries_with_key(engine, f"earn:{merchant['id']}:{order_id}") == 1
+    assert responses[0].get_json()["points_balance"] == 180
+
+
+def test_parallel_holds_never_overdraw_a_member(app, merchant, engine):
+    email = unique_email()
+    placed = app.test_client().post(
+        "/v1/orders",
+        json={"order_id": unique("o"), "amount_cents": 15000, "currency": "EUR", "member_email": email},
+        headers=merchant["headers"],
+    ).get_json()
+    assert placed["points_balance"] == 100
+
+    def hold(i):
+        with Session(engine) as s:
+            try:
+                ledger.place_hold(
+                    s, member_key=placed["member_id"], points=10, idempotency_key=unique(f"h{i}"),
+                    ref="test", now=utcnow(), timeout_s=600,
+                )
+                s.commit()
+                return "held"
+            except ledger.InsufficientPoints:
+                s.rollback()
+                return "refused"
+
+    outcomes = run_together(24, hold)
+
+    assert outcomes.count("held") == 10
+    assert outcomes.count("refused") == 14
+    with Session(engine) as s:
+        points = ledger.member_points(s, placed["member_id"])
+        assert (points.balance, points.pending, points.available) == (100, 100, 0)
+        assert ledger.verify(s).violations == []
+
+
+def test_parallel_refunds_of_one_order_never_exceed_it(app, merchant, engine):
+    order_id = unique("o")
+    app.test_client().post(
+        "/v1/orders",
+        json={"order_id": order_id, "amount_cents": 4500, "currency": "EUR", "member_email": unique_email()},
+        headers=merchant["headers"],
+    )
+
+    responses = run_together(
+        8,
+        lambda i: app.test_client().post(
+            f"/v1/orders/{order_id}/refunds",
+            json={"refund_id": unique(f"r{i}"), "amount_cents": 1500},
+            headers=merchant["headers"],
+        ),
+    )
+
+    assert sorted(r.status_code for r in responses) == [201] * 3 + [422] * 5
+    shown = app.test_client().get(f"/v1/orders/{order_id}", headers=merchant["headers"]).get_json()
+    assert (shown["net_amount_cents"], shown["points_net"], shown["points_balance"]) == (0, 0, 0)
