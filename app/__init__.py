@@ -7,10 +7,12 @@ import os
 from flask import Flask
 
 from app import config as app_config
+from app.converters import IdConverter, id_schema
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["id"] = IdConverter
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(app_config.load(app.instance_path))
     if test_config:
@@ -31,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             "security": [{"bearerAuth": []}],
         },
     )
+    api.register_converter(IdConverter, id_schema)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     errors.register(app)
 

@@ -202,3 +202,11 @@ def live_server(app) -> Iterator[LiveServer]:
     yield LiveServer(f"http://127.0.0.1:{server.server_port}", ADMIN_KEY)
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api_merchant(app) -> dict:
+    """One merchant for generated requests (session-wide: hypothesis calls the test many times)."""
+    response = app.test_client().post("/v1/merchants", json=merchant_body(), headers=auth(ADMIN_KEY))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
+from marshmallow import RAISE
 from flask_smorest import Blueprint
 
 from app.auth import merchant_required
@@ -16,7 +17,7 @@ blp = Blueprint("members", __name__, url_prefix="/v1/members", description="Merc
 class Members(MethodView):
     decorators = [merchant_required]
 
-    @blp.arguments(MemberQuerySchema, location="query")
+    @blp.arguments(MemberQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, MemberPageSchema)
     def get(self, args):
         """Find members who ordered from you, with their points

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from marshmallow import RAISE
 from flask_smorest import Blueprint
 
 from app.auth import operator_required
@@ -41,14 +42,14 @@ class Merchants(MethodView):
         merchant, key, clear = services.create_merchant(db.session, data, now=utcnow())
         return _with_key(merchant, clear, api_key_id=str(key.id))
 
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, MerchantPageSchema)
     def get(self, args):
         """List merchants, oldest first"""
         return services.list_merchants(db.session, **args)
 
 
-@blp.route("/<int:merchant_id>")
+@blp.route("/<id:merchant_id>")
 class MerchantById(MethodView):
     decorators = [operator_required]
 
@@ -58,11 +59,11 @@ class MerchantById(MethodView):
         return services.get_merchant(db.session, merchant_id)
 
 
-@blp.route("/<int:merchant_id>/api-keys")
+@blp.route("/<id:merchant_id>/api-keys")
 class MerchantKeys(MethodView):
     decorators = [operator_required]
 
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ApiKeyPageSchema)
     def get(self, args, merchant_id):
         """List a merchant's keys (prefixes only)"""
@@ -79,7 +80,7 @@ class MerchantKeys(MethodView):
         return _with_key(key, clear)
 
 
-@blp.route("/<int:merchant_id>/api-keys/<int:key_id>/rotate")
+@blp.route("/<id:merchant_id>/api-keys/<id:key_id>/rotate")
 class MerchantKeyRotation(MethodView):
     decorators = [operator_required]
 
@@ -90,7 +91,7 @@ class MerchantKeyRotation(MethodView):
         return _with_key(key, clear)
 
 
-@blp.route("/<int:merchant_id>/api-keys/<int:key_id>")
+@blp.route("/<id:merchant_id>/api-keys/<id:key_id>")
 class MerchantKey(MethodView):
     decorators = [operator_required]
 

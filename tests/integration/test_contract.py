@@ -28,7 +28,7 @@ def test_openapi_yaml_is_generated_from_the_current_schemas(app):
 def test_the_contract_documents_every_route_of_the_api(app):
     committed = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     routes = {
-        rule.rule.replace("<int:", "{").replace("<string:", "{").replace(">", "}")
+        rule.rule.replace("<id:", "{").replace("<string:", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/v1/")
     }
