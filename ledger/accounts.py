@@ -83,16 +83,22 @@ def account(session: Session, name: str, asset: str, *, non_negative: bool = Fal
         )
     if found.non_negative != non_negative:
         raise ValueError(f"account {name} exists with non_negative={found.non_negative}")
+    return _ref(found)
+
+
+def _ref(found: Account) -> AccountRef:
     return AccountRef(found.id, found.name, found.asset, found.shards, found.non_negative)
+
+
+def account_by_id(session: Session, account_id: int) -> AccountRef:
+    return _ref(session.get(Account, account_id))
 
 
 def find_account(session: Session, name: str, asset: str) -> AccountRef | None:
     found = session.execute(
         select(Account).where(Account.name == name, Account.asset == asset)
     ).scalar_one_or_none()
-    if found is None:
-        return None
-    return AccountRef(found.id, found.name, found.asset, found.shards, found.non_negative)
+    return None if found is None else _ref(found)
 
 
 def lock(session: Session, acct: AccountRef) -> Balance:

@@ -11,7 +11,7 @@ from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import HoldAlreadyResolved, HoldExpired, HoldNotFound, IdempotencyConflict, InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Account, Hold
+from ledger.models import Hold
 from ledger.points import POINTS_PER_ENTRY_MAX, consume_lots
 
 PENDING = "pending"
@@ -70,8 +70,7 @@ def _locked_pending_hold(session: Session, hold_id: int) -> tuple[Hold, AccountR
     account_id = session.execute(select(Hold.account_id).where(Hold.id == hold_id)).scalar_one_or_none()
     if account_id is None:
         raise HoldNotFound(f"hold {hold_id} does not exist")
-    acct = session.get(Account, account_id)
-    member = AccountRef(acct.id, acct.name, acct.asset, acct.shards, acct.non_negative)
+    member = accounts.account_by_id(session, account_id)
     # The member's row first, like every other flow, then the hold itself.
     accounts.lock(session, member)
     hold = session.execute(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ledger import accounts
 from ledger.accounts import AccountRef
 from ledger.errors import IdempotencyConflict, NotReversible, UnbalancedEntry
-from ledger.models import Account, Entry, Hold, Lot, Posting
+from ledger.models import Entry, Hold, Lot, Posting
 
 REVERSAL = "reversal"
 POSTINGS_PER_ENTRY_MAX = 64
@@ -107,7 +107,7 @@ def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, 
         select(Hold.id).where(Hold.entry_id == entry_id)
     ).first()
     postings = session.execute(select(Posting).where(Posting.entry_id == entry_id)).scalars().all()
-    refs = {p.account_id: _ref(session, p.account_id) for p in postings}
+    refs = {p.account_id: accounts.account_by_id(session, p.account_id) for p in postings}
     if touches_points or any(r.non_negative for r in refs.values()):
         raise NotReversible(f"entry {entry_id} moved member points; use its own flow")
     legs = [Leg(refs[p.account_id], -p.amount) for p in postings]
@@ -121,8 +121,3 @@ def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, 
         idempotency_key=idempotency_key,
         reverses_entry_id=entry_id,
     )
-
-
-def _ref(session: Session, account_id: int) -> AccountRef:
-    acct = session.get(Account, account_id)
-    return AccountRef(acct.id, acct.name, acct.asset, acct.shards, acct.non_negative)

@@ -18,7 +18,7 @@ from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Account, Debt, Lot
+from ledger.models import Debt, Lot
 
 EXPIRY_BATCH_MAX = 500
 POINTS_PER_ENTRY_MAX = 10**12
@@ -73,6 +73,16 @@ def share(total: int, part: int, whole: int) -> int:
     if part == whole:
         return total
     return total * part // whole
+
+
+def take_from_lot(lot: Lot, points: int) -> int:
+    """Remove ``points`` from a lot with their share of its value; returns the value."""
+    if not 0 < points <= lot.points_remaining:
+        raise ValueError(f"lot {lot.id} holds {lot.points_remaining} points, not {points}")
+    value = share(lot.value_remaining, points, lot.points_remaining)
+    lot.points_remaining -= points
+    lot.value_remaining -= value
+    return value
 
 
 def member_accounts(session: Session, member_key: str) -> tuple[AccountRef, AccountRef]:
@@ -192,7 +202,7 @@ def clawback(
     lot = session.execute(select(Lot).where(Lot.entry_id == earn_entry_id).with_for_update()).scalar_one_or_none()
     in_lot = lot.points_remaining if lot else 0
     taken = min(points, in_lot, row.balance - row.pending)
-    value_back = share(lot.value_remaining, taken, in_lot) if taken else 0
+    value_back = take_from_lot(lot, taken) if taken else 0
     owed = points - taken
     legs = [
         Leg(member, -taken),
@@ -214,9 +224,6 @@ def clawback(
         idempotency_key=idempotency_key,
         reverses_entry_id=earn_entry_id,
     )
-    if taken:
-        lot.points_remaining -= taken
-        lot.value_remaining -= value_back
     if owed:
         session.add(
             Debt(
@@ -250,10 +257,7 @@ def consume_lots(session: Session, member: AccountRef, points: int) -> dict[str,
         if left == 0:
             break
         taken = min(left, lot.points_remaining)
-        value = share(lot.value_remaining, taken, lot.points_remaining)
-        lot.points_remaining -= taken
-        lot.value_remaining -= value
-        values[lot.currency] += value
+        values[lot.currency] += take_from_lot(lot, taken)
         left -= taken
     if left:
         raise InsufficientPoints(points - left, points)
@@ -281,8 +285,7 @@ def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATC
 
 
 def _expire_member(session: Session, member_id: int, now: datetime) -> int:
-    acct = session.get(Account, member_id)
-    member = AccountRef(acct.id, acct.name, acct.asset, acct.shards, acct.non_negative)
+    member = accounts.account_by_id(session, member_id)
     row = accounts.lock(session, member)
     available = row.balance - row.pending
     lots = session.execute(
@@ -296,7 +299,8 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
         taken = min(lot.points_remaining, available - expired)
         if taken <= 0:
             break
-        value = share(lot.value_remaining, taken, lot.points_remaining)
+        key = f"expire:lot:{lot.id}:{lot.points_remaining}"
+        value = take_from_lot(lot, taken)
         post(
             session,
             kind="expire",
@@ -309,10 +313,8 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
             ref=f"lot:{lot.id}",
             memo="points expired",
             now=now,
-            idempotency_key=f"expire:lot:{lot.id}:{lot.points_remaining}",
+            idempotency_key=key,
         )
-        lot.points_remaining -= taken
-        lot.value_remaining -= value
         expired += taken
     session.flush()
     return expired
