@@ -57,6 +57,26 @@ class MerchantCreateSchema(StrictSchema):
             raise ma.ValidationError("Remove leading or trailing spaces.", "name")
 
 
+class MerchantUpdateSchema(StrictSchema):
+    """Fields to change; the others stay. Currency never changes: balances are kept in it."""
+
+    name = ma.fields.String(validate=validate.Length(1, MERCHANT_NAME_LENGTH_MAX))
+    domains = ma.fields.List(Domain(), validate=validate.Length(1, DOMAINS_PER_MERCHANT_MAX))
+    earn_rule = ma.fields.Nested(EarnRuleSchema, metadata={"description": "Applies to orders recorded from now on."})
+    price_per_1000_points_cents = ma.fields.Integer(
+        strict=True, validate=validate.Range(0, PRICE_PER_1000_POINTS_CENTS_MAX)
+    )
+    points_lifetime_days = ma.fields.Integer(strict=True, validate=validate.Range(1, POINTS_LIFETIME_DAYS_MAX))
+    active = ma.fields.Boolean(
+        metadata={"description": "An inactive merchant's keys are refused; its members keep their points."}
+    )
+
+    @ma.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Send at least one field to change.", "_schema")
+
+
 class MerchantSchema(ma.Schema):
     id = Id()
     name = ma.fields.String()

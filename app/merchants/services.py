@@ -45,6 +45,22 @@ def get_merchant(session: Session, merchant_id: int) -> Merchant:
     return merchant
 
 
+def update_merchant(session: Session, merchant_id: int, data: dict) -> Merchant:
+    """Change a merchant's terms; orders already recorded keep the rule they earned under."""
+    merchant = get_merchant(session, merchant_id)
+    if "earn_rule" in data:
+        merchant.earn_points = data["earn_rule"]["points"]
+        merchant.earn_per_amount_cents = data["earn_rule"]["per_amount_cents"]
+    if "domains" in data:
+        merchant.domains = [MerchantDomain(domain=d) for d in sorted(set(data["domains"]))]
+        session.flush()
+    for field in ("name", "price_per_1000_points_cents", "points_lifetime_days", "active"):
+        if field in data:
+            setattr(merchant, field, data[field])
+    session.commit()
+    return merchant
+
+
 def list_keys(session: Session, merchant_id: int, *, limit: int, cursor: str | None) -> Page:
     get_merchant(session, merchant_id)
     return paginate(

@@ -14,6 +14,7 @@ from app.merchants.schemas import (
     MerchantCreateSchema,
     MerchantPageSchema,
     MerchantSchema,
+    MerchantUpdateSchema,
 )
 from app.schemas import PageArgsSchema
 from ledger.types import utcnow
@@ -57,6 +58,15 @@ class MerchantById(MethodView):
     def get(self, merchant_id):
         """Show one merchant"""
         return services.get_merchant(db.session, merchant_id)
+
+    @blp.arguments(MerchantUpdateSchema)
+    @blp.response(200, MerchantSchema)
+    def patch(self, data, merchant_id):
+        """Change a merchant's terms, or deactivate it
+
+        A new earn rule or point price applies to orders recorded from now on.
+        """
+        return services.update_merchant(db.session, merchant_id, data)
 
 
 @blp.route("/<id:merchant_id>/api-keys")

@@ -16,6 +16,7 @@ OPERATOR_ROUTES = [
     ("post", "/v1/merchants"),
     ("get", "/v1/merchants"),
     ("get", "/v1/merchants/1"),
+    ("patch", "/v1/merchants/1"),
     ("get", "/v1/merchants/1/api-keys"),
     ("post", "/v1/merchants/1/api-keys"),
     ("post", "/v1/merchants/1/api-keys/1/rotate"),
@@ -205,3 +206,40 @@ def test_a_bad_cursor_or_limit_is_refused(client, merchant):
 def test_unknown_paths_and_methods_answer_with_the_problem_shape(client, merchant):
     assert_problem(client.get("/v1/nothing-here", headers=merchant["headers"]), 404)
     assert_problem(client.put("/v1/orders", headers=merchant["headers"]), 405)
+
+
+def test_a_new_earn_rule_applies_to_new_orders_and_refunds_keep_the_old_one(client, admin_headers, merchant):
+    first = order_with(client, merchant["headers"]).get_json()
+
+    changed = client.patch(
+        f"/v1/merchants/{merchant['id']}",
+        json={"earn_rule": {"points": 20, "per_amount_cents": 1500}},
+        headers=admin_headers,
+    )
+    second = order_with(client, merchant["headers"]).get_json()
+    refunded = client.post(
+        f"/v1/orders/{first['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 1500},
+        headers=merchant["headers"],
+    ).get_json()
+
+    assert changed.status_code == 200
+    assert changed.get_json()["earn_rule"] == {"points": 20, "per_amount_cents": 1500}
+    assert (first["points_earned"], second["points_earned"]) == (10, 20)
+    assert refunded["points_reversed"] == 10
+
+
+def test_a_deactivated_merchants_keys_are_refused(client, admin_headers, merchant):
+    response = client.patch(f"/v1/merchants/{merchant['id']}", json={"active": False}, headers=admin_headers)
+
+    assert response.get_json()["active"] is False
+    assert_problem(order_with(client, merchant["headers"]), 401)
+
+
+@pytest.mark.parametrize("body", [{}, {"currency": "USD"}, {"domains": []}, {"active": "maybe"}])
+def test_a_bad_merchant_change_is_refused(client, admin_headers, merchant, body):
+    response = client.patch(f"/v1/merchants/{merchant['id']}", json=body, headers=admin_headers)
+
+    assert_problem(response, 422)
+    shown = client.get(f"/v1/merchants/{merchant['id']}", headers=admin_headers).get_json()
+    assert (shown["currency"], shown["domains"], shown["active"]) == ("EUR", ["shop.example"], True)
