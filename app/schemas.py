@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.constants import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from app.converters import ID_DIGITS_MAX
 
 
 class StrictSchema(ma.Schema):
@@ -23,7 +24,7 @@ class PageArgsSchema(StrictSchema):
     )
     cursor = ma.fields.String(
         load_default=None,
-        validate=[validate.Length(max=20), validate.Regexp(r"^[0-9]+$", error="Not a cursor from a previous page.")],
+        validate=validate.Regexp(rf"^[0-9]{{1,{ID_DIGITS_MAX}}}$", error="Not a cursor from a previous page."),
         metadata={"description": "The `next_cursor` of the previous page."},
     )
 

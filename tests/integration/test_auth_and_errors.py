@@ -201,6 +201,7 @@ def test_a_bad_cursor_or_limit_is_refused(client, merchant):
     assert_problem(client.get("/v1/members?limit=0", headers=merchant["headers"]), 422)
     assert_problem(client.get("/v1/members?limit=100000", headers=merchant["headers"]), 422)
     assert_problem(client.get("/v1/members?cursor=abc", headers=merchant["headers"]), 422)
+    assert_problem(client.get("/v1/members?cursor=" + "9" * 19, headers=merchant["headers"]), 422)
 
 
 def test_unknown_paths_and_methods_answer_with_the_problem_shape(client, merchant):

@@ -1,6 +1,6 @@
 """Schemathesis sends generated requests, valid and invalid, to every operation of
-openapi.yaml over real HTTP: the API must never fail with a 5xx, and must answer in the
-documented shape (problem+json for errors)."""
+openapi.yaml over real HTTP: the API must never fail with a 5xx, must refuse
+schema-violating input, and must answer in the documented shape."""
 
 from __future__ import annotations
 
@@ -21,13 +21,28 @@ ROOT = Path(__file__).resolve().parents[2]
 schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 
 
+@schema.auth()
+class BearerKey:
+    """Names the key each route needs; the test swaps in the real key, which
+    exists only once the server runs (cases are generated before that)."""
+
+    def get(self, case, context):
+        return "operator" if case.path.startswith("/v1/merchants") else "merchant"
+
+    def set(self, case, data, context):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized so CI is repeatable; raise max_examples locally to explore further.
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_generated_requests_never_break_the_api(case, live_server, api_merchant):
-    key = ADMIN_KEY if case.path.startswith("/v1/merchants") else api_merchant["api_key"]
+    keys = {"operator": ADMIN_KEY, "merchant": api_merchant["api_key"]}
+    role = (case.headers or {}).get("Authorization", "").removeprefix("Bearer ")
+    if role in keys:
+        case.headers["Authorization"] = f"Bearer {keys[role]}"
 
     case.call_and_validate(
         base_url=live_server.url,
-        headers={"Authorization": f"Bearer {key}"},
         checks=[not_a_server_error, content_type_conformance, response_schema_conformance, negative_data_rejection],
     )
