@@ -8,11 +8,10 @@ import secrets
 from functools import wraps
 
 from flask import current_app, g, request
-from sqlalchemy import select
 
 from app.errors import Unauthorized
 from app.extensions import db
-from app.merchants.models import ApiKey, Merchant
+from app.merchants.models import MERCHANT_BY_KEY, MerchantTerms
 
 KEY_PREFIX = "lk_"
 KEY_SECRET_BYTES = 32
@@ -53,19 +52,14 @@ def operator_required(view):
 
 
 def merchant_required(view):
-    """A live merchant key passes; the merchant is in ``g.merchant``."""
+    """A live key of an active merchant passes; its terms are in ``g.merchant``."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        digest = hash_key(_bearer())
-        found = db.session.execute(
-            select(Merchant)
-            .join(ApiKey, ApiKey.merchant_id == Merchant.id)
-            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        ).scalar_one_or_none()
-        if found is None or not found.active:
+        found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": hash_key(_bearer())}).first()
+        if found is None:
             raise Unauthorized("Unknown or revoked merchant key.")
-        g.merchant = found
+        g.merchant = MerchantTerms(*found)
         return view(*args, **kwargs)
 
     return wrapper

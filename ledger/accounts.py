@@ -4,6 +4,9 @@ Hot accounts (a merchant's issued points, the platform's float) keep their
 balance in several stripes so that concurrent writers update different rows;
 a read sums the stripes. Member accounts have one stripe, which is locked
 before any decision about the member's points.
+
+Accounts never change once created, so each process remembers the committed
+ones it has seen: the hot path looks them up without a query.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,6 +48,13 @@ def receivable_account(issuer: str) -> str:
     return f"merchant:{issuer}:receivable"
 
 
+_ACCOUNTS = Account.__table__
+_BALANCES = Balance.__table__
+_known: dict[tuple[str, str, str], "AccountRef"] = {}
+_CREATED_HERE = "ledger_accounts_created"
+_upserts: dict[tuple, object] = {}
+
+
 @dataclass(frozen=True)
 class AccountRef:
     id: int
@@ -60,58 +70,90 @@ def dialect_insert(session: Session):
     return sqlite.insert
 
 
-def account(session: Session, name: str, asset: str, *, non_negative: bool = False) -> AccountRef:
-    """The account ``name`` in ``asset``, created on first use (safe under concurrency)."""
-    found = session.execute(
-        select(Account).where(Account.name == name, Account.asset == asset)
-    ).scalar_one_or_none()
+def upsert_statement(session: Session, table, conflict_columns: list[str], returning=None):
+    """``INSERT ... ON CONFLICT DO NOTHING`` for this session's database, built once per dialect."""
+    key = (session.get_bind().dialect.name, table.name, tuple(conflict_columns), returning is not None)
+    stmt = _upserts.get(key)
+    if stmt is None:
+        stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=conflict_columns)
+        if returning is not None:
+            stmt = stmt.returning(returning)
+        _upserts[key] = stmt
+    return stmt
+
+
+def account(
+    session: Session, name: str, asset: str, *, non_negative: bool = False, shards: int = HOT_ACCOUNT_SHARDS
+) -> AccountRef:
+    """The account ``name`` in ``asset``, created on first use (safe under concurrency).
+
+    ``shards`` stripes spread a hot account's writers; an account that one
+    member's lock already serializes needs one.
+    """
+    found = find_account(session, name, asset)
     if found is None:
-        shards = 1 if non_negative else HOT_ACCOUNT_SHARDS
-        insert = dialect_insert(session)
+        created = session.execute(
+            upsert_statement(session, _ACCOUNTS, ["name", "asset"], returning=_ACCOUNTS.c.id),
+            {"name": name, "asset": asset, "non_negative": non_negative, "shards": shards, "created_at": utcnow()},
+        ).first()
+        if created is not None:
+            session.info.setdefault(_CREATED_HERE, set()).add(created.id)
+            found = AccountRef(created.id, name, asset, shards, non_negative)
+        else:
+            found = find_account(session, name, asset)
         session.execute(
-            insert(Account)
-            .values(name=name, asset=asset, non_negative=non_negative, shards=shards, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["name", "asset"])
-        )
-        found = session.execute(
-            select(Account).where(Account.name == name, Account.asset == asset)
-        ).scalar_one()
-        session.execute(
-            insert(Balance)
-            .values([{"account_id": found.id, "shard": s, "balance": 0, "pending": 0} for s in range(found.shards)])
-            .on_conflict_do_nothing(index_elements=["account_id", "shard"])
+            upsert_statement(session, _BALANCES, ["account_id", "shard"]),
+            [{"account_id": found.id, "shard": s, "balance": 0, "pending": 0} for s in range(found.shards)],
         )
     if found.non_negative != non_negative:
         raise ValueError(f"account {name} exists with non_negative={found.non_negative}")
-    return _ref(found)
+    return found
 
 
-def _ref(found: Account) -> AccountRef:
-    return AccountRef(found.id, found.name, found.asset, found.shards, found.non_negative)
+def _select(session: Session, *where) -> AccountRef | None:
+    row = session.execute(
+        select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.asset, _ACCOUNTS.c.shards, _ACCOUNTS.c.non_negative).where(
+            *where
+        )
+    ).first()
+    return None if row is None else AccountRef(*row)
+
+
+def _cache_key(session: Session, name: str, asset: str) -> tuple[str, str, str]:
+    return (str(session.get_bind().url), name, asset)
 
 
 def account_by_id(session: Session, account_id: int) -> AccountRef:
-    return _ref(session.get(Account, account_id))
+    return _select(session, _ACCOUNTS.c.id == account_id)
+
+
+def member(session: Session, member_key: str) -> AccountRef:
+    """A member's points: one stripe (the member's lock), never overdrawn."""
+    return account(session, member_account(member_key), PTS, non_negative=True, shards=1)
+
+
+def member_debt(session: Session, member_key: str) -> AccountRef:
+    """Points a member owes: negative while in debt; written under the member's lock."""
+    return account(session, member_debt_account(member_key), PTS, shards=1)
 
 
 def find_account(session: Session, name: str, asset: str) -> AccountRef | None:
-    found = session.execute(
-        select(Account).where(Account.name == name, Account.asset == asset)
-    ).scalar_one_or_none()
-    return None if found is None else _ref(found)
+    key = _cache_key(session, name, asset)
+    if key in _known:
+        return _known[key]
+    found = _select(session, _ACCOUNTS.c.name == name, _ACCOUNTS.c.asset == asset)
+    # Only rows this session did not create may be remembered: ours could still roll back.
+    if found is not None and found.id not in session.info.get(_CREATED_HERE, ()):
+        _known[key] = found
+    return found
 
 
-def lock(session: Session, acct: AccountRef) -> Balance:
-    """Lock a single-stripe account's balance row for the rest of the transaction."""
+def lock(session: Session, acct: AccountRef):
+    """Lock a single-stripe account's balance row for the rest of the transaction;
+    returns its ``balance`` and ``pending``."""
     if acct.shards != 1:
         raise ValueError("only single-stripe accounts are locked")
-    row = session.execute(
-        select(Balance)
-        .where(Balance.account_id == acct.id, Balance.shard == 0)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    return row
+    return session.execute(_LOCK, {"a": acct.id}).one()
 
 
 def balance(session: Session, acct: AccountRef) -> int:
@@ -127,32 +169,47 @@ def pending(session: Session, acct: AccountRef) -> int:
     )
 
 
-def apply(session: Session, acct: AccountRef, amount: int) -> None:
-    """Add ``amount`` to the stored balance; refuse to overdraw a non-negative account."""
-    shard = 0 if acct.shards == 1 else random.randrange(acct.shards)
-    stmt = (
-        update(Balance)
-        .where(Balance.account_id == acct.id, Balance.shard == shard)
-        .values(balance=Balance.balance + amount)
-    )
-    if acct.non_negative and amount < 0:
-        stmt = stmt.where(Balance.balance - Balance.pending + amount >= 0)
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        raise Overdraft(f"{acct.name} would go below its pending holds")
+# Built once: the hot path only binds values (statement building costs more than the SQL).
+_ADD = (
+    update(_BALANCES)
+    .where(_BALANCES.c.account_id == bindparam("a"), _BALANCES.c.shard == bindparam("s"))
+    .values(balance=_BALANCES.c.balance + bindparam("d"))
+)
+_WITHDRAW = _ADD.where(_BALANCES.c.balance - _BALANCES.c.pending + bindparam("d") >= 0)
+_LOCK = (
+    select(_BALANCES.c.balance, _BALANCES.c.pending)
+    .where(_BALANCES.c.account_id == bindparam("a"), _BALANCES.c.shard == 0)
+    .with_for_update()
+)
+
+
+def apply(session: Session, changes: list[tuple[AccountRef, int]]) -> None:
+    """Add each amount to its account's stored balance, in the order given.
+
+    Debits of non-negative accounts are guarded one by one (``Overdraft``);
+    the other changes go to the database in one batch.
+    """
+    batch = []
+    for acct, amount in changes:
+        shard = 0 if acct.shards == 1 else random.randrange(acct.shards)
+        params = {"a": acct.id, "s": shard, "d": amount}
+        if acct.non_negative and amount < 0:
+            if session.execute(_WITHDRAW, params).rowcount != 1:
+                raise Overdraft(f"{acct.name} would go below its pending holds")
+        else:
+            batch.append(params)
+    if batch and session.execute(_ADD, batch).rowcount != len(batch):
+        raise Overdraft("a balance stripe is missing")
 
 
 def add_pending(session: Session, acct: AccountRef, amount: int) -> None:
     """Change the points held on a member account, never beyond its balance."""
-    stmt = (
-        update(Balance)
-        .where(Balance.account_id == acct.id, Balance.shard == 0)
-        .values(pending=Balance.pending + amount)
-    )
+    b = _BALANCES.c
+    stmt = update(_BALANCES).where(b.account_id == acct.id, b.shard == 0).values(pending=b.pending + amount)
     if amount > 0:
-        stmt = stmt.where(Balance.balance - Balance.pending - amount >= 0)
+        stmt = stmt.where(b.balance - b.pending - amount >= 0)
     else:
-        stmt = stmt.where(Balance.pending + amount >= 0)
-    result = session.execute(stmt.execution_options(synchronize_session=False))
+        stmt = stmt.where(b.pending + amount >= 0)
+    result = session.execute(stmt)
     if result.rowcount != 1:
         raise Overdraft(f"{acct.name} pending would leave the range 0..balance")

@@ -40,7 +40,7 @@ def place_hold(
         raise ValueError(f"points out of range: {points}")
     if not 0 < timeout_s <= HOLD_TIMEOUT_S_MAX:
         raise ValueError(f"timeout out of range: {timeout_s}")
-    member = accounts.account(session, accounts.member_account(member_key), PTS, non_negative=True)
+    member = accounts.member(session, member_key)
     row = accounts.lock(session, member)
     existing = session.execute(select(Hold).where(Hold.idempotency_key == idempotency_key)).scalar_one_or_none()
     if existing is not None:

@@ -6,10 +6,10 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.accounts import dialect_insert
+from ledger.accounts import upsert_statement
 from ledger.errors import IdempotencyConflict
 from ledger.models import IdempotencyRecord
 from ledger.types import utcnow
@@ -32,11 +32,10 @@ def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | N
     """
     if not key or len(key) > KEY_LENGTH_MAX:
         raise ValueError("idempotency key must have 1 to 250 characters")
+    records = IdempotencyRecord.__table__
     inserted = session.execute(
-        dialect_insert(session)(IdempotencyRecord)
-        .values(scope=scope, key=key, request_hash=request_hash, result=None, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(IdempotencyRecord.key)
+        upsert_statement(session, records, ["scope", "key"], returning=records.c.key),
+        {"scope": scope, "key": key, "request_hash": request_hash, "result": None, "created_at": utcnow()},
     ).first()
     if inserted is not None:
         return None
@@ -54,8 +53,11 @@ def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | N
 
 def complete(session: Session, scope: str, key: str, result: dict) -> None:
     """Store the answer given to the request that claimed ``key``."""
-    record = session.get(IdempotencyRecord, (scope, key))
-    if record is None or record.result is not None:
+    records = IdempotencyRecord.__table__
+    done = session.execute(
+        update(records)
+        .where(records.c.scope == scope, records.c.key == key, records.c.result.is_(None))
+        .values(result=json.dumps(result, sort_keys=True))
+    )
+    if done.rowcount != 1:
         raise ValueError(f"{scope}:{key} was not claimed by this transaction")
-    record.result = json.dumps(result, sort_keys=True)
-    session.flush()

@@ -15,6 +15,8 @@ from ledger.errors import IdempotencyConflict, NotReversible, UnbalancedEntry
 from ledger.models import Entry, Hold, Lot, Posting
 
 REVERSAL = "reversal"
+_INSERT_ENTRY = insert(Entry.__table__).returning(Entry.__table__.c.id)
+_INSERT_POSTINGS = insert(Posting.__table__)
 POSTINGS_PER_ENTRY_MAX = 64
 
 
@@ -22,6 +24,13 @@ POSTINGS_PER_ENTRY_MAX = 64
 class Leg:
     account: AccountRef
     amount: int
+
+
+@dataclass(frozen=True)
+class Posted:
+    """An entry just written (or found again by its idempotency key)."""
+
+    id: int
 
 
 def post(
@@ -34,7 +43,7 @@ def post(
     memo: str = "",
     idempotency_key: str | None = None,
     reverses_entry_id: int | None = None,
-) -> Entry:
+) -> Posted:
     """Write one entry and its postings and move the stored balances.
 
     Legs on the same account are merged and zero legs dropped. Raises
@@ -49,28 +58,29 @@ def post(
     _check_balanced(by_id, amounts)
     if len(amounts) > POSTINGS_PER_ENTRY_MAX:
         raise UnbalancedEntry(f"{len(amounts)} postings exceed {POSTINGS_PER_ENTRY_MAX}")
-    entry = Entry(
-        kind=kind,
-        idempotency_key=idempotency_key,
-        reverses_entry_id=reverses_entry_id,
-        ref=ref,
-        memo=memo,
-        created_at=now,
-    )
-    session.add(entry)
-    session.flush()
+    entry_id = session.execute(
+        _INSERT_ENTRY,
+        {
+            "kind": kind,
+            "idempotency_key": idempotency_key,
+            "reverses_entry_id": reverses_entry_id,
+            "ref": ref,
+            "memo": memo,
+            "created_at": now,
+        },
+    ).scalar_one()
     if amounts:
         session.execute(
-            insert(Posting),
+            _INSERT_POSTINGS,
             [
-                {"entry_id": entry.id, "account_id": acct_id, "asset": by_id[acct_id].asset, "amount": amount}
+                {"entry_id": entry_id, "account_id": acct_id, "asset": by_id[acct_id].asset, "amount": amount}
                 for acct_id, amount in sorted(amounts.items())
             ],
         )
     # One global order (member stripes first, then by id) keeps concurrent writers deadlock-free.
-    for acct_id in sorted(amounts, key=lambda a: (not by_id[a].non_negative, a)):
-        accounts.apply(session, by_id[acct_id], amounts[acct_id])
-    return entry
+    order = sorted(amounts, key=lambda a: (not by_id[a].non_negative, a))
+    accounts.apply(session, [(by_id[acct_id], amounts[acct_id]) for acct_id in order])
+    return Posted(entry_id)
 
 
 def _check_balanced(by_id: dict[int, AccountRef], amounts: dict[int, int]) -> None:
@@ -82,7 +92,7 @@ def _check_balanced(by_id: dict[int, AccountRef], amounts: dict[int, int]) -> No
         raise UnbalancedEntry(f"entry does not balance: {unbalanced}")
 
 
-def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, now: datetime, memo: str = "") -> Entry:
+def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, now: datetime, memo: str = "") -> Posted:
     """Post the exact opposite of an entry that moved no member points.
 
     Points entries are corrected through their own flows (refund, void), which
@@ -92,7 +102,7 @@ def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, 
     if existing is not None:
         if existing.reverses_entry_id != entry_id or existing.kind != REVERSAL:
             raise IdempotencyConflict(idempotency_key)
-        return existing
+        return Posted(existing.id)
     original = session.get(Entry, entry_id)
     if original is None:
         raise NotReversible(f"entry {entry_id} does not exist")

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import accounts
@@ -21,6 +21,14 @@ from ledger.journal import Leg, post
 from ledger.models import Debt, Lot
 
 EXPIRY_BATCH_MAX = 500
+_DEBTS = Debt.__table__
+_LOTS = Lot.__table__
+_OPEN_DEBTS = (
+    select(_DEBTS.c.id, _DEBTS.c.creditor, _DEBTS.c.currency, _DEBTS.c.points_remaining)
+    .where(_DEBTS.c.member_account_id == bindparam("m"), _DEBTS.c.points_remaining > 0)
+    .order_by(_DEBTS.c.id)
+)
+_INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
 POINTS_PER_ENTRY_MAX = 10**12
 
 
@@ -34,6 +42,17 @@ class Issuer:
 
 
 @dataclass(frozen=True)
+class MemberPoints:
+    balance: int
+    pending: int
+    debt: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.pending
+
+
+@dataclass(frozen=True)
 class EarnResult:
     entry_id: int | None
     lot_id: int | None
@@ -41,6 +60,8 @@ class EarnResult:
     points_to_balance: int
     points_to_debt: int
     value: int
+    # The member's points once this earn is in (None when nothing was earned).
+    member_after: MemberPoints | None = None
 
 
 @dataclass(frozen=True)
@@ -50,17 +71,6 @@ class ClawbackResult:
     points_from_balance: int
     points_to_debt: int
     value_returned: int
-
-
-@dataclass(frozen=True)
-class MemberPoints:
-    balance: int
-    pending: int
-    debt: int
-
-    @property
-    def available(self) -> int:
-        return self.balance - self.pending
 
 
 def value_of(points: int, price_per_1000_points_cents: int) -> int:
@@ -83,13 +93,6 @@ def take_from_lot(lot: Lot, points: int) -> int:
     lot.points_remaining -= points
     lot.value_remaining -= value
     return value
-
-
-def member_accounts(session: Session, member_key: str) -> tuple[AccountRef, AccountRef]:
-    return (
-        accounts.account(session, accounts.member_account(member_key), PTS, non_negative=True),
-        accounts.account(session, accounts.member_debt_account(member_key), PTS),
-    )
 
 
 def member_points(session: Session, member_key: str) -> MemberPoints:
@@ -124,14 +127,11 @@ def earn(
         raise ValueError(f"points out of range: {points}")
     if points == 0:
         return EarnResult(None, None, 0, 0, 0, 0)
-    member, debt_acct = member_accounts(session, member_key)
-    accounts.lock(session, member)
-    debts = session.execute(
-        select(Debt)
-        .where(Debt.member_account_id == member.id, Debt.points_remaining > 0, Debt.currency == issuer.currency)
-        .order_by(Debt.id)
-        .with_for_update()
-    ).scalars().all()
+    member = accounts.member(session, member_key)
+    row = accounts.lock(session, member)
+    debts = session.execute(_OPEN_DEBTS, {"m": member.id}).all()
+    owed_before = sum(d.points_remaining for d in debts)
+    debts = [d for d in debts if d.currency == issuer.currency]
     value = value_of(points, issuer.price_per_1000_points_cents)
     repay_left = min(points, sum(d.points_remaining for d in debts))
     repaid = repay_left
@@ -141,39 +141,43 @@ def earn(
     legs = [
         Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), -points),
         Leg(member, to_lot),
-        Leg(debt_acct, repaid),
         Leg(accounts.account(session, accounts.receivable_account(issuer.key), issuer.currency), -value),
         Leg(accounts.account(session, accounts.POINTS_FLOAT, issuer.currency), lot_value),
     ]
+    if repaid:
+        legs.append(Leg(accounts.member_debt(session, member_key), repaid))
     for debt in debts:
         if repay_left == 0:
             break
         paid = min(repay_left, debt.points_remaining)
         paid_value = share(debt_value_left, paid, repay_left)
         legs.append(Leg(accounts.account(session, accounts.receivable_account(debt.creditor), issuer.currency), paid_value))
-        debt.points_remaining -= paid
+        session.execute(
+            update(_DEBTS).where(_DEBTS.c.id == debt.id).values(points_remaining=_DEBTS.c.points_remaining - paid)
+        )
         repay_left -= paid
         debt_value_left -= paid_value
     entry = post(session, kind="earn", legs=legs, ref=ref, memo=memo, now=now, idempotency_key=idempotency_key)
     lot_id = None
     if to_lot > 0:
-        lot = Lot(
-            member_account_id=member.id,
-            issuer=issuer.key,
-            currency=issuer.currency,
-            price_per_1000_points_cents=issuer.price_per_1000_points_cents,
-            points=to_lot,
-            points_remaining=to_lot,
-            value=lot_value,
-            value_remaining=lot_value,
-            earned_at=now,
-            expires_at=now + timedelta(days=lifetime_days),
-            entry_id=entry.id,
-        )
-        session.add(lot)
-        session.flush()
-        lot_id = lot.id
-    return EarnResult(entry.id, lot_id, points, to_lot, repaid, value)
+        lot_id = session.execute(
+            _INSERT_LOT,
+            {
+                "member_account_id": member.id,
+                "issuer": issuer.key,
+                "currency": issuer.currency,
+                "price_per_1000_points_cents": issuer.price_per_1000_points_cents,
+                "points": to_lot,
+                "points_remaining": to_lot,
+                "value": lot_value,
+                "value_remaining": lot_value,
+                "earned_at": now,
+                "expires_at": now + timedelta(days=lifetime_days),
+                "entry_id": entry.id,
+            },
+        ).scalar_one()
+    after = MemberPoints(row.balance + to_lot, row.pending, owed_before - repaid)
+    return EarnResult(entry.id, lot_id, points, to_lot, repaid, value, after)
 
 
 def clawback(
@@ -197,7 +201,7 @@ def clawback(
         raise ValueError(f"points out of range: {points}")
     if points == 0:
         return ClawbackResult(None, 0, 0, 0, 0)
-    member, debt_acct = member_accounts(session, member_key)
+    member = accounts.member(session, member_key)
     row = accounts.lock(session, member)
     lot = session.execute(select(Lot).where(Lot.entry_id == earn_entry_id).with_for_update()).scalar_one_or_none()
     in_lot = lot.points_remaining if lot else 0
@@ -206,9 +210,10 @@ def clawback(
     owed = points - taken
     legs = [
         Leg(member, -taken),
-        Leg(debt_acct, -owed),
         Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), points),
     ]
+    if owed:
+        legs.append(Leg(accounts.member_debt(session, member_key), -owed))
     if value_back:
         legs += [
             Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -value_back),

@@ -10,29 +10,31 @@ from sqlalchemy.orm import Session
 import ledger
 from app.members.models import Member, MerchantMember
 from app.pagination import Page, paginate
-from ledger.accounts import dialect_insert
+from ledger.accounts import upsert_statement
 
 
-def find_or_create(session: Session, email: str, *, now: datetime) -> Member:
-    """The member with this (normalized) email, created if new; safe under concurrency."""
-    session.execute(
-        dialect_insert(session)(Member)
-        .values(email=email, created_at=now)
-        .on_conflict_do_nothing(index_elements=["email"])
-    )
-    return session.execute(select(Member).where(Member.email == email)).scalar_one()
+def find_or_create(session: Session, email: str, *, now: datetime) -> int:
+    """The id of the member with this (normalized) email, created if new; safe under concurrency."""
+    members = Member.__table__
+    found = session.execute(select(members.c.id).where(members.c.email == email)).scalar_one_or_none()
+    if found is not None:
+        return found
+    session.execute(upsert_statement(session, members, ["email"]), {"email": email, "created_at": now})
+    return session.execute(select(members.c.id).where(members.c.email == email)).scalar_one()
 
 
 def link_to_merchant(session: Session, merchant_id: int, member_id: int, *, now: datetime) -> None:
     session.execute(
-        dialect_insert(session)(MerchantMember)
-        .values(merchant_id=merchant_id, member_id=member_id, first_order_at=now)
-        .on_conflict_do_nothing(index_elements=["merchant_id", "member_id"])
+        upsert_statement(session, MerchantMember.__table__, ["merchant_id", "member_id"]),
+        {"merchant_id": merchant_id, "member_id": member_id, "first_order_at": now},
     )
 
 
 def points_of(session: Session, member_id: int) -> dict:
-    points = ledger.member_points(session, str(member_id))
+    return points_view(ledger.member_points(session, str(member_id)))
+
+
+def points_view(points: ledger.MemberPoints) -> dict:
     return {
         "points_balance": points.balance,
         "points_pending": points.pending,

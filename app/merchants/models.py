@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -23,8 +24,21 @@ class Merchant(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     domains: Mapped[list[MerchantDomain]] = relationship(
-        order_by="MerchantDomain.domain", cascade="all, delete-orphan", lazy="selectin"
+        order_by="MerchantDomain.domain", cascade="all, delete-orphan", lazy="select"
     )
+
+
+@dataclass(frozen=True)
+class MerchantTerms:
+    """What a merchant's API call needs to know about the merchant: read once per request."""
+
+    id: int
+    name: str
+    currency: str
+    earn_points: int
+    earn_per_amount_cents: int
+    price_per_1000_points_cents: int
+    points_lifetime_days: int
 
 
 class MerchantDomain(db.Model):
@@ -44,3 +58,12 @@ class ApiKey(db.Model):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+_TERMS = Merchant.__table__
+_KEYS = ApiKey.__table__
+MERCHANT_BY_KEY = (
+    select(*(_TERMS.c[f.name] for f in fields(MerchantTerms)))
+    .join(_KEYS, _KEYS.c.merchant_id == _TERMS.c.id)
+    .where(_KEYS.c.key_hash == bindparam("key_hash"), _KEYS.c.revoked_at.is_(None), _TERMS.c.active.is_(True))
+)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import ledger
 from app.errors import NotFound, Unprocessable
 from app.members import services as members
-from app.merchants.models import Merchant
+from app.merchants.models import MerchantTerms
 from app.orders.models import Order, Refund
 from app.orders.schemas import OrderSchema, RefundSchema
 from ledger import idempotency
 
 
-def issuer_of(merchant: Merchant) -> ledger.Issuer:
+_ORDER_SCHEMA = OrderSchema()
+_REFUND_SCHEMA = RefundSchema()
+
+
+def issuer_of(merchant: MerchantTerms) -> ledger.Issuer:
     return ledger.Issuer(str(merchant.id), merchant.currency, merchant.price_per_1000_points_cents)
 
 
@@ -27,7 +31,7 @@ def points_for(amount_cents: int, earn_points: int, per_amount_cents: int) -> in
     return (amount_cents // per_amount_cents) * earn_points
 
 
-def record_order(session: Session, merchant: Merchant, data: dict, *, now: datetime) -> tuple[dict, bool]:
+def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: datetime) -> tuple[dict, bool]:
     """Record an order and award its points; returns (answer, created).
 
     Replaying the same ``order_id`` with the same body returns the first answer;
@@ -43,12 +47,12 @@ def record_order(session: Session, merchant: Merchant, data: dict, *, now: datet
             f"This merchant records orders in {merchant.currency}.",
             errors={"currency": [f"Must be {merchant.currency}."]},
         )
-    member = members.find_or_create(session, data["member_email"], now=now)
-    members.link_to_merchant(session, merchant.id, member.id, now=now)
+    member_id = members.find_or_create(session, data["member_email"], now=now)
+    members.link_to_merchant(session, merchant.id, member_id, now=now)
     points = points_for(data["amount_cents"], merchant.earn_points, merchant.earn_per_amount_cents)
     earned = ledger.earn(
         session,
-        member_key=str(member.id),
+        member_key=str(member_id),
         issuer=issuer_of(merchant),
         points=points,
         idempotency_key=f"earn:{merchant.id}:{data['order_id']}",
@@ -57,33 +61,41 @@ def record_order(session: Session, merchant: Merchant, data: dict, *, now: datet
         now=now,
         lifetime_days=merchant.points_lifetime_days,
     )
-    order = Order(
-        merchant_id=merchant.id,
-        order_id=data["order_id"],
-        member_id=member.id,
-        amount_cents=data["amount_cents"],
-        currency=data["currency"],
-        earn_points=merchant.earn_points,
-        earn_per_amount_cents=merchant.earn_per_amount_cents,
-        points_earned=points,
-        refunded_cents=0,
-        points_reversed=0,
-        earn_entry_id=earned.entry_id,
-        created_at=now,
+    order = {
+        "merchant_id": merchant.id,
+        "order_id": data["order_id"],
+        "member_id": member_id,
+        "amount_cents": data["amount_cents"],
+        "currency": data["currency"],
+        "earn_points": merchant.earn_points,
+        "earn_per_amount_cents": merchant.earn_per_amount_cents,
+        "points_earned": points,
+        "refunded_cents": 0,
+        "points_reversed": 0,
+        "earn_entry_id": earned.entry_id,
+        "created_at": now,
+    }
+    session.execute(insert(Order.__table__).values(order))
+    after = earned.member_after or ledger.member_points(session, str(member_id))
+    answer = _ORDER_SCHEMA.dump(
+        {
+            **order,
+            "member_id": str(member_id),
+            "net_amount_cents": data["amount_cents"],
+            "points_net": points,
+            **members.points_view(after),
+        }
     )
-    session.add(order)
-    session.flush()
-    answer = OrderSchema().dump(_order_view(session, order))
     idempotency.complete(session, scope, data["order_id"], answer)
     session.commit()
     return answer, True
 
 
-def get_order(session: Session, merchant: Merchant, order_id: str) -> dict:
+def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
     return _order_view(session, _order_of(session, merchant, order_id))
 
 
-def refund_order(session: Session, merchant: Merchant, order_id: str, data: dict, *, now: datetime) -> tuple[dict, bool]:
+def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data: dict, *, now: datetime) -> tuple[dict, bool]:
     """Refund part of an order: points are recomputed on the net amount and the
     difference is taken back; points already spent become member debt."""
     scope = f"refunds:{merchant.id}"
@@ -126,7 +138,7 @@ def refund_order(session: Session, merchant: Merchant, order_id: str, data: dict
     )
     session.add(refund)
     session.flush()
-    answer = RefundSchema().dump(
+    answer = _REFUND_SCHEMA.dump(
         {
             "refund_id": refund.refund_id,
             "order_id": order.order_id,
@@ -144,7 +156,7 @@ def refund_order(session: Session, merchant: Merchant, order_id: str, data: dict
     return answer, True
 
 
-def _order_of(session: Session, merchant: Merchant, order_id: str, *, for_update: bool = False) -> Order:
+def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_update: bool = False) -> Order:
     query = select(Order).where(Order.merchant_id == merchant.id, Order.order_id == order_id)
     if for_update:
         query = query.with_for_update()
