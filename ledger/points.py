@@ -11,14 +11,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Debt, Lot
+from ledger.models import Balance, Debt, Lot
 
 EXPIRY_BATCH_MAX = 500
 _DEBTS = Debt.__table__
@@ -29,6 +29,20 @@ _OPEN_DEBTS = (
     .order_by(_DEBTS.c.id)
 )
 _INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
+_BALANCES = Balance.__table__
+# The member's row, locked, with what the member owes: one round trip on the hot path.
+_LOCK_MEMBER = (
+    select(
+        _BALANCES.c.balance,
+        _BALANCES.c.pending,
+        select(func.coalesce(func.sum(_DEBTS.c.points_remaining), 0))
+        .where(_DEBTS.c.member_account_id == _BALANCES.c.account_id)
+        .scalar_subquery()
+        .label("owed"),
+    )
+    .where(_BALANCES.c.account_id == bindparam("a"), _BALANCES.c.shard == 0)
+    .with_for_update(of=_BALANCES)
+)
 POINTS_PER_ENTRY_MAX = 10**12
 
 
@@ -128,10 +142,11 @@ def earn(
     if points == 0:
         return EarnResult(None, None, 0, 0, 0, 0)
     member = accounts.member(session, member_key)
-    row = accounts.lock(session, member)
-    debts = session.execute(_OPEN_DEBTS, {"m": member.id}).all()
-    owed_before = sum(d.points_remaining for d in debts)
-    debts = [d for d in debts if d.currency == issuer.currency]
+    row = session.execute(_LOCK_MEMBER, {"a": member.id}).one()
+    owed_before = row.owed
+    debts = []
+    if owed_before:
+        debts = [d for d in session.execute(_OPEN_DEBTS, {"m": member.id}) if d.currency == issuer.currency]
     value = value_of(points, issuer.price_per_1000_points_cents)
     repay_left = min(points, sum(d.points_remaining for d in debts))
     repaid = repay_left

@@ -16,11 +16,15 @@ from ledger.accounts import upsert_statement
 def find_or_create(session: Session, email: str, *, now: datetime) -> int:
     """The id of the member with this (normalized) email, created if new; safe under concurrency."""
     members = Member.__table__
-    found = session.execute(select(members.c.id).where(members.c.email == email)).scalar_one_or_none()
-    if found is not None:
-        return found
-    session.execute(upsert_statement(session, members, ["email"]), {"email": email, "created_at": now})
-    return session.execute(select(members.c.id).where(members.c.email == email)).scalar_one()
+    by_email = select(members.c.id).where(members.c.email == email)
+    found = session.execute(by_email).scalar_one_or_none()
+    if found is None:
+        found = session.execute(
+            upsert_statement(session, members, ["email"], returning=members.c.id), {"email": email, "created_at": now}
+        ).scalar_one_or_none()
+    if found is None:  # created meanwhile by a concurrent first order
+        found = session.execute(by_email).scalar_one()
+    return found
 
 
 def link_to_merchant(session: Session, merchant_id: int, member_id: int, *, now: datetime) -> None:
