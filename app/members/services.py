@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -13,25 +13,37 @@ from app.pagination import Page, paginate
 from ledger.accounts import upsert_statement
 
 
-def find_or_create(session: Session, email: str, *, now: datetime) -> int:
-    """The id of the member with this (normalized) email, created if new; safe under concurrency."""
-    members = Member.__table__
-    by_email = select(members.c.id).where(members.c.email == email)
-    found = session.execute(by_email).scalar_one_or_none()
-    if found is None:
-        found = session.execute(
-            upsert_statement(session, members, ["email"], returning=members.c.id), {"email": email, "created_at": now}
-        ).scalar_one_or_none()
-    if found is None:  # created meanwhile by a concurrent first order
-        found = session.execute(by_email).scalar_one()
-    return found
+_MEMBERS = Member.__table__
+_LINKS = MerchantMember.__table__
+# The member and whether this merchant already knows them: one round trip for a returning customer.
+_MEMBER_FOR_MERCHANT = (
+    select(_MEMBERS.c.id, _LINKS.c.member_id.label("linked"))
+    .outerjoin(_LINKS, (_LINKS.c.member_id == _MEMBERS.c.id) & (_LINKS.c.merchant_id == bindparam("merchant")))
+    .where(_MEMBERS.c.email == bindparam("email"))
+)
 
 
-def link_to_merchant(session: Session, merchant_id: int, member_id: int, *, now: datetime) -> None:
+def find_or_create_customer(session: Session, merchant_id: int, email: str, *, now: datetime) -> int:
+    """The id of the member with this (normalized) email, created if new and made
+    visible to this merchant; safe under concurrency."""
+    found = session.execute(_MEMBER_FOR_MERCHANT, {"merchant": merchant_id, "email": email}).first()
+    if found is not None and found.linked is not None:
+        return found.id
+    member_id = found.id if found is not None else _create(session, email, now)
     session.execute(
-        upsert_statement(session, MerchantMember.__table__, ["merchant_id", "member_id"]),
+        upsert_statement(session, _LINKS, ["merchant_id", "member_id"]),
         {"merchant_id": merchant_id, "member_id": member_id, "first_order_at": now},
     )
+    return member_id
+
+
+def _create(session: Session, email: str, now: datetime) -> int:
+    created = session.execute(
+        upsert_statement(session, _MEMBERS, ["email"], returning=_MEMBERS.c.id), {"email": email, "created_at": now}
+    ).scalar_one_or_none()
+    if created is None:  # created meanwhile by a concurrent first order
+        created = session.execute(select(_MEMBERS.c.id).where(_MEMBERS.c.email == email)).scalar_one()
+    return created
 
 
 def points_of(session: Session, member_id: int) -> dict:

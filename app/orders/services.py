@@ -47,8 +47,7 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
             f"This merchant records orders in {merchant.currency}.",
             errors={"currency": [f"Must be {merchant.currency}."]},
         )
-    member_id = members.find_or_create(session, data["member_email"], now=now)
-    members.link_to_merchant(session, merchant.id, member_id, now=now)
+    member_id = members.find_or_create_customer(session, merchant.id, data["member_email"], now=now)
     points = points_for(data["amount_cents"], merchant.earn_points, merchant.earn_per_amount_cents)
     earned = ledger.earn(
         session,
