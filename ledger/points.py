@@ -288,8 +288,10 @@ def consume_lots(session: Session, member: AccountRef, points: int) -> dict[str,
 def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATCH_MAX) -> int:
     """Expire the points of lots past their date (breakage); returns points expired.
 
-    Points reserved by a pending hold stay until the hold resolves; a later run
-    takes them if the hold is voided. Safe to run again at any time.
+    Pending holds are covered by the oldest lots first, exactly as posting them
+    will spend them, so held points are never expired: a hold that posts spends
+    them, one that is voided leaves them to a later run. The outcome is the same
+    whether this runs before or after the hold resolves. Safe to run again.
     """
     member_ids = session.execute(
         select(Lot.member_account_id)
@@ -307,18 +309,20 @@ def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATC
 def _expire_member(session: Session, member_id: int, now: datetime) -> int:
     member = accounts.account_by_id(session, member_id)
     row = accounts.lock(session, member)
-    available = row.balance - row.pending
     lots = session.execute(
         select(Lot)
-        .where(Lot.member_account_id == member_id, Lot.expires_at <= now, Lot.points_remaining > 0)
+        .where(Lot.member_account_id == member_id, Lot.points_remaining > 0)
         .order_by(Lot.earned_at, Lot.id)
         .with_for_update()
     ).scalars().all()
+    held_left = row.pending
     expired = 0
     for lot in lots:
-        taken = min(lot.points_remaining, available - expired)
-        if taken <= 0:
-            break
+        covered = min(held_left, lot.points_remaining)
+        held_left -= covered
+        taken = lot.points_remaining - covered
+        if lot.expires_at > now or taken == 0:
+            continue
         key = f"expire:lot:{lot.id}:{lot.points_remaining}"
         value = take_from_lot(lot, taken)
         post(

@@ -17,6 +17,7 @@ from ledger import idempotency
 
 
 _ORDER_SCHEMA = OrderSchema()
+_INSERT_ORDER = insert(Order.__table__)
 _REFUND_SCHEMA = RefundSchema()
 
 
@@ -74,7 +75,7 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
         "earn_entry_id": earned.entry_id,
         "created_at": now,
     }
-    session.execute(insert(Order.__table__).values(order))
+    session.execute(_INSERT_ORDER, order)
     after = earned.member_after or ledger.member_points(session, str(member_id))
     answer = _ORDER_SCHEMA.dump(
         {

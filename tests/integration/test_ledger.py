@@ -171,7 +171,7 @@ def test_spending_takes_the_oldest_lot_first_with_its_own_value(session):
     assert_rules_hold(session)
 
 
-def test_expired_lots_become_breakage_but_held_points_wait_for_the_hold(session):
+def test_expired_lots_become_breakage_but_points_under_a_hold_wait_for_it(session):
     member = unique("m")
     start = utcnow() - timedelta(days=40)
     earn(session, member, 100, at=start, lifetime_days=30)
@@ -182,8 +182,8 @@ def test_expired_lots_become_breakage_but_held_points_wait_for_the_hold(session)
     ledger.expire_lots(session, now=utcnow())
     session.commit()
 
-    # 150 posted, 120 held: only 30 of the expired lot's 100 points can go now.
-    assert points(session, member) == (120, 120, 0)
+    # The hold covers the oldest lot first, so none of it expires while held.
+    assert points(session, member) == (150, 120, 0)
     ledger.void_hold(session, hold_id, now=utcnow())
     ledger.expire_lots(session, now=utcnow())
     session.commit()
@@ -332,3 +332,23 @@ def test_an_altered_posting_also_breaks_the_hash_chain(own_database):
 
     assert any(m.startswith("rule 8") for m in messages)
     assert any(m.startswith("rule 2") for m in messages)
+
+
+@pytest.mark.parametrize("sweep_before_posting", [True, False], ids=["sweep-first", "post-first"])
+def test_held_points_come_from_the_oldest_lots_whenever_expiry_runs(session, sweep_before_posting):
+    member = unique("m")
+    start = utcnow() - timedelta(days=10)
+    earn(session, member, 100, at=start, lifetime_days=5)
+    earn(session, member, 100, at=start + timedelta(days=1), lifetime_days=365)
+    hold_id = hold(session, member, 100, at=start + timedelta(days=2), timeout_s=30 * 86400)
+
+    if sweep_before_posting:
+        assert ledger.expire_lots(session, now=utcnow()) == 0
+        session.commit()
+    ledger.post_hold(session, hold_id, now=utcnow())
+    ledger.expire_lots(session, now=utcnow())
+    session.commit()
+
+    # The hold spent the expiring lot; the younger lot is intact either way.
+    assert points(session, member) == (100, 0, 0)
+    assert_rules_hold(session)
