@@ -93,6 +93,7 @@ class Lot(Base):
     __table_args__ = (
         CheckConstraint("points_remaining >= 0 AND points_remaining <= points", name="points_range"),
         CheckConstraint("value_remaining >= 0 AND value_remaining <= value", name="value_range"),
+        CheckConstraint("points_expired >= 0 AND points_remaining + points_expired <= points", name="expired_range"),
         Index("ix_ledger_lots_member_open", "member_account_id", "earned_at", "id"),
         Index("ix_ledger_lots_expiry", "expires_at"),
     )
@@ -107,6 +108,9 @@ class Lot(Base):
     # EUR (or other currency) paid into the points float for this lot.
     value: Mapped[int] = mapped_column(BigInteger)
     value_remaining: Mapped[int] = mapped_column(BigInteger)
+    # Points of this lot that expired (and their value, now breakage), until a refund takes them back.
+    points_expired: Mapped[int] = mapped_column(BigInteger)
+    value_expired: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)

@@ -83,6 +83,7 @@ class ClawbackResult:
     entry_id: int | None
     points: int
     points_from_balance: int
+    points_from_expired: int
     points_to_debt: int
     value_returned: int
 
@@ -186,6 +187,8 @@ def earn(
                 "points_remaining": to_lot,
                 "value": lot_value,
                 "value_remaining": lot_value,
+                "points_expired": 0,
+                "value_expired": 0,
                 "earned_at": now,
                 "expires_at": now + timedelta(days=lifetime_days),
                 "entry_id": entry.id,
@@ -210,22 +213,33 @@ def clawback(
     """Take back ``points`` issued by ``earn_entry_id`` (a refund).
 
     Points still in that entry's lot and not held return to the issuer with
-    their value; points already spent become member debt.
+    their value; points of it that expired come back from breakage (the sale
+    was refunded, so the issuer never owed them); points already spent become
+    member debt.
     """
     if not 0 <= points <= POINTS_PER_ENTRY_MAX:
         raise ValueError(f"points out of range: {points}")
     if points == 0:
-        return ClawbackResult(None, 0, 0, 0, 0)
+        return ClawbackResult(None, 0, 0, 0, 0, 0)
     member = accounts.member(session, member_key)
     row = accounts.lock(session, member)
     lot = session.execute(select(Lot).where(Lot.entry_id == earn_entry_id).with_for_update()).scalar_one_or_none()
     in_lot = lot.points_remaining if lot else 0
     taken = min(points, in_lot, row.balance - row.pending)
     value_back = take_from_lot(lot, taken) if taken else 0
-    owed = points - taken
+    unexpired = min(points - taken, lot.points_expired if lot else 0)
+    breakage_back = 0
+    if unexpired:
+        breakage_back = share(lot.value_expired, unexpired, lot.points_expired)
+        lot.points_expired -= unexpired
+        lot.value_expired -= breakage_back
+    owed = points - taken - unexpired
     legs = [
         Leg(member, -taken),
+        Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), -unexpired),
         Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), points),
+        Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, issuer.currency), -breakage_back),
+        Leg(accounts.account(session, accounts.receivable_account(issuer.key), issuer.currency), breakage_back),
     ]
     if owed:
         legs.append(Leg(accounts.member_debt(session, member_key), -owed))
@@ -257,7 +271,7 @@ def clawback(
             )
         )
     session.flush()
-    return ClawbackResult(entry.id, points, taken, owed, value_back)
+    return ClawbackResult(entry.id, points, taken, unexpired, owed, value_back + breakage_back)
 
 
 def consume_lots(session: Session, member: AccountRef, points: int) -> dict[str, int]:
@@ -325,6 +339,8 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
             continue
         key = f"expire:lot:{lot.id}:{lot.points_remaining}"
         value = take_from_lot(lot, taken)
+        lot.points_expired += taken
+        lot.value_expired += value
         post(
             session,
             kind="expire",

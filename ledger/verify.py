@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
-from ledger.accounts import POINTS_FLOAT
+from ledger.accounts import PLATFORM_EXPIRED, POINTS_FLOAT, PTS, REVENUE_BREAKAGE
 from ledger.chain import check_chain
 from ledger.models import Account, Balance, Debt, Entry, Hold, Lot, Posting, Seal
 from ledger.journal import REVERSAL
@@ -193,23 +193,22 @@ def _lots_match_balances(session: Session) -> list[Violation]:
             | (Lot.value_remaining < 0)
             | (Lot.value_remaining > Lot.value)
             | and_(Lot.points_remaining == 0, Lot.value_remaining != 0)
+            | (Lot.points_expired < 0)
+            | (Lot.points_remaining + Lot.points_expired > Lot.points)
+            | (Lot.value_expired < 0)
+            | (Lot.value_remaining + Lot.value_expired > Lot.value)
+            | and_(Lot.points_expired == 0, Lot.value_expired != 0)
         )
     ).scalars()
-    out += [Violation(7, "lots", f"lot {i} has remaining points or value out of range") for i in bad]
-    lot_values = dict(session.execute(select(Lot.currency, func.sum(Lot.value_remaining)).group_by(Lot.currency)).all())
-    floats = dict(
-        session.execute(
-            select(Account.asset, func.sum(Balance.balance))
-            .join(Balance, Balance.account_id == Account.id)
-            .where(Account.name == POINTS_FLOAT)
-            .group_by(Account.asset)
-        ).all()
+    out += [Violation(7, "lots", f"lot {i} has remaining or expired points or value out of range") for i in bad]
+    # What the lots say is still unspent or expired must be exactly what these accounts hold.
+    out += _account_equals_lots(
+        session, POINTS_FLOAT, select(Lot.currency, func.sum(Lot.value_remaining)).group_by(Lot.currency)
     )
-    for currency in sorted(set(lot_values) | set(floats)):
-        if int(lot_values.get(currency) or 0) != int(floats.get(currency) or 0):
-            out.append(
-                Violation(7, "lots", f"{POINTS_FLOAT} {currency} is {floats.get(currency, 0)}, lots hold {lot_values.get(currency, 0)}")
-            )
+    out += _account_equals_lots(
+        session, REVENUE_BREAKAGE, select(Lot.currency, func.sum(Lot.value_expired)).group_by(Lot.currency)
+    )
+    out += _account_equals_lots(session, PLATFORM_EXPIRED, select(literal(PTS), func.sum(Lot.points_expired)))
     debts = dict(
         session.execute(
             select(Account.name, func.sum(Debt.points_remaining))
@@ -231,6 +230,25 @@ def _lots_match_balances(session: Session) -> list[Violation]:
         if owed != booked:
             out.append(Violation(7, "lots", f"{member_name}: debt records {owed}, debt account {booked}"))
     return out
+
+
+def _account_equals_lots(session: Session, name: str, lot_totals) -> list[Violation]:
+    """``name``'s balance per asset against a per-asset total over all lots."""
+    expected = {asset: int(total or 0) for asset, total in session.execute(lot_totals)}
+    held = {
+        asset: int(total or 0)
+        for asset, total in session.execute(
+            select(Account.asset, func.sum(Balance.balance))
+            .join(Balance, Balance.account_id == Account.id)
+            .where(Account.name == name)
+            .group_by(Account.asset)
+        )
+    }
+    return [
+        Violation(7, "lots", f"{name} {asset} is {held.get(asset, 0)}, lots say {expected.get(asset, 0)}")
+        for asset in sorted(set(expected) | set(held))
+        if held.get(asset, 0) != expected.get(asset, 0)
+    ]
 
 
 def _chain_intact(session: Session) -> list[Violation]:

@@ -61,6 +61,9 @@ class RefundSchema(MemberPointsSchema):
     amount_cents = ma.fields.Integer()
     order_net_amount_cents = ma.fields.Integer(metadata={"description": "The order's amount after this refund."})
     points_reversed = ma.fields.Integer(metadata={"description": "Points taken back for this refund."})
+    points_from_expired = ma.fields.Integer(
+        metadata={"description": "Part of points_reversed that had already expired: taken back from breakage."}
+    )
     points_to_debt = ma.fields.Integer(
         metadata={"description": "Part of points_reversed the member had already spent, now owed."}
     )

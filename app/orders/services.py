@@ -146,6 +146,7 @@ def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data:
             "amount_cents": refund.amount_cents,
             "order_net_amount_cents": order.net_amount_cents,
             "points_reversed": reverse,
+            "points_from_expired": taken.points_from_expired,
             "points_to_debt": taken.points_to_debt,
             "created_at": now,
             **members.points_of(session, order.member_id),

@@ -302,9 +302,10 @@ def test_verify_passes_on_the_demo_database(own_database):
         ("UPDATE ledger_postings SET amount = amount + 1 WHERE id = (SELECT MIN(id) FROM ledger_postings)", "rule 1"),
         ("UPDATE ledger_balances SET balance = balance + 5 WHERE account_id = (SELECT MIN(id) FROM ledger_accounts)", "rule 6"),
         ("UPDATE ledger_lots SET points_remaining = points_remaining - 1 WHERE id = (SELECT MAX(id) FROM ledger_lots)", "rule 7"),
+        ("UPDATE ledger_lots SET value_expired = value_expired + 1 WHERE points_expired > 0", "rule 7"),
         ("UPDATE ledger_entries SET memo = 'changed' WHERE id = (SELECT MIN(id) FROM ledger_entries)", "rule 8"),
     ],
-    ids=["posting", "stored-balance", "lot", "entry-memo"],
+    ids=["posting", "stored-balance", "lot", "expired-lot", "entry-memo"],
 )
 def test_verify_fails_naming_the_rule_after_a_change_by_hand(own_database, tamper, rule):
     seed_demo(own_database)
@@ -351,4 +352,27 @@ def test_held_points_come_from_the_oldest_lots_whenever_expiry_runs(session, swe
 
     # The hold spent the expiring lot; the younger lot is intact either way.
     assert points(session, member) == (100, 0, 0)
+    assert_rules_hold(session)
+
+
+def test_refunding_points_that_expired_takes_them_back_from_breakage_not_from_the_member(session):
+    member = unique("m")
+    start = utcnow() - timedelta(days=10)
+    earned = earn(session, member, 100, issuer=DEAR, at=start, lifetime_days=5)
+    ledger.expire_lots(session, now=utcnow())
+    session.commit()
+    breakage_before = balance_of(session, accounts.REVENUE_BREAKAGE, EUR)
+    receivable_before = balance_of(session, accounts.receivable_account(DEAR.key), EUR)
+
+    result = ledger.clawback(
+        session, member_key=member, issuer=DEAR, points=60, earn_entry_id=earned.entry_id,
+        idempotency_key=unique("cb"), ref="t", now=utcnow(),
+    )
+    session.commit()
+
+    assert (result.points_from_balance, result.points_from_expired, result.points_to_debt) == (0, 60, 0)
+    assert points(session, member) == (0, 0, 0)
+    # 60 of the 100 expired points (80 cents at 8.00/1000) were never owed: 48 cents go back.
+    assert breakage_before - balance_of(session, accounts.REVENUE_BREAKAGE, EUR) == 48
+    assert balance_of(session, accounts.receivable_account(DEAR.key), EUR) - receivable_before == 48
     assert_rules_hold(session)
