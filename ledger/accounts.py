@@ -24,6 +24,8 @@ from ledger.types import utcnow
 
 PTS = "PTS"
 HOT_ACCOUNT_SHARDS = 16
+# Remembered accounts per process; past this the memory is dropped and refilled.
+KNOWN_ACCOUNTS_MAX = 200_000
 
 BOUTIQUE_REDEEMED = "boutique:redeemed"
 PLATFORM_EXPIRED = "platform:expired"
@@ -144,6 +146,8 @@ def find_account(session: Session, name: str, asset: str) -> AccountRef | None:
     found = _select(session, _ACCOUNTS.c.name == name, _ACCOUNTS.c.asset == asset)
     # Only rows this session did not create may be remembered: ours could still roll back.
     if found is not None and found.id not in session.info.get(_CREATED_HERE, ()):
+        if len(_known) >= KNOWN_ACCOUNTS_MAX:
+            _known.clear()
         _known[key] = found
     return found
 
