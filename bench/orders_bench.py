@@ -326,8 +326,8 @@ SQL_POSTINGS = "INSERT INTO ledger_postings (entry_id, account_id, asset, amount
 SQL_APPLY = "UPDATE ledger_balances SET balance = balance + %s WHERE account_id = %s AND shard = %s"
 SQL_LOT = (
     "INSERT INTO ledger_lots (member_account_id, issuer, currency, price_per_1000_points_cents, points, "
-    "points_remaining, value, value_remaining, earned_at, expires_at, entry_id) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "points_remaining, value, value_remaining, points_expired, value_expired, earned_at, expires_at, entry_id) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, 0, %s, %s, %s)"
 )
 SQL_ORDER = (
     "INSERT INTO orders (merchant_id, order_id, member_id, amount_cents, currency, earn_points, "
