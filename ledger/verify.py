@@ -140,20 +140,23 @@ def _members_never_overdrawn(session: Session) -> list[Violation]:
         .where((Balance.balance < 0) | (Balance.pending < 0) | (Balance.balance - Balance.pending < 0))
     ).all()
     out += [Violation(5, "available never negative", f"{n}: balance {b}, pending {p}") for n, b, p in rows]
-    held = (
-        select(Hold.account_id, func.sum(Hold.points).label("held"))
-        .where(Hold.status == "pending")
-        .group_by(Hold.account_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Account.name, Balance.pending, func.coalesce(held.c.held, 0))
-        .join(Balance, Balance.account_id == Account.id)
-        .outerjoin(held, held.c.account_id == Account.id)
-        .where(Account.non_negative.is_(True), Balance.pending != func.coalesce(held.c.held, 0))
-    ).all()
+    held = select(Hold.account_id, func.sum(Hold.points)).where(Hold.status == "pending").group_by(Hold.account_id)
+    rows = _members_disagreeing(session, Balance.pending, held)
     out += [Violation(5, "available never negative", f"{n}: pending {p} but holds sum to {h}") for n, p, h in rows]
     return out
+
+
+def _members_disagreeing(session: Session, stored, per_account_total) -> list:
+    """Member accounts whose ``stored`` column differs from a per-account total
+    (``per_account_total`` selects account id and total): (name, stored, total)."""
+    totals = per_account_total.subquery()
+    account_id, total = totals.c
+    return session.execute(
+        select(Account.name, stored, func.coalesce(total, 0))
+        .join(Balance, Balance.account_id == Account.id)
+        .outerjoin(totals, account_id == Account.id)
+        .where(Account.non_negative.is_(True), stored != func.coalesce(total, 0))
+    ).all()
 
 
 def _stored_balances_match(session: Session) -> list[Violation]:
@@ -174,17 +177,8 @@ def _stored_balances_match(session: Session) -> list[Violation]:
 
 def _lots_match_balances(session: Session) -> list[Violation]:
     out = []
-    lots = (
-        select(Lot.member_account_id, func.sum(Lot.points_remaining).label("points"))
-        .group_by(Lot.member_account_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Account.name, Balance.balance, func.coalesce(lots.c.points, 0))
-        .join(Balance, Balance.account_id == Account.id)
-        .outerjoin(lots, lots.c.member_account_id == Account.id)
-        .where(Account.non_negative.is_(True), Balance.balance != func.coalesce(lots.c.points, 0))
-    ).all()
+    lots = select(Lot.member_account_id, func.sum(Lot.points_remaining)).group_by(Lot.member_account_id)
+    rows = _members_disagreeing(session, Balance.balance, lots)
     out += [Violation(7, "lots", f"{n}: balance {b}, open lots hold {p}") for n, b, p in rows]
     bad = session.execute(
         select(Lot.id).where(

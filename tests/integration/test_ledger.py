@@ -303,9 +303,10 @@ def test_verify_passes_on_the_demo_database(own_database):
         ("UPDATE ledger_balances SET balance = balance + 5 WHERE account_id = (SELECT MIN(id) FROM ledger_accounts)", "rule 6"),
         ("UPDATE ledger_lots SET points_remaining = points_remaining - 1 WHERE id = (SELECT MAX(id) FROM ledger_lots)", "rule 7"),
         ("UPDATE ledger_lots SET value_expired = value_expired + 1 WHERE points_expired > 0", "rule 7"),
+        ("UPDATE ledger_balances SET pending = pending + 1 WHERE account_id = (SELECT MIN(account_id) FROM ledger_holds)", "rule 5"),
         ("UPDATE ledger_entries SET memo = 'changed' WHERE id = (SELECT MIN(id) FROM ledger_entries)", "rule 8"),
     ],
-    ids=["posting", "stored-balance", "lot", "expired-lot", "entry-memo"],
+    ids=["posting", "stored-balance", "lot", "expired-lot", "pending", "entry-memo"],
 )
 def test_verify_fails_naming_the_rule_after_a_change_by_hand(own_database, tamper, rule):
     seed_demo(own_database)
