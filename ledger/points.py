@@ -110,6 +110,17 @@ def take_from_lot(lot: Lot, points: int) -> int:
     return value
 
 
+def unexpire_from_lot(lot: Lot, points: int) -> int:
+    """Take ``points`` back out of a lot's expired part with their share of its
+    breakage value; returns the value."""
+    if not 0 < points <= lot.points_expired:
+        raise ValueError(f"lot {lot.id} has {lot.points_expired} expired points, not {points}")
+    value = share(lot.value_expired, points, lot.points_expired)
+    lot.points_expired -= points
+    lot.value_expired -= value
+    return value
+
+
 def member_points(session: Session, member_key: str) -> MemberPoints:
     """Posted balance, pending holds and debt of a member (zeros for an unknown member)."""
     member = accounts.find_account(session, accounts.member_account(member_key), PTS)
@@ -228,19 +239,18 @@ def clawback(
     taken = min(points, in_lot, row.balance - row.pending)
     value_back = take_from_lot(lot, taken) if taken else 0
     unexpired = min(points - taken, lot.points_expired if lot else 0)
-    breakage_back = 0
-    if unexpired:
-        breakage_back = share(lot.value_expired, unexpired, lot.points_expired)
-        lot.points_expired -= unexpired
-        lot.value_expired -= breakage_back
+    breakage_back = unexpire_from_lot(lot, unexpired) if unexpired else 0
     owed = points - taken - unexpired
     legs = [
         Leg(member, -taken),
-        Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), -unexpired),
         Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), points),
-        Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, issuer.currency), -breakage_back),
-        Leg(accounts.account(session, accounts.receivable_account(issuer.key), issuer.currency), breakage_back),
     ]
+    if unexpired:
+        legs += [
+            Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), -unexpired),
+            Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, lot.currency), -breakage_back),
+            Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), breakage_back),
+        ]
     if owed:
         legs.append(Leg(accounts.member_debt(session, member_key), -owed))
     if value_back:

@@ -591,7 +591,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def ledger_matches_model(self):
         # A session of its own, as another request would read the ledger.
         with Session(self.engine) as s:
-            for key, member in zip(self.member_keys, self.members):
+            for key, member in zip(self.member_keys, self.members, strict=True):
                 got = ledger.member_points(s, key)
                 want = ledger.MemberPoints(member.balance, member.pending, member.debt)
                 assert got == want, f"{key}: ledger {got}, model {want}"
@@ -643,7 +643,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
             }
             expected = dict(self.books)
-            for key, member in zip(self.member_keys, self.members):
+            for key, member in zip(self.member_keys, self.members, strict=True):
                 expected[(accounts.member_account(key), accounts.PTS)] = member.balance
                 expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
                 for lot in member.lots:
