@@ -25,7 +25,7 @@ def create_merchant(session: Session, data: dict, *, now: datetime) -> tuple[Mer
         points_lifetime_days=data["points_lifetime_days"],
         active=True,
         created_at=now,
-        domains=[MerchantDomain(domain=d) for d in sorted(set(data["domains"]))],
+        domains=_domains(data["domains"]),
     )
     session.add(merchant)
     session.flush()
@@ -52,7 +52,7 @@ def update_merchant(session: Session, merchant_id: int, data: dict) -> Merchant:
         merchant.earn_points = data["earn_rule"]["points"]
         merchant.earn_per_amount_cents = data["earn_rule"]["per_amount_cents"]
     if "domains" in data:
-        merchant.domains = [MerchantDomain(domain=d) for d in sorted(set(data["domains"]))]
+        merchant.domains = _domains(data["domains"])
         session.flush()
     for field in ("name", "price_per_1000_points_cents", "points_lifetime_days", "active"):
         if field in data:
@@ -90,6 +90,10 @@ def revoke_key(session: Session, merchant_id: int, key_id: int, *, now: datetime
     key = _live_key(session, merchant_id, key_id)
     key.revoked_at = now
     session.commit()
+
+
+def _domains(names: list[str]) -> list[MerchantDomain]:
+    return [MerchantDomain(domain=name) for name in sorted(set(names))]
 
 
 def _live_key(session: Session, merchant_id: int, key_id: int) -> ApiKey:

@@ -77,22 +77,16 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
     }
     session.execute(_INSERT_ORDER, order)
     after = earned.member_after or ledger.member_points(session, str(member_id))
-    answer = _ORDER_SCHEMA.dump(
-        {
-            **order,
-            "member_id": str(member_id),
-            "net_amount_cents": data["amount_cents"],
-            "points_net": points,
-            **members.points_view(after),
-        }
-    )
+    # A transient Order (never added to the session) gives the answer the same shape as GET.
+    answer = _ORDER_SCHEMA.dump(_order_view(Order(**order), after))
     idempotency.complete(session, scope, data["order_id"], answer)
     session.commit()
     return answer, True
 
 
 def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
-    return _order_view(session, _order_of(session, merchant, order_id))
+    order = _order_of(session, merchant, order_id)
+    return _order_view(order, ledger.member_points(session, str(order.member_id)))
 
 
 def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data: dict, *, now: datetime) -> tuple[dict, bool]:
@@ -167,7 +161,7 @@ def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_u
     return order
 
 
-def _order_view(session: Session, order: Order) -> dict:
+def _order_view(order: Order, points: ledger.MemberPoints) -> dict:
     return {
         "order_id": order.order_id,
         "member_id": str(order.member_id),
@@ -177,5 +171,5 @@ def _order_view(session: Session, order: Order) -> dict:
         "points_earned": order.points_earned,
         "points_net": order.points_net,
         "created_at": order.created_at,
-        **members.points_of(session, order.member_id),
+        **members.points_view(points),
     }
