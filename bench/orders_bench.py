@@ -198,20 +198,20 @@ def create_merchant(port: int, admin_key: str, name: str) -> Merchant:
 # --------------------------------------------------------------------------- clients
 
 
-def http_client(port: int, orders: list[Order], barrier, release, results) -> None:
-    """A client process: one keep-alive connection, orders sent one after another."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+def drive(orders: list[Order], connect, failures: tuple, barrier, release, results) -> None:
+    """The client loop both sides share: ``connect()`` returns ``(send, close)``;
+    wait for the start, send each order, time it, and report. ``failures`` are
+    counted, not fatal; anything else (a failed connect too) aborts the barrier."""
     outcome = ClientOutcome()
+    close = None
     try:
+        send, close = connect()
         barrier.wait()
         for order in orders:
             started_s = time.monotonic()
             try:
-                status, payload = post_json(port, "/v1/orders", order.merchant.api_key, order.body, conn)
-                if status != 201:
-                    outcome.failures.append(f"{order.body['order_id']}: HTTP {status} {payload[:200]!r}")
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()  # the next request reconnects
+                send(order)
+            except failures as exc:
                 outcome.failures.append(f"{order.body['order_id']}: {exc!r}")
             outcome.latencies_s.append(time.monotonic() - started_s)
     except Exception as exc:  # noqa: BLE001 - report instead of hanging the other processes at the barrier
@@ -220,35 +220,49 @@ def http_client(port: int, orders: list[Order], barrier, release, results) -> No
     finally:
         outcome.ended_s = time.monotonic()
         results.put(outcome)
+        # Keep connections until the CPU snapshot: a backend's CPU time vanishes when it exits.
         release.wait(PHASE_TIMEOUT_S)
-        conn.close()
+        if close is not None:
+            close()
+
+
+class HttpRefused(Exception):
+    pass
+
+
+def http_client(port: int, orders: list[Order], barrier, release, results) -> None:
+    """A client process: one keep-alive connection, orders sent one after another."""
+
+    def connect():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+
+        def send(order: Order) -> None:
+            try:
+                status, payload = post_json(port, "/v1/orders", order.merchant.api_key, order.body, conn)
+            except (OSError, http.client.HTTPException):
+                conn.close()  # the next request reconnects
+                raise
+            if status != 201:
+                raise HttpRefused(f"HTTP {status} {payload[:200]!r}")
+
+        return send, conn.close
+
+    drive(orders, connect, (OSError, http.client.HTTPException, HttpRefused), barrier, release, results)
 
 
 def raw_client(db_url: str, hot: dict, orders: list[Order], barrier, release, results) -> None:
     """A raw-SQL process: one psycopg connection, one transaction per order."""
-    outcome = ClientOutcome()
-    conn = None
-    try:
+
+    def connect():
         conn = psycopg.connect(db_url, autocommit=True)
-        barrier.wait()
-        for order in orders:
-            started_s = time.monotonic()
-            try:
-                with conn.transaction():
-                    raw_record_order(conn.cursor(), hot[order.merchant.id], order)
-            except (psycopg.Error, RuntimeError) as exc:
-                outcome.failures.append(f"{order.body['order_id']}: {exc!r}")
-            outcome.latencies_s.append(time.monotonic() - started_s)
-    except Exception as exc:  # noqa: BLE001 - same as in http_client
-        barrier.abort()
-        outcome.failures.append(f"client crashed: {exc!r}")
-    finally:
-        outcome.ended_s = time.monotonic()
-        results.put(outcome)
-        # Keep the connection until the CPU snapshot: its backend's CPU time vanishes when it exits.
-        release.wait(PHASE_TIMEOUT_S)
-        if conn is not None:
-            conn.close()
+
+        def send(order: Order) -> None:
+            with conn.transaction():
+                raw_record_order(conn.cursor(), hot[order.merchant.id], order)
+
+        return send, conn.close
+
+    drive(orders, connect, (psycopg.Error, RuntimeError), barrier, release, results)
 
 
 def run_phase(name: str, target, target_args: tuple, orders: list[Order], clients: int, server: Server) -> Phase:
