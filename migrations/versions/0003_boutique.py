@@ -1,0 +1,27 @@
+"""The rewards boutique: catalog items, voucher codes, redemptions, member
+sign-in tokens and the mail outbox.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 12:30:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import ledger.types
+
+
+# revision identifiers, used by Alembic.
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
