@@ -17,7 +17,7 @@ from ledger.errors import (
     Overdraft,
     UnbalancedEntry,
 )
-from ledger.holds import expire_holds, place_hold, post_hold, void_hold
+from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
 from ledger.journal import reverse
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
@@ -36,6 +36,7 @@ __all__ = [
     "MemberPoints",
     "NotReversible",
     "Overdraft",
+    "Payable",
     "Report",
     "UnbalancedEntry",
     "Violation",

@@ -32,6 +32,7 @@ PLATFORM_EXPIRED = "platform:expired"
 POINTS_FLOAT = "platform:points_float"
 REVENUE_BREAKAGE = "platform:revenue:breakage"
 REDEMPTION_VALUE = "platform:redemptions"
+REVENUE_MARGIN = "platform:revenue:margin"
 
 
 def member_account(member_key: str) -> str:
@@ -48,6 +49,11 @@ def issued_account(issuer: str) -> str:
 
 def receivable_account(issuer: str) -> str:
     return f"merchant:{issuer}:receivable"
+
+
+def payable_account(supplier: str) -> str:
+    """What the operator owes a merchant that supplied boutique rewards."""
+    return f"merchant:{supplier}:payable"
 
 
 _ACCOUNTS = Account.__table__

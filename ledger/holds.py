@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,6 +20,16 @@ POSTED = "posted"
 VOIDED = "voided"
 HOLD_TIMEOUT_S_MAX = 90 * 24 * 3600
 HOLD_EXPIRY_BATCH_MAX = 500
+
+
+@dataclass(frozen=True)
+class Payable:
+    """Money owed to a third party out of the value of the points a hold spends
+    (a boutique supplier's wholesale value); ``value_account`` keeps the rest."""
+
+    account: str
+    currency: str
+    amount: int
 
 
 def place_hold(
@@ -89,12 +100,18 @@ def post_hold(
     points: int | None = None,
     destination: str = accounts.BOUTIQUE_REDEEMED,
     value_account: str = accounts.REDEMPTION_VALUE,
+    payable: Payable | None = None,
 ) -> Hold:
     """Spend ``points`` (default: all) of a pending hold; the rest is released.
 
     The points leave the member's lots oldest first; their value leaves the
-    float for ``value_account``. A hold resolves at most once.
+    float for ``value_account``. With ``payable``, its amount goes from
+    ``value_account`` to ``payable.account`` in the same entry, so
+    ``value_account`` keeps the difference (negative when the payable is worth
+    more than the points). A hold resolves at most once.
     """
+    if payable is not None and payable.amount < 0:
+        raise ValueError(f"payable amount must not be negative: {payable.amount}")
     hold, member = _locked_pending_hold(session, hold_id)
     if now >= hold.expires_at:
         raise HoldExpired(f"hold {hold_id} expired at {hold.expires_at.isoformat()}")
@@ -107,6 +124,9 @@ def post_hold(
     for currency, value in sorted(values.items()):
         legs.append(Leg(accounts.account(session, accounts.POINTS_FLOAT, currency), -value))
         legs.append(Leg(accounts.account(session, value_account, currency), value))
+    if payable is not None:
+        legs.append(Leg(accounts.account(session, value_account, payable.currency), -payable.amount))
+        legs.append(Leg(accounts.account(session, payable.account, payable.currency), payable.amount))
     entry = post(
         session,
         kind="redeem",
