@@ -44,6 +44,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blp in (merchants_blp, orders_blp, members_blp):
         api.register_blueprint(blp)
 
+    from app.boutique.views import API_BLUEPRINTS as boutique_blps
+    from app.web import views as web
+
+    for blp in boutique_blps:
+        api.register_blueprint(blp)
+    web.register(app)
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -46,8 +46,15 @@ def seal_command():
 
 JOBS = {
     "expire-points": lambda session, now: ledger.expire_lots(session, now=now),
-    "expire-holds": lambda session, now: ledger.expire_holds(session, now=now),
+    # Redemptions first: their holds' timeout also cancels them and returns their stock.
+    "expire-holds": lambda session, now: _boutique().expire_holds(session, now=now),
 }
+
+
+def _boutique():
+    from app.boutique import services
+
+    return services
 
 
 @jobs_cli.command("run")

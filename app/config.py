@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY, REQUEST_BODY_BYTES_MAX
+from app.constants import (
+    DEV_ADMIN_KEY,
+    DEV_SECRET_KEY,
+    MEMBER_SESSION_DAYS,
+    REDEMPTION_HOLD_TIMEOUT_S_DEFAULT,
+    REQUEST_BODY_BYTES_MAX,
+)
 
 
 class ConfigError(RuntimeError):
@@ -36,6 +42,28 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "JSON_SORT_KEYS": False,
+        **_boutique(env),
+    }
+
+
+def _boutique(env: dict[str, str]) -> dict:
+    """Member sessions, CSRF, mail and redemption holds (the rewards boutique)."""
+    production = env.get("LOYALTY_ENV", "development") == "production"
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": MEMBER_SESSION_DAYS * 24 * 3600,
+        # CSRF is checked by the web pages' blueprint; the JSON API uses Bearer keys.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAIL_SMTP_HOST": env.get("MAIL_SMTP_HOST", ""),
+        "MAIL_SMTP_PORT": int(env.get("MAIL_SMTP_PORT", "587")),
+        "MAIL_SMTP_USER": env.get("MAIL_SMTP_USER", ""),
+        "MAIL_SMTP_PASSWORD": env.get("MAIL_SMTP_PASSWORD", ""),
+        "MAIL_SMTP_STARTTLS": env.get("MAIL_SMTP_STARTTLS", "1") == "1",
+        "MAIL_FROM": env.get("MAIL_FROM", "Rewards boutique <no-reply@localhost>"),
+        "REDEMPTION_HOLD_TIMEOUT_S": int(env.get("REDEMPTION_HOLD_TIMEOUT_S", str(REDEMPTION_HOLD_TIMEOUT_S_DEFAULT))),
     }
 
 

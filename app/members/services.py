@@ -74,3 +74,9 @@ def members_of_merchant(
         query = query.where(Member.email == email)
     page = paginate(session, query, Member.id, limit=limit, cursor=cursor)
     return Page([view(session, m) for m in page.data], page.next_cursor)
+
+
+def find_or_create_member(session: Session, email: str, *, now: datetime) -> int:
+    """The id of the member with this (normalized) email, created if new; safe under concurrency."""
+    found = session.execute(select(_MEMBERS.c.id).where(_MEMBERS.c.email == email)).scalar_one_or_none()
+    return found if found is not None else _create(session, email, now)
