@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
+from app.boutique import services as boutique
 from app.members.models import Member
 from app.merchants.models import Merchant
 from app.merchants.services import create_merchant
@@ -33,6 +34,19 @@ ORDERS = [
     (1, "VN-2002", 89900, "alice@example.com", 20),
     (0, "ML-1003", 12000, "chloe@example.com", 10),
     (1, "VN-2003", 30600, "chloe@example.com", 5),
+    (1, "VN-2004", 450000, "alice@example.com", 3),
+]
+
+# The boutique: (supplier index, kind, title, category, points, wholesale cents, stock or codes, picture)
+REWARDS = [
+    (0, "voucher", "10 € voucher at Maison Lumière", "vouchers", 2400, 1000, 25, "voucher-10.svg"),
+    (1, "voucher", "25 € voucher at Vélo Nord", "vouchers", 6000, 2500, 25, "voucher-25.svg"),
+    (0, "physical", "Postcard set", "stationery", 150, 60, 40, "candle.svg"),
+    (0, "physical", "Scented candle trio", "home", 1200, 500, 12, "candle.svg"),
+    (0, "physical", "Wool throw blanket", "home", 9000, 3800, 5, "blanket.svg"),
+    (0, "physical", "Brass desk lamp", "home", 14000, 6000, 3, "lamp.svg"),
+    (1, "physical", "Bike light set", "cycling", 1400, 550, 20, "bike-light.svg"),
+    (1, "physical", "Commuter helmet", "cycling", 9600, 4000, 6, "helmet.svg"),
 ]
 
 
@@ -51,11 +65,15 @@ def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> Non
     # Bruno returns part of his order; Chloe spends points, then returns the order they came from.
     refund_order(session, merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500},
                  now=now - timedelta(days=25))
+    items = _seed_catalog(session, merchants, now=now - timedelta(days=30))
     chloe = session.execute(select(Member).where(Member.email == "chloe@example.com")).scalar_one()
-    hold = ledger.place_hold(session, member_key=str(chloe.id), points=150, idempotency_key="demo-redeem-1",
-                             ref="demo:redemption", now=now - timedelta(days=4), timeout_s=7 * 24 * 3600)
-    ledger.post_hold(session, hold.id, now=now - timedelta(days=3))
-    session.commit()
+    redemption, _ = boutique.place_redemption(
+        session, member_id=chloe.id, item_id=items["Postcard set"].id, idempotency_key="demo-redeem-1",
+        shipping_address="Chloé Martin, 3 rue des Lilas, 69001 Lyon", now=now - timedelta(days=4),
+        timeout_s=current_app.config["REDEMPTION_HOLD_TIMEOUT_S"],
+    )
+    boutique.fulfil_redemption(session, merchants[0], redemption.id, tracking_reference="COLIS-8841",
+                               now=now - timedelta(days=3))
     refund_order(session, merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000},
                  now=now - timedelta(days=2))
     ledger.expire_lots(session, now=now)
@@ -64,6 +82,17 @@ def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> Non
         session.commit()
     session.commit()
     _print_welcome(base_url, keys, echo)
+
+
+def _seed_catalog(session: Session, merchants: list[Merchant], *, now) -> dict:
+    items = {}
+    for index, kind, title, category, points, wholesale, units, picture in REWARDS:
+        data = {"kind": kind, "title": title, "category": category, "points_price": points,
+                "wholesale_value_cents": wholesale, "image_url": f"/static/boutique/rewards/{picture}",
+                "description": f"{title}, supplied by {merchants[index].name}."}
+        data.update({"generate_codes": units} if kind == "voucher" else {"stock": units})
+        items[title], _ = boutique.create_item(session, merchants[index], data, now=now)
+    return items
 
 
 def _print_welcome(base_url: str, keys: list[str], echo: Callable[[str], None]) -> None:
@@ -85,4 +114,11 @@ def _print_welcome(base_url: str, keys: list[str], echo: Callable[[str], None]) 
     )
     echo("Look up the member's balance:")
     echo(f"  curl -s '{base_url}/v1/members?email=alice@example.com' -H 'Authorization: Bearer {keys[0]}'")
+    echo("")
+    echo("Rewards boutique (members' web pages):")
+    echo(f"  1. Open {base_url}/signin and enter alice@example.com (about 3,800 points)")
+    echo(f"  2. Open the sign-in link from the development outbox: {base_url}/dev/outbox")
+    echo("  3. Pick a reward, confirm, and see it under My orders and My points")
+    echo("Rewards waiting for Maison Lumière to send them:")
+    echo(f"  curl -s '{base_url}/v1/redemptions?status=placed' -H 'Authorization: Bearer {keys[0]}'")
     echo("")
