@@ -252,7 +252,7 @@ def movements(session: Session, member_id: int, *, before: int | None, limit: in
     } if redemption_ids else {}
     lot_issuers = dict(session.execute(select(Lot.id, Lot.issuer).where(Lot.id.in_(lot_ids))).all()) if lot_ids else {}
     merchant_of = {}
-    for (kind, value), row in zip(refs, rows):
+    for (kind, value), row in zip(refs, rows, strict=True):
         if kind == "order":
             merchant_of[row.id] = value
         elif kind == "redemption" and value in redemptions:
@@ -261,7 +261,7 @@ def movements(session: Session, member_id: int, *, before: int | None, limit: in
             merchant_of[row.id] = int(lot_issuers[value])
     names = _merchant_names(session, set(merchant_of.values()))
     out = []
-    for (kind, value), row in zip(refs, rows):
+    for (kind, value), row in zip(refs, rows, strict=True):
         reason = row.memo
         if kind == "redemption" and value in redemptions:
             reason = f"Reward: {redemptions[value].title}"
