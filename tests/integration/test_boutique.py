@@ -3,6 +3,7 @@ redeem on the web pages; the ledger rules hold after every flow."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -360,3 +361,18 @@ def test_redemptions_count_matches_the_supplier_listing(client, engine, merchant
     with Session(engine) as s:
         total = s.execute(select(func.count(Redemption.id)).where(Redemption.merchant_id == int(merchant["id"]))).scalar_one()
     assert len(client.get("/v1/redemptions", headers=merchant["headers"]).get_json()["data"]) == total
+
+
+def test_the_catalog_is_paginated(client, merchant):
+    from app.constants import CATALOG_PAGE_SIZE
+
+    tag = unique_email().split("@")[0]
+    for i in range(CATALOG_PAGE_SIZE + 1):
+        reward(client, merchant, title=f"Paged {tag} {i:02d}")
+
+    first = client.get("/", query_string={"q": tag}).get_data(as_text=True)
+    more = re.search(r'<a rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(more).get_data(as_text=True)
+
+    assert first.count('class="card"') == CATALOG_PAGE_SIZE
+    assert second.count('class="card"') == 1 and f"Paged {tag} {CATALOG_PAGE_SIZE:02d}" in second
