@@ -59,6 +59,8 @@ def shop(live_server):
     tag = unique("e2e").split("-")[1]
     items = {}
     for kind, extra in (("voucher", {"generate_codes": 3}), ("physical", {"stock": 2})):
+        picture = "voucher-10.svg" if kind == "voucher" else "lamp.svg"
+        extra = {**extra, "image_url": f"{base}/static/boutique/rewards/{picture}"}
         body = {"kind": kind, "title": f"Browser {kind} {tag}", "category": "browser-test", "points_price": 100,
                 "wholesale_value_cents": 40, "description": f"A {kind} reward for the browser test.", **extra}
         response = requests.post(f"{base}/v1/catalog/items", json=body, headers=headers, timeout=10)
