@@ -5,13 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.constants import (
-    DEV_ADMIN_KEY,
-    DEV_SECRET_KEY,
-    MEMBER_SESSION_DAYS,
-    REDEMPTION_HOLD_TIMEOUT_S_DEFAULT,
-    REQUEST_BODY_BYTES_MAX,
-)
+from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY, REQUEST_BODY_BYTES_MAX
+from app.constants import MEMBER_SESSION_DAYS, REDEMPTION_HOLD_TIMEOUT_S_DEFAULT
 
 
 class ConfigError(RuntimeError):
