@@ -44,6 +44,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blp in (merchants_blp, orders_blp, members_blp):
         api.register_blueprint(blp)
 
+    from app.webhooks.views import blp as webhooks_blp
+
+    api.register_blueprint(webhooks_blp)
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
