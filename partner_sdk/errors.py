@@ -11,14 +11,20 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "Conflict",
     "ConflictError",
+    "ConnectionFailed",
     "LoyaltyError",
+    "NotFound",
     "NotFoundError",
+    "RateLimited",
     "RateLimitedError",
     "ServerError",
     "TransportError",
     "ValidationError",
+    "WebhookSignatureError",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -44,11 +50,11 @@ class AuthenticationError(LoyaltyError):
     """The API key is missing, wrong or not allowed to do this (401/403)."""
 
 
-class NotFoundError(LoyaltyError):
-    """The order, refund or member does not exist (404)."""
+class NotFound(LoyaltyError):
+    """The order, refund, member or endpoint does not exist, or is not yours (404)."""
 
 
-class ConflictError(LoyaltyError):
+class Conflict(LoyaltyError):
     """An idempotency key was reused with a different body (409)."""
 
 
@@ -64,7 +70,7 @@ class ValidationError(LoyaltyError):
         self.errors = _field_errors(self.problem.get("errors"))
 
 
-class RateLimitedError(LoyaltyError):
+class RateLimited(LoyaltyError):
     """Too many requests (429); `retry_after_s` comes from the Retry-After header."""
 
     retry_after_s: float | None
@@ -85,11 +91,22 @@ class ServerError(LoyaltyError):
     """The platform failed (5xx)."""
 
 
-class TransportError(LoyaltyError):
-    """The platform could not be reached, even after retries (status 0)."""
+class ConnectionFailed(LoyaltyError):
+    """The platform could not be reached or did not answer in time, even after retries (status 0)."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(0, "Transport error", detail)
+        super().__init__(0, "Connection failed", detail)
+
+
+class WebhookSignatureError(ValueError):
+    """A webhook delivery failed verification: bad signature, malformed header or stale timestamp."""
+
+
+# The names of the first release, kept so existing integrations keep working.
+NotFoundError = NotFound
+ConflictError = Conflict
+RateLimitedError = RateLimited
+TransportError = ConnectionFailed
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> LoyaltyError:
@@ -102,14 +119,14 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     if status in (401, 403):
         return AuthenticationError(status, title, detail, problem)
     if status == 404:
-        return NotFoundError(status, title, detail, problem)
+        return NotFound(status, title, detail, problem)
     if status == 409:
-        return ConflictError(status, title, detail, problem)
+        return Conflict(status, title, detail, problem)
     if status in (400, 422):
         return ValidationError(status, title, detail, problem)
     if status == 429:
         retry_after = parse_retry_after(_header(headers, "Retry-After"))
-        return RateLimitedError(status, title, detail, problem, retry_after)
+        return RateLimited(status, title, detail, problem, retry_after)
     if status >= 500:
         return ServerError(status, title, detail, problem)
     return LoyaltyError(status, title, detail, problem)
