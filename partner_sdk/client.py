@@ -35,7 +35,7 @@ class OrderResult:
     points_balance: int
     points_available: int
     replayed: bool
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], replayed: bool = False) -> OrderResult:
@@ -66,7 +66,7 @@ class RefundResult:
     points_to_debt: int
     points_balance: int
     replayed: bool
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], replayed: bool = False) -> RefundResult:
@@ -93,7 +93,7 @@ class Member:
     points_pending: int
     points_available: int
     points_debt: int
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Member:
@@ -119,7 +119,7 @@ class WebhookEndpoint:
     previous_secret_expires_at: str | None
     created_at: str
     updated_at: str
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WebhookEndpoint:
@@ -157,7 +157,7 @@ class WebhookAttempt:
     duration_ms: int | None
     error: str | None
     next_attempt_at: str | None
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WebhookAttempt:

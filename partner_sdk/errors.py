@@ -156,21 +156,38 @@ def _parse_problem(body: bytes) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+_LOCATIONS = frozenset({"json", "query", "form", "headers", "cookies", "path", "files"})
+
+
 def _field_errors(raw: object) -> dict[str, list[str]]:
-    # Flask-smorest wraps field errors by location ({"json": {"field": [...]}});
-    # flatten such wrappers so callers can always look fields up by name.
+    # Some servers wrap field errors by request location ({"json": {"field": [...]}}):
+    # unwrap those. Errors inside a field (a list item, a nested object) stay
+    # under the top-level field name, with their path in the message.
     if not isinstance(raw, dict):
         return {}
     out: dict[str, list[str]] = {}
-    for field, messages in raw.items():
-        if isinstance(messages, dict):
-            for name, nested in _field_errors(messages).items():
-                out.setdefault(name, []).extend(nested)
-        elif isinstance(messages, list):
-            out.setdefault(str(field), []).extend(str(m) for m in messages)
+    for name, messages in raw.items():
+        if name in _LOCATIONS and isinstance(messages, dict):
+            for field, nested in _field_errors(messages).items():
+                out.setdefault(field, []).extend(nested)
         else:
-            out.setdefault(str(field), []).append(str(messages))
+            out.setdefault(str(name), []).extend(_messages(messages, ""))
     return out
+
+
+def _messages(raw: object, path: str) -> list[str]:
+    prefix = f"{path}: " if path else ""
+    if isinstance(raw, dict):
+        found: list[str] = []
+        for key, nested in raw.items():
+            found.extend(_messages(nested, f"{path}.{key}" if path else str(key)))
+        return found
+    if isinstance(raw, list):
+        found = []
+        for item in raw:
+            found.extend(_messages(item, path) if isinstance(item, (dict, list)) else [prefix + str(item)])
+        return found
+    return [prefix + str(raw)]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

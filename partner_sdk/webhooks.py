@@ -33,7 +33,7 @@ class WebhookEvent:
     type: str
     created_at: str
     data: dict[str, Any]
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
 
 def sign_webhook(payload: bytes, secret: str, timestamp: int | None = None) -> str:
