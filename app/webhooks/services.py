@@ -121,7 +121,7 @@ def check_url(url: str, *, allow_insecure: bool) -> None:
         problems.append("Must not carry credentials.")
     else:
         try:
-            parts.port
+            _ = parts.port  # urlsplit checks the port only when asked
         except ValueError:
             problems.append("Has an invalid port.")
     if not problems and not allow_insecure:

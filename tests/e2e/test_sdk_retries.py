@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from partner_sdk import ConnectionFailed, MerchantClient, RateLimited, ServerError
+from partner_sdk import ConnectionFailed, MerchantClient, RateLimited, ServerError, ValidationError
 
 ORDER = {
     "order_id": "A-1",
@@ -182,7 +182,7 @@ def test_a_dropped_connection_is_retried_then_raises_connection_failed(scripted)
 def test_a_4xx_is_never_retried(scripted):
     scripted.script.append((422, {}, {**problem(422), "errors": {"amount_cents": ["Bad."]}}))
 
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         scripted.client().record_order("A-1", -1, "a@example.test")
 
     assert len(scripted.requests) == 1
