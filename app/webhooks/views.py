@@ -29,6 +29,17 @@ blp = Blueprint(
 )
 
 _KEY_CONFLICT = conflict("This Idempotency-Key was used for a different request.")
+_KEY_HEADER = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "pattern": "^[!-~]{1,250}$"},
+            "description": "Makes a retry of this call return the first answer (1 to 250 visible ASCII characters).",
+        }
+    ]
+}
 
 
 def _owner() -> services.Owner:
@@ -52,6 +63,7 @@ class Endpoints(MethodView):
     @blp.response(201, EndpointWithSecretSchema, description="Endpoint registered; its secret is shown only here.")
     @blp.alt_response(200, schema=EndpointWithSecretSchema, description="Replay of a create with the same Idempotency-Key.")
     @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
     def post(self, data):
         """Register a webhook endpoint
 
@@ -86,6 +98,7 @@ class EndpointById(MethodView):
     @blp.arguments(EndpointUpdateSchema)
     @blp.response(200, EndpointSchema)
     @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
     def patch(self, data, endpoint_id):
         """Change an endpoint's URL or events, or disable it
 
@@ -99,6 +112,7 @@ class EndpointById(MethodView):
 
     @blp.response(204)
     @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
     def delete(self, endpoint_id):
         """Delete an endpoint with its pending deliveries and attempt log"""
         services.delete_endpoint(db.session, _owner(), endpoint_id, key=header_key())
@@ -111,6 +125,7 @@ class EndpointSecretRotation(MethodView):
     @blp.response(201, EndpointWithSecretSchema, description="The new secret, shown only here.")
     @blp.alt_response(200, schema=EndpointWithSecretSchema, description="Replay with the same Idempotency-Key.")
     @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
     def post(self, endpoint_id):
         """Rotate an endpoint's signing secret
 

@@ -269,3 +269,15 @@ def test_the_endpoint_list_is_paginated(client, new_merchant):
     assert [e["id"] for e in first["data"] + second["data"]] == ids
     assert second["next_cursor"] is None
 
+
+
+def test_a_delete_retried_with_its_idempotency_key_answers_as_the_first_time(client, merchant):
+    endpoint = create(client, merchant).get_json()
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    headers = {**merchant["headers"], "Idempotency-Key": unique("key")}
+
+    first = client.delete(path, headers=headers)
+    again = client.delete(path, headers=headers)
+    without_key = client.delete(path, headers=merchant["headers"])
+
+    assert (first.status_code, again.status_code, without_key.status_code) == (204, 204, 404)
