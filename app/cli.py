@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app wsgi ledger verify|seal`, `jobs run NAME`, `demo seed`."""
+"""Operator commands: `flask --app wsgi ledger verify|seal`, `jobs run NAME`, `worker`, `demo seed`."""
 
 from __future__ import annotations
 

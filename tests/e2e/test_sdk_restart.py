@@ -10,6 +10,7 @@ gets the original answer back: exactly one order and one ledger entry.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -143,8 +144,13 @@ def platform(databases) -> Iterator[tuple[Platform, str]]:
 
 def test_a_retry_across_a_server_restart_leaves_exactly_one_order_in_the_ledger(platform):
     served, db_url = platform
-    admin = MerchantClient(f"http://127.0.0.1:{served.port}", ADMIN_KEY, max_retries=0)
-    merchant = admin._http.request("POST", "/v1/merchants", body=merchant_body())[1]
+    onboarding = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    onboarding.request(
+        "POST", "/v1/merchants", body=json.dumps(merchant_body()),
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
+    )
+    merchant = json.loads(onboarding.getresponse().read())
+    onboarding.close()
     proxy = DroppingProxy(served)
     try:
         client = MerchantClient(proxy.url, merchant["api_key"], timeout_s=30, max_retries=3, backoff_base_s=0.01)
