@@ -50,6 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blp in boutique_blps:
         api.register_blueprint(blp)
     web.register(app)
+    from app.webhooks.views import blp as webhooks_blp
+
+    api.register_blueprint(webhooks_blp)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

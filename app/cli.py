@@ -1,8 +1,12 @@
-"""Operator commands: `flask --app wsgi ledger verify|seal`, `jobs run NAME`, `demo seed`."""
+"""Operator commands: `flask --app wsgi ledger verify|seal`, `jobs run NAME`, `worker`, `demo seed`."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
+import time
 
 import click
 from flask import Flask
@@ -10,7 +14,9 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 import ledger
+from app.constants import WORKER_JOBS_INTERVAL_S, WORKER_POLL_INTERVAL_S
 from app.extensions import db
+from app.webhooks.delivery import deliver_due
 from ledger.types import utcnow
 
 ledger_cli = AppGroup("ledger", help="Check and seal the points ledger.")
@@ -48,6 +54,7 @@ JOBS = {
     "expire-points": lambda session, now: ledger.expire_lots(session, now=now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
     "expire-holds": lambda session, now: _boutique().expire_holds(session, now=now),
+    "deliver-webhooks": lambda session, now: deliver_due(session, now=now),
 }
 
 
@@ -82,6 +89,57 @@ def demo_seed(base_url: str):
     seed(db.session, base_url=base_url, echo=click.echo)
 
 
+@click.command("worker")
+@click.option("--poll-interval-s", type=float, default=WORKER_POLL_INTERVAL_S, show_default=True,
+              help="Pause when no webhook is due.")
+@click.option("--jobs-interval-s", type=float, default=WORKER_JOBS_INTERVAL_S, show_default=True,
+              help="How often the other jobs run.")
+def worker_command(poll_interval_s: float, jobs_interval_s: float):
+    """Deliver webhooks as they fall due and run the other jobs periodically.
+
+    Stops cleanly on SIGTERM or SIGINT, after the attempt in flight. Run as
+    many as you like on PostgreSQL: they share the work without overlap.
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    jobs_due_s = 0.0
+    click.echo("worker started")
+    try:
+        while not stop.is_set():
+            if time.monotonic() >= jobs_due_s:
+                for name in JOBS:
+                    if name != WORKER_LOOP_JOB:
+                        _drain(name, stop)
+                jobs_due_s = time.monotonic() + jobs_interval_s
+            if not _drain(WORKER_LOOP_JOB, stop):
+                stop.wait(poll_interval_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("worker stopped")
+
+
+WORKER_LOOP_JOB = "deliver-webhooks"
+
+
+def _drain(name: str, stop: threading.Event) -> int:
+    """Run job NAME until it has nothing left or the worker stops; errors are logged, not fatal."""
+    total = 0
+    try:
+        while not stop.is_set():
+            with Session(db.engine) as session:
+                done = JOBS[name](session, utcnow())
+                session.commit()
+            total += done
+            if not done:
+                break
+    except Exception:
+        logging.getLogger(__name__).exception("job %s failed; the worker carries on", name)
+        stop.wait(WORKER_POLL_INTERVAL_S)
+    return total
+
+
 def register(app: Flask) -> None:
     for group in (ledger_cli, jobs_cli, demo_cli):
         app.cli.add_command(group)
+    app.cli.add_command(worker_command)

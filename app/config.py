@@ -37,6 +37,10 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "JSON_SORT_KEYS": False,
+        # http and loopback/private webhook URLs: for development and tests only.
+        "WEBHOOK_ALLOW_INSECURE_URLS": env.get(
+            "WEBHOOK_ALLOW_INSECURE_URLS", "0" if env.get("LOYALTY_ENV") == "production" else "1"
+        ) == "1",
         **_boutique(env),
     }
 
@@ -72,3 +76,5 @@ def check_production(config: dict) -> None:
         raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
+    if config.get("WEBHOOK_ALLOW_INSECURE_URLS"):
+        raise ConfigError("WEBHOOK_ALLOW_INSECURE_URLS=1 is for development: production webhooks use https")

@@ -46,3 +46,16 @@ MOVEMENTS_PAGE_SIZE = 50
 NEXT_EXPIRIES_SHOWN = 5
 EXPORT_ROWS_MAX = 10_000
 OUTBOX_SHOWN_MAX = 50
+# Webhooks (app/webhooks): limits, the delivery timeout and the retry schedule.
+WEBHOOK_ENDPOINTS_PER_OWNER_MAX = 10
+WEBHOOK_URL_LENGTH_MAX = 2048
+WEBHOOK_TIMEOUT_S = 10
+WEBHOOK_CLAIM_BATCH = 10
+WEBHOOK_RESPONSE_BYTES_MAX = 4096
+WEBHOOK_ERROR_LENGTH_MAX = 500
+# After a rotation the previous secret keeps signing (a second v1=) for this long.
+WEBHOOK_SECRET_GRACE_S = 24 * 3600
+# Delays after each failed attempt (plus or minus 10% jitter): 9 attempts over ~25 hours.
+WEBHOOK_RETRY_SCHEDULE_S = (60, 5 * 60, 30 * 60, 2 * 3600, 4 * 3600, 6 * 3600, 6 * 3600, 6 * 3600)
+WORKER_POLL_INTERVAL_S = 2.0
+WORKER_JOBS_INTERVAL_S = 300.0

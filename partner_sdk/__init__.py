@@ -1,35 +1,87 @@
-"""Client library merchants use to talk to the loyalty platform."""
+"""Client library merchants use to talk to the loyalty platform.
+
+Standard library only. Start with ``MerchantClient``; verify webhook
+deliveries with ``verify_webhook``; keep affiliate click tokens with
+``partner_sdk.click_capture.ClickCapture``.
+"""
 
 from __future__ import annotations
 
-from partner_sdk.client import Member, MerchantClient, OrderResult, RefundResult
+from partner_sdk.click_capture import ClickCapture, click_token_from_cookie_header, click_token_from_environ
+from partner_sdk.client import (
+    CreatedWebhookEndpoint,
+    Member,
+    MerchantClient,
+    OrderResult,
+    RefundResult,
+    WebhookAttempt,
+    WebhookEndpoint,
+)
 from partner_sdk.errors import (
     AuthenticationError,
+    Conflict,
     ConflictError,
+    ConnectionFailed,
     LoyaltyError,
+    NotFound,
     NotFoundError,
+    RateLimited,
     RateLimitedError,
     ServerError,
     TransportError,
     ValidationError,
+    WebhookSignatureError,
     error_from_response,
 )
+from partner_sdk.pagination import Page, iterate_pages
+from partner_sdk.webhooks import WebhookEvent, sign_webhook, verify_webhook
 
-__version__: str = "0.1.0"
+__version__: str = "0.2.0"
+
+EVENT_TYPES: tuple[str, ...] = (
+    "order.points_awarded",
+    "order.refunded",
+    "commission.created",
+    "commission.approved",
+    "commission.rejected",
+    "commission.paid",
+    "redemption.placed",
+    "redemption.fulfilled",
+    "redemption.cancelled",
+    "points.expiring",
+    "statement.issued",
+)
 
 __all__ = [
+    "EVENT_TYPES",
     "AuthenticationError",
+    "ClickCapture",
+    "Conflict",
     "ConflictError",
+    "ConnectionFailed",
+    "CreatedWebhookEndpoint",
     "LoyaltyError",
     "Member",
     "MerchantClient",
+    "NotFound",
     "NotFoundError",
     "OrderResult",
+    "Page",
+    "RateLimited",
     "RateLimitedError",
     "RefundResult",
     "ServerError",
     "TransportError",
     "ValidationError",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookSignatureError",
     "__version__",
+    "click_token_from_cookie_header",
+    "click_token_from_environ",
     "error_from_response",
+    "iterate_pages",
+    "sign_webhook",
+    "verify_webhook",
 ]

@@ -1,28 +1,24 @@
-"""HTTP client merchants use to report orders and refunds to the loyalty platform."""
+"""The merchant client: orders, refunds, members and webhook endpoints."""
 
 from __future__ import annotations
 
-import http.client
-import json
-import random
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from partner_sdk.errors import (
-    LoyaltyError,
-    RateLimitedError,
-    TransportError,
-    error_from_response,
-)
+from partner_sdk._transport import Transport
+from partner_sdk.pagination import Page, iterate_pages
 
-__all__ = ["Member", "MerchantClient", "OrderResult", "RefundResult"]
-
-USER_AGENT = "partner-sdk/0.1"
-_RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+__all__ = [
+    "CreatedWebhookEndpoint",
+    "Member",
+    "MerchantClient",
+    "OrderResult",
+    "RefundResult",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -31,10 +27,31 @@ class OrderResult:
 
     order_id: str
     member_id: str
+    amount_cents: int
+    net_amount_cents: int
+    currency: str
     points_earned: int
+    points_net: int
     points_balance: int
+    points_available: int
     replayed: bool
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], replayed: bool = False) -> OrderResult:
+        return cls(
+            order_id=str(data["order_id"]),
+            member_id=str(data["member_id"]),
+            amount_cents=int(data["amount_cents"]),
+            net_amount_cents=int(data["net_amount_cents"]),
+            currency=str(data["currency"]),
+            points_earned=int(data["points_earned"]),
+            points_net=int(data["points_net"]),
+            points_balance=int(data["points_balance"]),
+            points_available=int(data["points_available"]),
+            replayed=replayed,
+            raw=data,
+        )
 
 
 @dataclass(frozen=True)
@@ -43,10 +60,27 @@ class RefundResult:
 
     refund_id: str
     order_id: str
+    amount_cents: int
+    order_net_amount_cents: int
     points_reversed: int
+    points_to_debt: int
     points_balance: int
     replayed: bool
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], replayed: bool = False) -> RefundResult:
+        return cls(
+            refund_id=str(data["refund_id"]),
+            order_id=str(data["order_id"]),
+            amount_cents=int(data["amount_cents"]),
+            order_net_amount_cents=int(data["order_net_amount_cents"]),
+            points_reversed=int(data["points_reversed"]),
+            points_to_debt=int(data["points_to_debt"]),
+            points_balance=int(data["points_balance"]),
+            replayed=replayed,
+            raw=data,
+        )
 
 
 @dataclass(frozen=True)
@@ -59,18 +93,103 @@ class Member:
     points_pending: int
     points_available: int
     points_debt: int
-    raw: dict[str, Any] = field(repr=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Member:
+        return cls(
+            id=str(data["id"]),
+            email=str(data["email"]),
+            points_balance=int(data["points_balance"]),
+            points_pending=int(data["points_pending"]),
+            points_available=int(data["points_available"]),
+            points_debt=int(data["points_debt"]),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """A URL the platform POSTs your chosen events to."""
+
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    previous_secret_expires_at: str | None
+    created_at: str
+    updated_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebhookEndpoint:
+        return cls(
+            id=str(data["id"]),
+            url=str(data["url"]),
+            events=[str(e) for e in data["events"]],
+            enabled=bool(data["enabled"]),
+            previous_secret_expires_at=data.get("previous_secret_expires_at"),
+            created_at=str(data["created_at"]),
+            updated_at=str(data["updated_at"]),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class CreatedWebhookEndpoint:
+    """An endpoint with its signing secret: the only time the platform shows it."""
+
+    endpoint: WebhookEndpoint
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One logged POST of an event to an endpoint."""
+
+    id: str
+    event_id: str
+    event_type: str
+    number: int
+    outcome: str
+    started_at: str
+    status_code: int | None
+    duration_ms: int | None
+    error: str | None
+    next_attempt_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebhookAttempt:
+        return cls(
+            id=str(data["id"]),
+            event_id=str(data["event_id"]),
+            event_type=str(data["event_type"]),
+            number=int(data["number"]),
+            outcome=str(data["outcome"]),
+            started_at=str(data["started_at"]),
+            status_code=data.get("status_code"),
+            duration_ms=data.get("duration_ms"),
+            error=data.get("error"),
+            next_attempt_at=data.get("next_attempt_at"),
+            raw=data,
+        )
+
+
+def _quote(value: str) -> str:
+    return urllib.parse.quote(str(value), safe="")
 
 
 class MerchantClient:
     """Client for the merchant API, authenticated with the merchant's API key.
 
-    Connection failures, 429 and 5xx responses are retried up to `max_retries`
-    times with exponential backoff and full jitter (Retry-After is honoured for
-    429). Retrying the POSTs is safe: the order_id / refund_id are idempotency
-    keys (also sent as the Idempotency-Key header), so the platform answers a
-    repeated request with the original result instead of recording it twice.
-    Other 4xx responses are never retried.
+    Every call has a timeout (`timeout_s`, per try). Connection failures, 429
+    and 5xx answers are retried up to `max_retries` times with exponential
+    backoff and full jitter (a 429's Retry-After is honoured up to
+    `retry_after_max_s`, beyond which `RateLimited` is raised at once). Retries
+    of a mutation always send the same idempotency key: the order_id, the
+    refund_id, or an `Idempotency-Key` generated once per call, so a retried
+    call never counts twice. Other 4xx answers raise at once.
     """
 
     def __init__(
@@ -82,134 +201,147 @@ class MerchantClient:
         max_retries: int = 3,
         backoff_base_s: float = 0.2,
         backoff_cap_s: float = 5.0,
+        retry_after_max_s: float = 60.0,
     ) -> None:
-        if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self._api_key = api_key
+        self._http = Transport(
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            retry_after_max_s=retry_after_max_s,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
 
     def __repr__(self) -> str:
         return f"MerchantClient({self.base_url!r})"
 
+    # Orders and refunds
+
     def record_order(
-        self, order_id: str, amount_cents: int, member_email: str, currency: str = "EUR"
+        self,
+        order_id: str,
+        amount_cents: int,
+        member_email: str | None = None,
+        currency: str = "EUR",
+        *,
+        click_token: str | None = None,
     ) -> OrderResult:
-        """Record a purchase and earn points for the member; safe to call again."""
-        body = {
-            "order_id": order_id,
-            "amount_cents": amount_cents,
-            "currency": currency,
-            "member_email": member_email,
-        }
-        status, data = self._request("POST", "/v1/orders", body=body, idempotency_key=order_id)
-        return OrderResult(
-            order_id=str(data["order_id"]),
-            member_id=str(data["member_id"]),
-            points_earned=int(data["points_earned"]),
-            points_balance=int(data["points_balance"]),
-            replayed=status == 200,
-            raw=data,
-        )
+        """Record a purchase and earn points for the member; safe to call again.
+
+        ``click_token`` is the affiliate click token from the visitor's cookie
+        (see ``partner_sdk.click_capture``); it is sent only when given.
+        """
+        body: dict[str, Any] = {"order_id": order_id, "amount_cents": amount_cents, "currency": currency}
+        if member_email is not None:
+            body["member_email"] = member_email
+        if click_token is not None:
+            body["click_token"] = click_token
+        status, data = self._http.request("POST", "/v1/orders", body=body, idempotency_key=order_id)
+        return OrderResult.from_json(data, replayed=status == 200)
+
+    def get_order(self, order_id: str) -> OrderResult:
+        """One of your orders with its net amount and the points it still carries."""
+        _, data = self._http.request("GET", f"/v1/orders/{_quote(order_id)}")
+        return OrderResult.from_json(data)
 
     def refund(self, order_id: str, refund_id: str, amount_cents: int) -> RefundResult:
         """Refund part or all of an order, reversing its points; safe to call again."""
-        path = f"/v1/orders/{urllib.parse.quote(order_id, safe='')}/refunds"
         body = {"refund_id": refund_id, "amount_cents": amount_cents}
-        status, data = self._request("POST", path, body=body, idempotency_key=refund_id)
-        return RefundResult(
-            refund_id=str(data["refund_id"]),
-            order_id=str(data["order_id"]),
-            points_reversed=int(data["points_reversed"]),
-            points_balance=int(data["points_balance"]),
-            replayed=status == 200,
-            raw=data,
+        status, data = self._http.request(
+            "POST", f"/v1/orders/{_quote(order_id)}/refunds", body=body, idempotency_key=refund_id
         )
+        return RefundResult.from_json(data, replayed=status == 200)
+
+    # Members
 
     def find_member(self, email: str) -> Member | None:
-        """Return the member with this email, or None if there is none."""
-        query = urllib.parse.urlencode({"email": email})
-        _, data = self._request("GET", f"/v1/members?{query}")
-        members = data.get("data") or []
-        if not members:
-            return None
-        m = members[0]
-        return Member(
-            id=str(m["id"]),
-            email=str(m["email"]),
-            points_balance=int(m["points_balance"]),
-            points_pending=int(m["points_pending"]),
-            points_available=int(m["points_available"]),
-            points_debt=int(m["points_debt"]),
-            raw=m,
-        )
+        """The member with this email and their balance, or None if they never ordered from you."""
+        page = self.list_members(email=email, limit=1)
+        return page.data[0] if page.data else None
 
-    def _request(
+    def list_members(
+        self, *, email: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Member]:
+        """One page of the members who ordered from you."""
+        _, data = self._http.request("GET", "/v1/members", query={"email": email, "limit": limit, "cursor": cursor})
+        return Page([Member.from_json(m) for m in data["data"]], data.get("next_cursor"))
+
+    def iter_members(self, *, page_size: int | None = None) -> Iterator[Member]:
+        """Every member who ordered from you, page after page."""
+        return iterate_pages(lambda cursor: self.list_members(limit=page_size, cursor=cursor))
+
+    # Webhook endpoints
+
+    def create_webhook_endpoint(
+        self, url: str, events: Sequence[str], *, enabled: bool = True
+    ) -> CreatedWebhookEndpoint:
+        """Register an endpoint; keep the returned `secret`, it is shown only once."""
+        body = {"url": url, "events": list(events), "enabled": enabled}
+        _, data = self._http.request("POST", "/v1/webhook-endpoints", body=body)
+        return CreatedWebhookEndpoint(WebhookEndpoint.from_json(data), str(data["secret"]))
+
+    def list_webhook_endpoints(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[WebhookEndpoint]:
+        """One page of your endpoints, oldest first."""
+        _, data = self._http.request("GET", "/v1/webhook-endpoints", query={"limit": limit, "cursor": cursor})
+        return Page([WebhookEndpoint.from_json(e) for e in data["data"]], data.get("next_cursor"))
+
+    def iter_webhook_endpoints(self, *, page_size: int | None = None) -> Iterator[WebhookEndpoint]:
+        """Every endpoint of yours, page after page."""
+        return iterate_pages(lambda cursor: self.list_webhook_endpoints(limit=page_size, cursor=cursor))
+
+    def get_webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint:
+        """One of your endpoints."""
+        _, data = self._http.request("GET", f"/v1/webhook-endpoints/{_quote(endpoint_id)}")
+        return WebhookEndpoint.from_json(data)
+
+    def update_webhook_endpoint(
         self,
-        method: str,
-        path: str,
+        endpoint_id: str,
         *,
-        body: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> tuple[int, dict[str, Any]]:
-        url = self.base_url + path
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Accept": "application/json, application/problem+json",
-            "User-Agent": USER_AGENT,
-        }
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        enabled: bool | None = None,
+    ) -> WebhookEndpoint:
+        """Change an endpoint's URL or events, or enable/disable it (only what is given)."""
+        body: dict[str, Any] = {}
+        if url is not None:
+            body["url"] = url
+        if events is not None:
+            body["events"] = list(events)
+        if enabled is not None:
+            body["enabled"] = enabled
+        _, data = self._http.request("PATCH", f"/v1/webhook-endpoints/{_quote(endpoint_id)}", body=body)
+        return WebhookEndpoint.from_json(data)
 
-        attempt = 0
-        while True:
-            try:
-                status, resp_headers, payload = self._send(method, url, data, headers)
-            except (OSError, http.client.HTTPException) as exc:
-                if attempt >= self.max_retries:
-                    raise TransportError(f"{method} {url}: {exc}") from exc
-                delay = self._backoff(attempt)
-            else:
-                if 200 <= status < 300:
-                    return status, _json_object(status, payload)
-                error = error_from_response(status, resp_headers, payload)
-                if status not in _RETRYABLE_STATUSES or attempt >= self.max_retries:
-                    raise error
-                delay = self._backoff(attempt)
-                if isinstance(error, RateLimitedError) and error.retry_after_s is not None:
-                    delay = error.retry_after_s
-            time.sleep(delay)
-            attempt += 1
+    def rotate_webhook_secret(self, endpoint_id: str) -> CreatedWebhookEndpoint:
+        """A new signing secret (shown once); the previous one also signs for 24 hours."""
+        _, data = self._http.request("POST", f"/v1/webhook-endpoints/{_quote(endpoint_id)}/rotate-secret")
+        return CreatedWebhookEndpoint(WebhookEndpoint.from_json(data), str(data["secret"]))
 
-    def _send(
-        self, method: str, url: str, data: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
-                return resp.status, dict(resp.headers.items()), resp.read()
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, dict(err.headers.items()), err.read()
+    def delete_webhook_endpoint(self, endpoint_id: str) -> None:
+        """Delete an endpoint with its pending deliveries and attempt log."""
+        self._http.request("DELETE", f"/v1/webhook-endpoints/{_quote(endpoint_id)}")
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter spreads retries from many merchants instead of synchronising them.
-        return random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
+    def list_webhook_attempts(
+        self, endpoint_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[WebhookAttempt]:
+        """One page of the delivery attempts to an endpoint, oldest first."""
+        _, data = self._http.request(
+            "GET",
+            f"/v1/webhook-endpoints/{_quote(endpoint_id)}/attempts",
+            query={"limit": limit, "cursor": cursor},
+        )
+        return Page([WebhookAttempt.from_json(a) for a in data["data"]], data.get("next_cursor"))
 
-
-def _json_object(status: int, payload: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise LoyaltyError(status, "Invalid response", "expected a JSON object from the platform")
-    return parsed
+    def iter_webhook_attempts(self, endpoint_id: str, *, page_size: int | None = None) -> Iterator[WebhookAttempt]:
+        """Every delivery attempt to an endpoint, page after page."""
+        return iterate_pages(
+            lambda cursor: self.list_webhook_attempts(endpoint_id, limit=page_size, cursor=cursor)
+        )

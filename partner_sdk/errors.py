@@ -11,14 +11,20 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "Conflict",
     "ConflictError",
+    "ConnectionFailed",
     "LoyaltyError",
+    "NotFound",
     "NotFoundError",
+    "RateLimited",
     "RateLimitedError",
     "ServerError",
     "TransportError",
     "ValidationError",
+    "WebhookSignatureError",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -44,11 +50,11 @@ class AuthenticationError(LoyaltyError):
     """The API key is missing, wrong or not allowed to do this (401/403)."""
 
 
-class NotFoundError(LoyaltyError):
-    """The order, refund or member does not exist (404)."""
+class NotFound(LoyaltyError):
+    """The order, refund, member or endpoint does not exist, or is not yours (404)."""
 
 
-class ConflictError(LoyaltyError):
+class Conflict(LoyaltyError):
     """An idempotency key was reused with a different body (409)."""
 
 
@@ -64,7 +70,7 @@ class ValidationError(LoyaltyError):
         self.errors = _field_errors(self.problem.get("errors"))
 
 
-class RateLimitedError(LoyaltyError):
+class RateLimited(LoyaltyError):
     """Too many requests (429); `retry_after_s` comes from the Retry-After header."""
 
     retry_after_s: float | None
@@ -85,11 +91,22 @@ class ServerError(LoyaltyError):
     """The platform failed (5xx)."""
 
 
-class TransportError(LoyaltyError):
-    """The platform could not be reached, even after retries (status 0)."""
+class ConnectionFailed(LoyaltyError):
+    """The platform could not be reached or did not answer in time, even after retries (status 0)."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(0, "Transport error", detail)
+        super().__init__(0, "Connection failed", detail)
+
+
+class WebhookSignatureError(ValueError):
+    """A webhook delivery failed verification: bad signature, malformed header or stale timestamp."""
+
+
+# The names of the first release, kept so existing integrations keep working.
+NotFoundError = NotFound
+ConflictError = Conflict
+RateLimitedError = RateLimited
+TransportError = ConnectionFailed
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> LoyaltyError:
@@ -102,14 +119,14 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     if status in (401, 403):
         return AuthenticationError(status, title, detail, problem)
     if status == 404:
-        return NotFoundError(status, title, detail, problem)
+        return NotFound(status, title, detail, problem)
     if status == 409:
-        return ConflictError(status, title, detail, problem)
+        return Conflict(status, title, detail, problem)
     if status in (400, 422):
         return ValidationError(status, title, detail, problem)
     if status == 429:
         retry_after = parse_retry_after(_header(headers, "Retry-After"))
-        return RateLimitedError(status, title, detail, problem, retry_after)
+        return RateLimited(status, title, detail, problem, retry_after)
     if status >= 500:
         return ServerError(status, title, detail, problem)
     return LoyaltyError(status, title, detail, problem)
@@ -139,21 +156,38 @@ def _parse_problem(body: bytes) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+_LOCATIONS = frozenset({"json", "query", "form", "headers", "cookies", "path", "files"})
+
+
 def _field_errors(raw: object) -> dict[str, list[str]]:
-    # Flask-smorest wraps field errors by location ({"json": {"field": [...]}});
-    # flatten such wrappers so callers can always look fields up by name.
+    # Some servers wrap field errors by request location ({"json": {"field": [...]}}):
+    # unwrap those. Errors inside a field (a list item, a nested object) stay
+    # under the top-level field name, with their path in the message.
     if not isinstance(raw, dict):
         return {}
     out: dict[str, list[str]] = {}
-    for field, messages in raw.items():
-        if isinstance(messages, dict):
-            for name, nested in _field_errors(messages).items():
-                out.setdefault(name, []).extend(nested)
-        elif isinstance(messages, list):
-            out.setdefault(str(field), []).extend(str(m) for m in messages)
+    for name, messages in raw.items():
+        if name in _LOCATIONS and isinstance(messages, dict):
+            for field, nested in _field_errors(messages).items():
+                out.setdefault(field, []).extend(nested)
         else:
-            out.setdefault(str(field), []).append(str(messages))
+            out.setdefault(str(name), []).extend(_messages(messages, ""))
     return out
+
+
+def _messages(raw: object, path: str) -> list[str]:
+    prefix = f"{path}: " if path else ""
+    if isinstance(raw, dict):
+        found: list[str] = []
+        for key, nested in raw.items():
+            found.extend(_messages(nested, f"{path}.{key}" if path else str(key)))
+        return found
+    if isinstance(raw, list):
+        found = []
+        for item in raw:
+            found.extend(_messages(item, path) if isinstance(item, (dict, list)) else [prefix + str(item)])
+        return found
+    return [prefix + str(raw)]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

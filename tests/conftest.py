@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -210,3 +211,17 @@ def api_merchant(app) -> dict:
     response = app.test_client().post("/v1/merchants", json=merchant_body(), headers=auth(ADMIN_KEY))
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+@contextmanager
+def serve(wsgi_app) -> Iterator[str]:
+    """Serve any WSGI app over HTTP on a loopback port, in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

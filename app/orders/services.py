@@ -13,6 +13,7 @@ from app.members import services as members
 from app.merchants.models import MerchantTerms
 from app.orders.models import Order, Refund
 from app.orders.schemas import OrderSchema, RefundSchema
+from app.webhooks.services import emit
 from ledger import idempotency
 
 
@@ -80,6 +81,7 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
     # A transient Order (never added to the session) gives the answer the same shape as GET.
     answer = _ORDER_SCHEMA.dump(_order_view(Order(**order), after))
     idempotency.complete(session, scope, data["order_id"], answer)
+    emit(session, "merchant", merchant.id, "order.points_awarded", answer, now=now)
     session.commit()
     return answer, True
 
@@ -147,6 +149,7 @@ def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data:
         }
     )
     idempotency.complete(session, scope, data["refund_id"], answer)
+    emit(session, "merchant", merchant.id, "order.refunded", answer, now=now)
     session.commit()
     return answer, True
 

@@ -13,6 +13,7 @@ from partner_sdk import (
     AuthenticationError,
     ConflictError,
     MerchantClient,
+    NotFound,
     NotFoundError,
     TransportError,
     ValidationError,
@@ -142,3 +143,70 @@ def test_an_unreachable_platform_raises_transport_error_after_retrying() -> None
         client.record_order(unique("order"), 4599, unique_email())
 
     assert excinfo.value.__cause__ is not None
+
+
+def test_get_order_shows_the_net_amount_and_points_after_a_refund(client: MerchantClient) -> None:
+    order_id = unique("order")
+    client.record_order(order_id, 4599, unique_email())
+    client.refund(order_id, unique("refund"), 1500)
+
+    order = client.get_order(order_id)
+
+    assert (order.amount_cents, order.net_amount_cents, order.points_earned, order.points_net) == (4599, 3099, 30, 20)
+    with pytest.raises(NotFound):
+        client.get_order(unique("missing"))
+
+
+def test_members_are_listed_page_by_page_and_iterated_to_the_end(client: MerchantClient) -> None:
+    emails = [unique_email() for _ in range(5)]
+    for email in emails:
+        client.record_order(unique("order"), 1500, email)
+
+    first = client.list_members(limit=2)
+    everyone = list(client.iter_members(page_size=2))
+
+    assert len(first.data) == 2 and first.next_cursor is not None
+    assert [m.email for m in everyone] == emails
+    assert all(m.points_balance == 10 for m in everyone)
+
+
+def test_webhook_endpoints_are_managed_through_the_sdk(client: MerchantClient) -> None:
+    created = client.create_webhook_endpoint("http://127.0.0.1:9/hooks", ["order.points_awarded"])
+    endpoint_id = created.endpoint.id
+
+    assert created.secret.startswith("whsec_")
+    assert client.get_webhook_endpoint(endpoint_id) == created.endpoint
+    changed = client.update_webhook_endpoint(endpoint_id, events=["order.refunded", "order.points_awarded"], enabled=False)
+    assert (changed.events, changed.enabled) == (["order.points_awarded", "order.refunded"], False)
+    rotated = client.rotate_webhook_secret(endpoint_id)
+    assert rotated.secret != created.secret and rotated.endpoint.previous_secret_expires_at is not None
+    assert client.list_webhook_attempts(endpoint_id).data == []
+    assert list(client.iter_webhook_attempts(endpoint_id)) == []
+    client.delete_webhook_endpoint(endpoint_id)
+    with pytest.raises(NotFound):
+        client.get_webhook_endpoint(endpoint_id)
+
+
+def test_webhook_endpoints_are_iterated_over_every_page(client: MerchantClient) -> None:
+    ids = [client.create_webhook_endpoint(f"http://127.0.0.1:9/{i}", ["order.refunded"]).endpoint.id for i in range(3)]
+
+    assert [e.id for e in client.iter_webhook_endpoints(page_size=2)] == ids
+    assert client.list_webhook_endpoints(limit=2).next_cursor is not None
+
+
+def test_a_bad_webhook_endpoint_raises_validation_error_naming_its_fields(client: MerchantClient) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        client.create_webhook_endpoint("ftp://nope", ["order.unknown"])
+
+    assert excinfo.value.errors["events"][0].startswith("0: Must be one of")
+
+
+def test_another_merchants_endpoint_is_not_found(live_server: Any, client: MerchantClient, new_merchant) -> None:
+    theirs = MerchantClient(live_server.url, new_merchant()["api_key"], max_retries=0)
+    endpoint = theirs.create_webhook_endpoint("http://127.0.0.1:9/x", ["order.refunded"]).endpoint
+
+    with pytest.raises(NotFound):
+        client.get_webhook_endpoint(endpoint.id)
+    with pytest.raises(NotFound):
+        client.delete_webhook_endpoint(endpoint.id)
+    assert theirs.get_webhook_endpoint(endpoint.id) == endpoint

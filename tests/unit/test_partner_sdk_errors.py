@@ -133,3 +133,12 @@ def test_the_message_names_status_title_and_detail() -> None:
     error = error_from_response(409, PROBLEM_HEADERS, problem(409))
 
     assert str(error) == "409 Some title: Some detail"
+
+
+def test_errors_inside_a_field_stay_under_the_field_name_with_their_path() -> None:
+    body = problem(422, errors={"events": {"0": ["Must be one of: a, b."]}, "earn_rule": {"points": ["Too big."]}})
+
+    error = error_from_response(422, PROBLEM_HEADERS, body)
+
+    assert isinstance(error, ValidationError)
+    assert error.errors == {"events": ["0: Must be one of: a, b."], "earn_rule": ["points: Too big."]}

@@ -1,0 +1,213 @@
+"""Delivering the outbox: claim due deliveries, POST them signed, log every attempt.
+
+A claim is a short transaction that takes due deliveries (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL; SQLite's write lock serializes claimers), logs one
+``in_flight`` attempt for each and leases it until the POSTs can have ended.
+The POST happens outside any transaction; its result is written in another
+short one, guarded by the attempt number so a late worker whose lease ran
+out cannot overwrite a newer attempt. So one attempt is sent by one worker,
+at most once; a worker that dies mid-flight leaves an attempt that the next
+claim marks ``abandoned`` before trying again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.constants import (
+    WEBHOOK_CLAIM_BATCH,
+    WEBHOOK_ERROR_LENGTH_MAX,
+    WEBHOOK_RESPONSE_BYTES_MAX,
+    WEBHOOK_RETRY_SCHEDULE_S,
+    WEBHOOK_TIMEOUT_S,
+)
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ledger.types import utcnow
+
+SIGNATURE_HEADER = "Loyalty-Signature"
+EVENT_ID_HEADER = "Loyalty-Event-Id"
+ATTEMPT_ID_HEADER = "Loyalty-Attempt-Id"
+USER_AGENT = "loyalty-webhooks/1"
+RETRY_JITTER = 0.1
+_LEASE_MARGIN_S = 60
+
+_D = WebhookDelivery.__table__
+_E = WebhookEvent.__table__
+_P = WebhookEndpoint.__table__
+_A = WebhookAttempt.__table__
+
+
+@dataclass(frozen=True)
+class Claimed:
+    attempt_id: int
+    delivery_id: int
+    number: int
+    url: str
+    secrets: tuple[str, ...]
+    event_public_id: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Result:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def sign(body: bytes, timestamp: int, secrets: tuple[str, ...] | list[str]) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``, one v1 per secret."""
+    signed = str(timestamp).encode() + b"." + body
+    parts = [f"t={timestamp}"]
+    for secret in secrets:
+        parts.append("v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest())
+    return ",".join(parts)
+
+
+def retry_delay_s(failed_attempts: int) -> float | None:
+    """Seconds before the next attempt after ``failed_attempts`` failures; None when out of tries."""
+    if failed_attempts > len(WEBHOOK_RETRY_SCHEDULE_S):
+        return None
+    base = WEBHOOK_RETRY_SCHEDULE_S[failed_attempts - 1]
+    return base * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+
+
+def deliver_due(
+    session: Session, *, now: datetime, batch: int = WEBHOOK_CLAIM_BATCH, timeout_s: float = WEBHOOK_TIMEOUT_S
+) -> int:
+    """Claim up to ``batch`` due deliveries, POST each once, log the results.
+
+    Returns how many attempts were made (0: nothing was due). Commits.
+    """
+    claimed = claim_due(session, now=now, batch=batch, lease_s=batch * timeout_s + _LEASE_MARGIN_S)
+    for one in claimed:
+        result = post(one, timeout_s=timeout_s)
+        record(session, one, result, finished_at=now + timedelta(milliseconds=result.duration_ms))
+    return len(claimed)
+
+
+def claim_due(session: Session, *, now: datetime, batch: int, lease_s: float) -> list[Claimed]:
+    query = (
+        select(_D.c.id, _D.c.attempts, _D.c.event_id, _E.c.public_id, _E.c.event_type, _E.c.body, _P.c.id.label("endpoint_id"),
+               _P.c.url, _P.c.secret, _P.c.previous_secret, _P.c.previous_secret_expires_at)
+        .join(_E, _E.c.id == _D.c.event_id)
+        .join(_P, _P.c.id == _D.c.endpoint_id)
+        .where(_D.c.status == "pending", _D.c.next_attempt_at <= now, _P.c.enabled.is_(True))
+        .order_by(_D.c.next_attempt_at, _D.c.id)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=_D)
+    claimed = []
+    for row in session.execute(query).all():
+        if row.attempts:
+            session.execute(
+                update(_A).where(_A.c.delivery_id == row.id, _A.c.outcome == "in_flight").values(outcome="abandoned")
+            )
+        number = row.attempts + 1
+        session.execute(
+            update(_D).where(_D.c.id == row.id).values(attempts=number, next_attempt_at=now + timedelta(seconds=lease_s))
+        )
+        attempt_id = session.execute(
+            insert(_A).returning(_A.c.id),
+            {
+                "delivery_id": row.id,
+                "endpoint_id": row.endpoint_id,
+                "event_id": row.event_id,
+                "event_public_id": row.public_id,
+                "event_type": row.event_type,
+                "number": number,
+                "outcome": "in_flight",
+                "started_at": now,
+                "status_code": None,
+                "duration_ms": None,
+                "error": None,
+                "next_attempt_at": None,
+            },
+        ).scalar_one()
+        secrets = (row.secret,)
+        if row.previous_secret and row.previous_secret_expires_at and row.previous_secret_expires_at > now:
+            secrets = (row.secret, row.previous_secret)
+        claimed.append(Claimed(attempt_id, row.id, number, row.url, secrets, row.public_id, row.body))
+    session.commit()
+    return claimed
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A redirect is not a delivery: following it could send the event elsewhere.
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def post(claimed: Claimed, *, timeout_s: float) -> Result:
+    body = claimed.body.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: sign(body, int(utcnow().timestamp()), claimed.secrets),
+        EVENT_ID_HEADER: claimed.event_public_id,
+        ATTEMPT_ID_HEADER: str(claimed.attempt_id),
+    }
+    request = urllib.request.Request(claimed.url, data=body, headers=headers, method="POST")
+    started = time.monotonic()
+    status, error = None, None
+    try:
+        with _OPENER.open(request, timeout=timeout_s) as response:
+            response.read(WEBHOOK_RESPONSE_BYTES_MAX)
+            status = response.status
+    except urllib.error.HTTPError as failed:
+        status = failed.code
+        failed.close()
+    except Exception as failed:  # any transport failure is an attempt to log, never a crash
+        error = f"{type(failed).__name__}: {failed}"[:WEBHOOK_ERROR_LENGTH_MAX]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if status is not None and not 200 <= status < 300:
+        error = f"HTTP {status}"
+    return Result(status, error, duration_ms)
+
+
+def record(session: Session, claimed: Claimed, result: Result, *, finished_at: datetime) -> None:
+    """Write an attempt's result; a newer claim of the same delivery wins."""
+    if result.delivered:
+        outcome, status, next_at = "delivered", "delivered", None
+    else:
+        delay_s = retry_delay_s(claimed.number)
+        if delay_s is None:
+            outcome, status, next_at = "failed", "failed", None
+        else:
+            outcome, status, next_at = "retry", "pending", finished_at + timedelta(seconds=delay_s)
+    session.execute(
+        update(_A)
+        .where(_A.c.id == claimed.attempt_id, _A.c.outcome == "in_flight")
+        .values(
+            outcome=outcome,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            next_attempt_at=next_at,
+        )
+    )
+    values = {"status": status, "next_attempt_at": next_at or finished_at}
+    if status != "pending":
+        values["finished_at"] = finished_at
+    session.execute(
+        update(_D).where(_D.c.id == claimed.delivery_id, _D.c.attempts == claimed.number).values(**values)
+    )
+    session.commit()

@@ -1,0 +1,302 @@
+"""Webhook endpoints of an owner and the transactional outbox (``emit``).
+
+An owner is ``(owner_kind, owner_id)``: a merchant now, an affiliate later.
+Delivery lives in ``app.webhooks.delivery``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX, WEBHOOK_SECRET_GRACE_S
+from app.errors import NotFound, Unprocessable
+from app.idempotency_keys import run_once
+from app.pagination import Page, paginate
+from app.webhooks.models import OWNER_KINDS, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.schemas import EVENT_TYPES, AttemptSchema, EndpointSchema, EndpointWithSecretSchema
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+
+_ENDPOINT_SCHEMA = EndpointSchema()
+_WITH_SECRET_SCHEMA = EndpointWithSecretSchema()
+_ATTEMPT_SCHEMA = AttemptSchema()
+_ENDPOINTS = WebhookEndpoint.__table__
+_EVENTS = WebhookEvent.__table__
+_DELIVERIES = WebhookDelivery.__table__
+# The order path runs this for every order: one indexed read, nothing written when nobody listens.
+_SUBSCRIBERS = select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(
+    _ENDPOINTS.c.owner_kind == bindparam("kind"),
+    _ENDPOINTS.c.owner_id == bindparam("owner"),
+    _ENDPOINTS.c.enabled.is_(True),
+)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_DELIVERY = insert(_DELIVERIES)
+
+
+@dataclass(frozen=True)
+class Owner:
+    kind: str
+    id: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in OWNER_KINDS:
+            raise ValueError(f"unknown webhook owner kind {self.kind!r}")
+
+    @property
+    def scope(self) -> str:
+        return f"webhook-endpoints:{self.kind}:{self.id}"
+
+
+def emit(session: Session, owner_kind: str, owner_id: int, event_type: str, data: dict, *, now: datetime) -> str | None:
+    """Put an event in the outbox, in the caller's transaction (never commits).
+
+    One delivery row is added per enabled endpoint of the owner subscribed to
+    ``event_type``; with none, nothing is written and None is returned. A
+    rollback of the caller's transaction takes the event with it: an event is
+    sent if and only if the change it describes committed.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"{event_type!r} is not in the event catalog")
+    rows = session.execute(_SUBSCRIBERS, {"kind": owner_kind, "owner": owner_id}).all()
+    targets = [row.id for row in rows if event_type in json.loads(row.events)]
+    if not targets:
+        return None
+    public_id = "evt_" + secrets.token_hex(12)
+    body = json.dumps(
+        {
+            "id": public_id,
+            "type": event_type,
+            "created_at": now.isoformat(),
+            "owner": {"kind": owner_kind, "id": str(owner_id)},
+            "data": data,
+        },
+        separators=(",", ":"),
+        default=str,
+    )
+    event_id = session.execute(
+        _INSERT_EVENT,
+        {
+            "public_id": public_id,
+            "owner_kind": owner_kind,
+            "owner_id": owner_id,
+            "event_type": event_type,
+            "body": body,
+            "created_at": now,
+        },
+    ).scalar_one()
+    session.execute(
+        _INSERT_DELIVERY,
+        [
+            {
+                "event_id": event_id,
+                "endpoint_id": endpoint_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "finished_at": None,
+            }
+            for endpoint_id in targets
+        ],
+    )
+    return public_id
+
+
+def check_url(url: str, *, allow_insecure: bool) -> None:
+    """http(s) only, no credentials; in production https to a public host only."""
+    parts = urlsplit(url)
+    problems = []
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append("Must be an absolute http(s) URL.")
+    elif parts.username is not None or parts.password is not None:
+        problems.append("Must not carry credentials.")
+    else:
+        try:
+            _ = parts.port  # urlsplit checks the port only when asked
+        except ValueError:
+            problems.append("Has an invalid port.")
+    if not problems and not allow_insecure:
+        if parts.scheme != "https":
+            problems.append("Must use https.")
+        elif _private_host(parts.hostname):
+            problems.append("Must name a public host.")
+    if problems:
+        raise Unprocessable("The webhook URL is not accepted.", errors={"url": problems})
+
+
+def _private_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def create_endpoint(
+    session: Session, owner: Owner, data: dict, *, now: datetime, allow_insecure: bool, key: str | None
+) -> tuple[dict, bool]:
+    """Register an endpoint; the answer carries its signing secret, shown only there."""
+    check_url(data["url"], allow_insecure=allow_insecure)
+
+    def work() -> dict:
+        count = session.execute(
+            select(func.count())
+            .select_from(_ENDPOINTS)
+            .where(_ENDPOINTS.c.owner_kind == owner.kind, _ENDPOINTS.c.owner_id == owner.id)
+        ).scalar_one()
+        if count >= WEBHOOK_ENDPOINTS_PER_OWNER_MAX:
+            raise Unprocessable(f"At most {WEBHOOK_ENDPOINTS_PER_OWNER_MAX} webhook endpoints; delete one first.")
+        endpoint = WebhookEndpoint(
+            owner_kind=owner.kind,
+            owner_id=owner.id,
+            url=data["url"],
+            events=json.dumps(_unique(data["events"])),
+            enabled=data["enabled"],
+            secret=new_secret(),
+            previous_secret=None,
+            previous_secret_expires_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(endpoint)
+        session.flush()
+        return _WITH_SECRET_SCHEMA.dump(_view(endpoint, with_secret=True))
+
+    return run_once(session, owner.scope, key, {"op": "create", **data}, work)
+
+
+def list_endpoints(session: Session, owner: Owner, *, limit: int, cursor: str | None) -> Page:
+    query = select(WebhookEndpoint).where(WebhookEndpoint.owner_kind == owner.kind, WebhookEndpoint.owner_id == owner.id)
+    page = paginate(session, query, WebhookEndpoint.id, limit=limit, cursor=cursor)
+    return Page([_view(endpoint) for endpoint in page.data], page.next_cursor)
+
+
+def get_endpoint(session: Session, owner: Owner, endpoint_id: int) -> dict:
+    return _view(_endpoint_of(session, owner, endpoint_id))
+
+
+def update_endpoint(
+    session: Session, owner: Owner, endpoint_id: int, data: dict, *, now: datetime, allow_insecure: bool, key: str | None
+) -> tuple[dict, bool]:
+    if "url" in data:
+        check_url(data["url"], allow_insecure=allow_insecure)
+
+    def work() -> dict:
+        endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
+        if "url" in data:
+            endpoint.url = data["url"]
+        if "events" in data:
+            endpoint.events = json.dumps(_unique(data["events"]))
+        if "enabled" in data:
+            endpoint.enabled = data["enabled"]
+        endpoint.updated_at = now
+        session.flush()
+        return _ENDPOINT_SCHEMA.dump(_view(endpoint))
+
+    return run_once(session, owner.scope, key, {"op": "update", "id": endpoint_id, **data}, work)
+
+
+def rotate_secret(
+    session: Session, owner: Owner, endpoint_id: int, *, now: datetime, key: str | None
+) -> tuple[dict, bool]:
+    """A new secret, shown once; the old one keeps signing for WEBHOOK_SECRET_GRACE_S.
+
+    During the grace period every delivery carries two ``v1=`` signatures, so
+    receivers can switch to the new secret whenever they deploy it.
+    """
+
+    def work() -> dict:
+        endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + timedelta(seconds=WEBHOOK_SECRET_GRACE_S)
+        endpoint.secret = new_secret()
+        endpoint.updated_at = now
+        session.flush()
+        return _WITH_SECRET_SCHEMA.dump(_view(endpoint, with_secret=True))
+
+    return run_once(session, owner.scope, key, {"op": "rotate", "id": endpoint_id}, work)
+
+
+def delete_endpoint(session: Session, owner: Owner, endpoint_id: int, *, key: str | None) -> tuple[dict, bool]:
+    """Remove an endpoint with its pending deliveries and attempt log."""
+
+    def work() -> dict:
+        endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
+        session.execute(delete(WebhookAttempt).where(WebhookAttempt.endpoint_id == endpoint.id))
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
+        session.delete(endpoint)
+        session.flush()
+        return {}
+
+    return run_once(session, owner.scope, key, {"op": "delete", "id": endpoint_id}, work)
+
+
+def list_attempts(session: Session, owner: Owner, endpoint_id: int, *, limit: int, cursor: str | None) -> Page:
+    """Every logged delivery attempt to one of the owner's endpoints, oldest first."""
+    endpoint = _endpoint_of(session, owner, endpoint_id)
+    query = select(WebhookAttempt).where(WebhookAttempt.endpoint_id == endpoint.id)
+    page = paginate(session, query, WebhookAttempt.id, limit=limit, cursor=cursor)
+    return Page([_attempt_view(attempt) for attempt in page.data], page.next_cursor)
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+
+
+def _unique(events: list[str]) -> list[str]:
+    return sorted(set(events))
+
+
+def _endpoint_of(session: Session, owner: Owner, endpoint_id: int, *, for_update: bool = False) -> WebhookEndpoint:
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id,
+        WebhookEndpoint.owner_kind == owner.kind,
+        WebhookEndpoint.owner_id == owner.id,
+    )
+    if for_update:
+        query = query.with_for_update()
+    endpoint = session.execute(query).scalar_one_or_none()
+    if endpoint is None:
+        raise NotFound(f"No webhook endpoint {endpoint_id} of yours.")
+    return endpoint
+
+
+def _view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict:
+    view = {
+        "id": str(endpoint.id),
+        "url": endpoint.url,
+        "events": json.loads(endpoint.events),
+        "enabled": endpoint.enabled,
+        "previous_secret_expires_at": endpoint.previous_secret_expires_at,
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+    }
+    if with_secret:
+        view["secret"] = endpoint.secret
+    return view
+
+
+def _attempt_view(attempt: WebhookAttempt) -> dict:
+    return {
+        "id": str(attempt.id),
+        "event_id": attempt.event_public_id,
+        "event_type": attempt.event_type,
+        "number": attempt.number,
+        "outcome": attempt.outcome,
+        "started_at": attempt.started_at,
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+        "next_attempt_at": attempt.next_attempt_at,
+    }

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from flask import current_app, g, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from app.auth import merchant_required
+from app.errors import conflict
+from app.extensions import db
+from app.idempotency_keys import header_key
+from app.schemas import PageArgsSchema
+from app.webhooks import services
+from app.webhooks.schemas import (
+    AttemptPageSchema,
+    EndpointCreateSchema,
+    EndpointPageSchema,
+    EndpointSchema,
+    EndpointUpdateSchema,
+    EndpointWithSecretSchema,
+)
+from ledger.types import utcnow
+
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/v1/webhook-endpoints",
+    description="Merchant: endpoints that receive signed events, and their delivery log.",
+)
+
+_KEY_CONFLICT = conflict("This Idempotency-Key was used for a different request.")
+_KEY_HEADER = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "pattern": "^[!-~]{1,250}$"},
+            "description": "Makes a retry of this call return the first answer (1 to 250 visible ASCII characters).",
+        }
+    ]
+}
+
+
+def _owner() -> services.Owner:
+    return services.Owner("merchant", g.merchant.id)
+
+
+def _allow_insecure() -> bool:
+    return bool(current_app.config["WEBHOOK_ALLOW_INSECURE_URLS"])
+
+
+def _answer(answer: dict, created: bool, status: int):
+    # Replays (same Idempotency-Key, same request) get the first answer with 200.
+    return jsonify(answer), status if created else 200
+
+
+@blp.route("")
+class Endpoints(MethodView):
+    decorators = [merchant_required]
+
+    @blp.arguments(EndpointCreateSchema)
+    @blp.response(201, EndpointWithSecretSchema, description="Endpoint registered; its secret is shown only here.")
+    @blp.alt_response(200, schema=EndpointWithSecretSchema, description="Replay of a create with the same Idempotency-Key.")
+    @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
+    def post(self, data):
+        """Register a webhook endpoint
+
+        Events are POSTed as JSON with `Loyalty-Signature: t=<unix seconds>,v1=<hex
+        HMAC-SHA256 of "<t>.<body>" with the secret>`. Keep the `secret` of this
+        answer: it is not shown again. An optional `Idempotency-Key` header makes a
+        retry return this same answer.
+        """
+        return _answer(
+            *services.create_endpoint(
+                db.session, _owner(), data, now=utcnow(), allow_insecure=_allow_insecure(), key=header_key()
+            ),
+            201,
+        )
+
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, EndpointPageSchema)
+    def get(self, args):
+        """List your webhook endpoints, oldest first"""
+        return services.list_endpoints(db.session, _owner(), **args)
+
+
+@blp.route("/<id:endpoint_id>")
+class EndpointById(MethodView):
+    decorators = [merchant_required]
+
+    @blp.response(200, EndpointSchema)
+    def get(self, endpoint_id):
+        """Show one of your webhook endpoints"""
+        return services.get_endpoint(db.session, _owner(), endpoint_id)
+
+    @blp.arguments(EndpointUpdateSchema)
+    @blp.response(200, EndpointSchema)
+    @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
+    def patch(self, data, endpoint_id):
+        """Change an endpoint's URL or events, or disable it
+
+        A disabled endpoint receives nothing; its pending deliveries wait until it
+        is enabled again.
+        """
+        answer, _ = services.update_endpoint(
+            db.session, _owner(), endpoint_id, data, now=utcnow(), allow_insecure=_allow_insecure(), key=header_key()
+        )
+        return jsonify(answer), 200
+
+    @blp.response(204)
+    @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
+    def delete(self, endpoint_id):
+        """Delete an endpoint with its pending deliveries and attempt log"""
+        services.delete_endpoint(db.session, _owner(), endpoint_id, key=header_key())
+
+
+@blp.route("/<id:endpoint_id>/rotate-secret")
+class EndpointSecretRotation(MethodView):
+    decorators = [merchant_required]
+
+    @blp.response(201, EndpointWithSecretSchema, description="The new secret, shown only here.")
+    @blp.alt_response(200, schema=EndpointWithSecretSchema, description="Replay with the same Idempotency-Key.")
+    @blp.alt_response(409, **_KEY_CONFLICT)
+    @blp.doc(**_KEY_HEADER)
+    def post(self, endpoint_id):
+        """Rotate an endpoint's signing secret
+
+        For 24 hours after a rotation every delivery carries two signatures (two
+        `v1=` values): one with the new secret, one with the previous, so your
+        receiver keeps verifying while you deploy the new secret.
+        """
+        return _answer(
+            *services.rotate_secret(db.session, _owner(), endpoint_id, now=utcnow(), key=header_key()), 201
+        )
+
+
+@blp.route("/<id:endpoint_id>/attempts")
+class EndpointAttempts(MethodView):
+    decorators = [merchant_required]
+
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, AttemptPageSchema)
+    def get(self, args, endpoint_id):
+        """List the delivery attempts to one of your endpoints, oldest first
+
+        Every attempt is logged: HTTP status, duration, error and when the next
+        attempt is due.
+        """
+        return services.list_attempts(db.session, _owner(), endpoint_id, **args)

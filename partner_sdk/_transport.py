@@ -1,0 +1,129 @@
+"""HTTP with timeouts, bounded retries, backoff with jitter and one idempotency key per call."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Any
+
+from partner_sdk.errors import ConnectionFailed, LoyaltyError, RateLimited, error_from_response
+
+USER_AGENT = "partner-sdk/0.2"
+RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+RESPONSE_BYTES_MAX = 10 * 1024 * 1024
+
+Query = dict[str, str | int | None]
+
+
+class Transport:
+    """Sends one logical call, retrying connection failures, 429 and 5xx.
+
+    Every retry of a call reuses the same Idempotency-Key, so the platform
+    records a retried mutation once and answers retries with the first answer.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_s: float,
+        max_retries: int,
+        backoff_base_s: float,
+        backoff_cap_s: float,
+        retry_after_max_s: float,
+    ) -> None:
+        if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.retry_after_max_s = retry_after_max_s
+        self._api_key = api_key
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Send the call; returns (status, JSON object) or raises a LoyaltyError."""
+        url = self.base_url + path
+        if query:
+            kept = {name: value for name, value in query.items() if value is not None}
+            if kept:
+                url += "?" + urllib.parse.urlencode(kept)
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json, application/problem+json",
+            "User-Agent": USER_AGENT,
+        }
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if method != "GET":
+            # One key for the whole logical call, generated before the first try.
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        attempt = 0
+        while True:
+            try:
+                status, response_headers, payload = self._send(method, url, data, headers)
+            except (OSError, http.client.HTTPException) as failed:
+                if attempt >= self.max_retries:
+                    raise ConnectionFailed(f"{method} {url}: {failed}") from failed
+                delay_s = self.backoff_s(attempt)
+            else:
+                if status == 204:
+                    return status, {}
+                if 200 <= status < 300:
+                    return status, _json_object(status, payload)
+                error = error_from_response(status, response_headers, payload)
+                if status not in RETRYABLE_STATUSES or attempt >= self.max_retries:
+                    raise error
+                delay_s = self.backoff_s(attempt)
+                if isinstance(error, RateLimited) and error.retry_after_s is not None:
+                    if error.retry_after_s > self.retry_after_max_s:
+                        raise error
+                    delay_s = error.retry_after_s
+            time.sleep(delay_s)
+            attempt += 1
+
+    def backoff_s(self, attempt: int) -> float:
+        # Full jitter spreads the retries of many clients instead of synchronising them.
+        return random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
+
+    def _send(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return response.status, dict(response.headers.items()), response.read(RESPONSE_BYTES_MAX)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers.items()), error.read(RESPONSE_BYTES_MAX)
+
+
+def _json_object(status: int, payload: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise LoyaltyError(status, "Invalid response", "expected a JSON object from the platform")
+    return parsed
