@@ -23,13 +23,22 @@ from app.boutique.models import (
     Redemption,
     VoucherCode,
 )
+from app.boutique.schemas import RedemptionSchema
 from app.constants import REDEMPTION_EXPIRY_BATCH_MAX, VOUCHER_CODES_PER_ITEM_MAX
 from app.errors import Conflict, NotFound, Unprocessable
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
+from app.webhooks.services import emit
 from ledger import accounts
 
 _ITEMS = CatalogItem.__table__
+_REDEMPTION_SCHEMA = RedemptionSchema()
+_EVENT_OF_STATUS = {
+    PLACED: "redemption.placed",
+    FULFILLED: "redemption.fulfilled",
+    CANCELLED: "redemption.cancelled",
+    EXPIRED: "redemption.cancelled",
+}
 GENERATED_CODE_BYTES = 9  # 12 URL-safe characters
 
 
@@ -237,6 +246,7 @@ def place_redemption(
     session.flush()
     hold.ref = f"redemption:{redemption.id}"
     session.flush()
+    _announce(session, redemption, now=now)
     if item.kind == VOUCHER:
         _give_code(session, item.id, redemption.id)
         _post(session, redemption, now=now)
@@ -282,6 +292,7 @@ def _post(session: Session, redemption: Redemption, *, now: datetime) -> None:
     )
     redemption.status = FULFILLED
     redemption.resolved_at = now
+    _announce(session, redemption, now=now)
 
 
 def fulfil_redemption(
@@ -294,11 +305,11 @@ def fulfil_redemption(
         return redemption
     if redemption.status != PLACED:
         raise Conflict(f"This redemption is {redemption.status}.")
+    redemption.tracking_reference = tracking_reference
     try:
         _post(session, redemption, now=now)
     except ledger.HoldExpired as error:
         raise Conflict("This redemption timed out; it is being cancelled.") from error
-    redemption.tracking_reference = tracking_reference
     session.commit()
     return redemption
 
@@ -322,6 +333,13 @@ def release(session: Session, redemption: Redemption, status: str, reason: str, 
     redemption.status = status
     redemption.cancel_reason = reason
     redemption.resolved_at = now
+    _announce(session, redemption, now=now)
+
+
+def _announce(session: Session, redemption: Redemption, *, now: datetime) -> None:
+    """Tell the supplying merchant's webhooks, in the transaction of the change."""
+    data = _REDEMPTION_SCHEMA.dump(with_codes(session, [redemption])[0])
+    emit(session, "merchant", redemption.merchant_id, _EVENT_OF_STATUS[redemption.status], data, now=now)
 
 
 def expire_redemptions(session: Session, *, now: datetime, batch_max: int = REDEMPTION_EXPIRY_BATCH_MAX) -> int:

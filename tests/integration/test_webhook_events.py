@@ -1,0 +1,96 @@
+"""Every feature writes its webhook events to the outbox in the transaction of its change."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.webhooks.models import WebhookDelivery, WebhookEvent
+from tests.boutique_helpers import member_with_points, redeem, reward
+from tests.conftest import unique
+
+
+def subscribe(client, merchant, events) -> str:
+    body = {"url": "http://127.0.0.1:9/hooks", "events": list(events)}
+    response = client.post("/v1/webhook-endpoints", json=body, headers=merchant["headers"])
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def events_to(engine, endpoint_id: str) -> list[tuple[str, dict]]:
+    with Session(engine) as s:
+        rows = s.execute(
+            select(WebhookEvent.event_type, WebhookEvent.body)
+            .join(WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id)
+            .where(WebhookDelivery.endpoint_id == int(endpoint_id))
+            .order_by(WebhookDelivery.id)
+        ).all()
+    return [(row.event_type, json.loads(row.body)["data"]) for row in rows]
+
+
+REDEMPTION_EVENTS = ("redemption.placed", "redemption.fulfilled", "redemption.cancelled")
+
+
+def test_a_physical_redemption_tells_its_supplier_when_placed_and_when_fulfilled(app, client, engine, new_merchant):
+    supplier = new_merchant()
+    endpoint = subscribe(client, supplier, REDEMPTION_EVENTS)
+    item = reward(client, supplier, points_price=60)
+    _, _, member = member_with_points(app, engine, client, supplier)
+
+    assert redeem(member, item["id"]).status_code == 303
+    redemption_id = client.get("/v1/redemptions", headers=supplier["headers"]).get_json()["data"][0]["id"]
+    done = client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={"tracking_reference": "TRK-9"},
+                       headers=supplier["headers"])
+    assert done.status_code == 200
+
+    events = events_to(engine, endpoint)
+    assert [(kind, data["id"], data["status"]) for kind, data in events] == [
+        ("redemption.placed", redemption_id, "placed"),
+        ("redemption.fulfilled", redemption_id, "fulfilled"),
+    ]
+    assert events[1][1]["tracking_reference"] == "TRK-9"
+    # A repeated fulfil changes nothing, so it tells nobody.
+    client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=supplier["headers"])
+    assert len(events_to(engine, endpoint)) == 2
+
+
+def test_a_cancelled_redemption_is_announced_with_its_reason(app, client, engine, new_merchant):
+    supplier = new_merchant()
+    endpoint = subscribe(client, supplier, ["redemption.cancelled"])
+    item = reward(client, supplier, points_price=60)
+    _, _, member = member_with_points(app, engine, client, supplier)
+    redeem(member, item["id"])
+    redemption_id = client.get("/v1/redemptions", headers=supplier["headers"]).get_json()["data"][0]["id"]
+
+    client.post(f"/v1/redemptions/{redemption_id}/cancel", json={"reason": "Discontinued"}, headers=supplier["headers"])
+
+    [(kind, data)] = events_to(engine, endpoint)
+    assert (kind, data["id"], data["status"], data["cancel_reason"]) == (
+        "redemption.cancelled", redemption_id, "cancelled", "Discontinued")
+
+
+def test_a_voucher_is_announced_placed_then_fulfilled_with_its_code(app, client, engine, new_merchant):
+    supplier = new_merchant()
+    endpoint = subscribe(client, supplier, REDEMPTION_EVENTS)
+    code = unique("VCODE").upper()
+    item = reward(client, supplier, kind="voucher", points_price=50, voucher_codes=[code])
+    _, _, member = member_with_points(app, engine, client, supplier)
+
+    assert redeem(member, item["id"]).status_code == 303
+
+    events = events_to(engine, endpoint)
+    assert [kind for kind, _ in events] == ["redemption.placed", "redemption.fulfilled"]
+    assert events[1][1]["voucher_code"] == code
+
+
+def test_another_merchants_redemptions_are_not_announced_to_this_one(app, client, engine, new_merchant):
+    supplier, bystander = new_merchant(), new_merchant()
+    endpoint = subscribe(client, bystander, REDEMPTION_EVENTS)
+    item = reward(client, supplier, points_price=60)
+    _, _, member = member_with_points(app, engine, client, supplier)
+
+    redeem(member, item["id"])
+
+    assert events_to(engine, endpoint) == []
