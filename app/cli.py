@@ -55,7 +55,14 @@ JOBS = {
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
     "expire-holds": lambda session, now: _boutique().expire_holds(session, now=now),
     "deliver-webhooks": lambda session, now: deliver_due(session, now=now),
+    "notify-expiring-points": lambda session, now: _members().notify_expiring_points(session, now=now),
 }
+
+
+def _members():
+    from app.members import services
+
+    return services
 
 
 def _boutique():

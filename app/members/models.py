@@ -28,3 +28,12 @@ class MerchantMember(db.Model):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
     first_order_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExpiryNotice(db.Model):
+    """A lot whose coming expiry was announced (member mail and issuer webhook): once per lot."""
+
+    __tablename__ = "expiry_notices"
+
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_lots.id"), primary_key=True, autoincrement=False)
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime)

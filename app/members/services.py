@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import ledger
-from app.members.models import Member, MerchantMember
+from app import mail
+from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
+from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
-from ledger.accounts import upsert_statement
+from app.webhooks.services import emit
+from ledger.accounts import member_account, upsert_statement
+from ledger.models import Account, Lot
 
 
 _MEMBERS = Member.__table__
@@ -80,3 +85,57 @@ def find_or_create_member(session: Session, email: str, *, now: datetime) -> int
     """The id of the member with this (normalized) email, created if new; safe under concurrency."""
     found = session.execute(select(_MEMBERS.c.id).where(_MEMBERS.c.email == email)).scalar_one_or_none()
     return found if found is not None else _create(session, email, now)
+
+
+ERASED_EMAIL_DOMAIN = "@erased.invalid"
+_NOTICES = ExpiryNotice.__table__
+_DUE_FOR_NOTICE = (
+    select(Lot.id, Lot.issuer, Lot.points_remaining, Lot.expires_at, Account.name)
+    .join(Account, Account.id == Lot.member_account_id)
+    .outerjoin(ExpiryNotice, ExpiryNotice.lot_id == Lot.id)
+    .where(
+        ExpiryNotice.lot_id.is_(None),
+        Lot.points_remaining > 0,
+        Lot.expires_at > bindparam("now"),
+        Lot.expires_at <= bindparam("horizon"),
+    )
+    .order_by(Lot.expires_at, Lot.id)
+    .limit(bindparam("batch_max"))
+)
+
+
+def notify_expiring_points(
+    session: Session,
+    *,
+    now: datetime,
+    notice_days: int = POINTS_EXPIRY_NOTICE_DAYS,
+    batch_max: int = EXPIRY_NOTICE_BATCH_MAX,
+) -> int:
+    """Announce, once per lot, points that expire within ``notice_days``: the
+    issuing merchant gets a ``points.expiring`` webhook, the member one mail per
+    run. Commits; returns how many lots were announced (0 when nothing is left)."""
+    horizon = now + timedelta(days=notice_days)
+    due = session.execute(_DUE_FOR_NOTICE, {"now": now, "horizon": horizon, "batch_max": batch_max}).all()
+    claim = upsert_statement(session, _NOTICES, ["lot_id"], returning=_NOTICES.c.lot_id)
+    per_member: dict[int, list] = defaultdict(list)
+    announced = 0
+    for lot in due:
+        # A concurrent run may have claimed this lot: only the claimer announces it.
+        if session.execute(claim, {"lot_id": lot.id, "notified_at": now}).first() is None:
+            continue
+        announced += 1
+        member_id = int(lot.name.removeprefix(member_account("")))
+        data = {"member_id": str(member_id), "points": lot.points_remaining, "expires_at": lot.expires_at.isoformat()}
+        emit(session, "merchant", int(lot.issuer), "points.expiring", data, now=now)
+        per_member[member_id].append(lot)
+    emails = dict(session.execute(select(Member.id, Member.email).where(Member.id.in_(list(per_member)))).all())
+    session.commit()
+    # Mail after the commit: SMTP sends at once, and a failed commit must not have told anyone.
+    for member_id, lots in per_member.items():
+        email = emails.get(member_id)
+        if email and not email.endswith(ERASED_EMAIL_DOMAIN):
+            lines = "\n".join(f"- {lot.points_remaining} points on {lot.expires_at:%d %B %Y}" for lot in lots)
+            body = f"Some of your points expire soon:\n{lines}\n\nSpend them in the rewards boutique before then."
+            mail.send(session, to=email, subject="Your points expire soon", body=body, now=now)
+    session.commit()
+    return announced

@@ -26,7 +26,7 @@ from app.constants import (
 )
 from app.errors import ApiError, NotFound
 from app.members.models import Member
-from app.members.services import find_or_create_member
+from app.members.services import ERASED_EMAIL_DOMAIN, find_or_create_member
 from app.merchants.models import Merchant
 from app.pagination import Page, paginate
 from app.web.models import MemberProfile, SignInLink
@@ -353,7 +353,7 @@ def delete_account(session: Session, member_id: int, *, now: datetime) -> None:
         boutique.release(session, redemption, CANCELLED, "The member deleted their account.", now=now)
     session.execute(update(Redemption).where(Redemption.member_id == member_id).values(shipping_address=""))
     old_email = member.email
-    member.email = f"erased-{member.id}@erased.invalid"
+    member.email = f"erased-{member.id}{ERASED_EMAIL_DOMAIN}"
     session.execute(SignInLink.__table__.delete().where(SignInLink.email == old_email))
     mail.forget(session, old_email)
     profile = session.get(MemberProfile, member_id)

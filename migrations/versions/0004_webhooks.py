@@ -1,4 +1,5 @@
-"""Webhook endpoints, the transactional event outbox and delivery attempts.
+"""Webhook endpoints, the transactional event outbox and delivery attempts;
+the record of expiry notices (one per lot).
 
 Revision ID: 0004
 Revises: 0003
@@ -92,9 +93,16 @@ def upgrade():
         batch_op.create_index('ix_webhook_attempts_endpoint', ['endpoint_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_attempts_event_id'), ['event_id'], unique=False)
 
+    op.create_table('expiry_notices',
+    sa.Column('lot_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('notified_at', ledger.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['lot_id'], ['ledger_lots.id'], name=op.f('fk_expiry_notices_lot_id_ledger_lots')),
+    sa.PrimaryKeyConstraint('lot_id', name=op.f('pk_expiry_notices'))
+    )
 
 
 def downgrade():
+    op.drop_table('expiry_notices')
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_attempts_event_id'))
         batch_op.drop_index('ix_webhook_attempts_endpoint')

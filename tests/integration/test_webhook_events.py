@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.extensions import db
+from app.mail import OutboxMail
+from app.members import services as members
 from app.webhooks.models import WebhookDelivery, WebhookEvent
-from tests.boutique_helpers import member_with_points, redeem, reward
-from tests.conftest import unique
+from ledger.types import utcnow
+from tests.boutique_helpers import earn, member_with_points, redeem, reward
+from tests.conftest import unique, unique_email
 
 
 def subscribe(client, merchant, events) -> str:
@@ -94,3 +98,56 @@ def test_another_merchants_redemptions_are_not_announced_to_this_one(app, client
     redeem(member, item["id"])
 
     assert events_to(engine, endpoint) == []
+
+
+def run_expiry_notices(app, now) -> int:
+    total = 0
+    with app.app_context():
+        while announced := members.notify_expiring_points(db.session, now=now):
+            total += announced
+        db.session.remove()
+    return total
+
+
+def test_points_about_to_expire_are_announced_once_to_the_issuer_and_the_member(app, client, engine, new_merchant):
+    soon, later = new_merchant(points_lifetime_days=7), new_merchant(points_lifetime_days=60)
+    endpoint = subscribe(client, soon, ["points.expiring"])
+    other_endpoint = subscribe(client, later, ["points.expiring"])
+    email = unique_email()
+    earned = earn(client, soon, email, 4500)  # 30 points, expiring in 7 days
+    earn(client, later, email, 4500)  # 30 points, expiring in 60 days: not yet
+
+    run_expiry_notices(app, utcnow())
+
+    [(kind, data)] = events_to(engine, endpoint)
+    assert (kind, data["member_id"], data["points"]) == ("points.expiring", earned["member_id"], 30)
+    assert events_to(engine, other_endpoint) == []
+    with Session(engine) as s:
+        mails = s.execute(select(OutboxMail.subject, OutboxMail.body).where(OutboxMail.recipient == email)).all()
+    assert [subject for subject, _ in mails] == ["Your points expire soon"]
+    assert "30 points on" in mails[0].body
+    # Once per lot: a second run tells nobody again.
+    run_expiry_notices(app, utcnow())
+    assert len(events_to(engine, endpoint)) == 1
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(OutboxMail).where(OutboxMail.recipient == email)).scalar() == 1
+
+
+def test_spent_points_are_not_announced_as_expiring(app, client, engine, new_merchant):
+    supplier = new_merchant(points_lifetime_days=7)
+    endpoint = subscribe(client, supplier, ["points.expiring"])
+    item = reward(client, supplier, points_price=100)
+    _, _, member = member_with_points(app, engine, client, supplier)  # exactly 100 points
+    redeem(member, item["id"])
+    redemption_id = client.get("/v1/redemptions", headers=supplier["headers"]).get_json()["data"][0]["id"]
+    client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=supplier["headers"])
+
+    run_expiry_notices(app, utcnow())
+
+    assert events_to(engine, endpoint) == []
+
+
+def test_the_expiry_notice_job_runs_from_the_cli(runner):
+    result = runner.invoke(args=["jobs", "run", "notify-expiring-points"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("notify-expiring-points: ")
