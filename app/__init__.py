@@ -44,6 +44,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blp in (merchants_blp, orders_blp, members_blp):
         api.register_blueprint(blp)
 
+    from app.affiliates.views import affiliates_blp, links_blp, programs_blp
+    from app.clicks import services as clicks
+    from app.clicks.views import blp as clicks_blp
+    from app.commissions.views import blp as commissions_blp
+
+    for blp in (affiliates_blp, programs_blp, links_blp, commissions_blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(clicks_blp)  # HTML redirect, outside the JSON API and its spec
+    clicks.register(app)
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -47,7 +47,15 @@ def seal_command():
 JOBS = {
     "expire-points": lambda session, now: ledger.expire_lots(session, now=now),
     "expire-holds": lambda session, now: ledger.expire_holds(session, now=now),
+    "approve-commissions": lambda session, now: _approve_commissions(session, now),
 }
+
+
+def _approve_commissions(session: Session, now) -> int:
+    from app.commissions.services import approve_due
+    from app.constants import APPROVE_COMMISSIONS_BATCH
+
+    return approve_due(session, now=now, limit=APPROVE_COMMISSIONS_BATCH)
 
 
 @jobs_cli.command("run")

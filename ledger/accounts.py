@@ -32,6 +32,7 @@ PLATFORM_EXPIRED = "platform:expired"
 POINTS_FLOAT = "platform:points_float"
 REVENUE_BREAKAGE = "platform:revenue:breakage"
 REDEMPTION_VALUE = "platform:redemptions"
+REVENUE_FEES = "platform:revenue:fees"
 
 
 def member_account(member_key: str) -> str:
@@ -48,6 +49,11 @@ def issued_account(issuer: str) -> str:
 
 def receivable_account(issuer: str) -> str:
     return f"merchant:{issuer}:receivable"
+
+
+def affiliate_payable_account(affiliate: str) -> str:
+    """Approved commissions the platform owes an affiliate (a currency asset)."""
+    return f"affiliate:{affiliate}:payable"
 
 
 _ACCOUNTS = Account.__table__
