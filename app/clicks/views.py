@@ -31,7 +31,7 @@ def with_click_token(landing_url: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
 
 
-@blp.route("/c/<code>", methods=["GET", "HEAD"])
+@blp.route("/c/<path:code>", methods=["GET", "HEAD"])
 def follow(code: str):
     state = state_of(current_app)
     target = state.resolve(db.session, code) if CODE.match(code) else None
