@@ -97,19 +97,31 @@ class CommissionRejection(MethodView):
         return services.reject(db.session, g.merchant, commission_id, data["reason"], now=utcnow())
 
 
+def _csv_items(text: str) -> dict:
+    try:
+        lines = [line for line in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in line)]
+    except csv.Error as error:
+        raise Unprocessable(f"Not readable as CSV: {error}.") from error
+    if lines and lines[0][0].strip().lower() == "id":
+        lines = lines[1:]
+    if len(lines) > BULK_COMMISSIONS_MAX:
+        raise Unprocessable(f"At most {BULK_COMMISSIONS_MAX} lines.")
+    items = []
+    for cells in lines:
+        item = {"id": cells[0].strip(), "action": cells[1].strip() if len(cells) > 1 else ""}
+        reason = ",".join(cells[2:]).strip()
+        if reason:
+            item["reason"] = reason
+        items.append(item)
+    return {"items": items}
+
+
 def _bulk_items() -> list[dict]:
     if request.mimetype == "text/csv":
-        text = request.get_data(as_text=True)
-        lines = [line for line in csv.reader(io.StringIO(text)) if line and any(cell.strip() for cell in line)]
-        if lines and lines[0][0].strip().lower() == "id":
-            lines = lines[1:]
-        if len(lines) > BULK_COMMISSIONS_MAX:
-            raise Unprocessable(f"At most {BULK_COMMISSIONS_MAX} lines.")
-        body = {"items": [
-            {"id": cells[0].strip(), "action": cells[1].strip() if len(cells) > 1 else "",
-             **({"reason": ",".join(cells[2:]).strip()} if len(cells) > 2 and ",".join(cells[2:]).strip() else {})}
-            for cells in lines
-        ]}
+        try:
+            body = _csv_items(request.get_data().decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise Unprocessable("Send the CSV in UTF-8.") from error
     elif request.mimetype == "application/json":
         body = request.get_json(silent=True)
     else:
@@ -171,7 +183,10 @@ class AffiliateReport(MethodView):
 
     @blp.arguments(ReportArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ReportSchema)
-    @blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+    @blp.doc(responses={"200": {"description": "The report, as JSON or (Accept: text/csv) CSV.", "content": {
+        "application/json": {"schema": ReportSchema},
+        "text/csv": {"schema": {"type": "string", "description": "The rows, one line each, with a header line."}},
+    }}})
     def get(self, args):
         """Your clicks, conversions and commissions by day, program or link
 
