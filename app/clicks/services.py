@@ -160,7 +160,9 @@ def _write(session: Session, buffered: dict[tuple[int, datetime], _Bucket]) -> N
     """Add the counts to ``click_stats``; a visitor is unique once per link and hour,
     across flushes and processes, thanks to ``click_visitors``."""
     insert = dialect_insert(session)
-    visitors = insert(ClickVisitor.__table__).on_conflict_do_nothing()
+    visitor_table = ClickVisitor.__table__
+    # RETURNING tells a new visitor apart on every driver (rowcount is not reliable here).
+    visitors = insert(visitor_table).on_conflict_do_nothing().returning(visitor_table.c.link_id)
     stats_table = ClickStat.__table__
     upsert = insert(stats_table)
     upsert = upsert.on_conflict_do_update(
@@ -174,7 +176,8 @@ def _write(session: Session, buffered: dict[tuple[int, datetime], _Bucket]) -> N
     for (link_id, hour), bucket in sorted(buffered.items()):
         new_visitors = 0
         for visitor in sorted(bucket.visitors):
-            new_visitors += session.execute(visitors, {"link_id": link_id, "hour": hour, "visitor": visitor}).rowcount
+            row = session.execute(visitors, {"link_id": link_id, "hour": hour, "visitor": visitor}).first()
+            new_visitors += row is not None
         session.execute(upsert, {"link_id": link_id, "hour": hour, "clicks": bucket.clicks,
                                  "unique_clicks": new_visitors})
     oldest = max(hour for _, hour in buffered) - timedelta(hours=VISITOR_HOURS_KEPT)
@@ -200,7 +203,9 @@ def register(app: Flask) -> None:
         except Exception:
             log.exception("flushing click statistics at exit failed")
 
-    atexit.register(_flush_at_exit)
+    # Test databases are gone by exit time; tests flush explicitly.
+    if not app.config.get("TESTING"):
+        atexit.register(_flush_at_exit)
 
 
 def flush(app: Flask) -> int:
