@@ -21,9 +21,6 @@ from app.members.schemas import EmailField
 from app.merchants.schemas import ApiKeySchema
 from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
 
-ID_STRING = validate.Regexp(rf"^[0-9]{{1,{ID_DIGITS_MAX}}}$", error="Not an id.")
-
-
 def IdRef(**kwargs) -> ma.fields.Integer:
     """An id sent as a string (as the API shows them) or an integer."""
     return ma.fields.Integer(validate=validate.Range(1, 10**ID_DIGITS_MAX - 1), **kwargs)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from tests.conftest import auth, unique, unique_email
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -74,11 +72,6 @@ def build_world(client, admin_headers, new_merchant, **program) -> World:
                                json={"status": "approved"}, headers=merchant["headers"])
         assert decided.status_code == 200
     return World(merchant, affiliate, created, new_link(client, affiliate["headers"], created["id"]))
-
-
-@pytest.fixture
-def world(client, admin_headers, new_merchant) -> World:
-    return build_world(client, admin_headers, new_merchant)
 
 
 def order(client, merchant_headers, *, token=None, amount_cents=10_000, email=None, order_id=None):

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import func, select
 
 from app.clicks import services as clicks
 from app.clicks.models import ClickStat
 from app.constants import CLICK_LINK_CACHE_TTL_S
-from tests.integration.affiliate_world import BROWSER, follow, token_of, world  # noqa: F401
+from tests.integration.affiliate_world import (
+    BROWSER,
+    World,
+    build_world,
+    follow,
+    token_of,
+)
+
+
+@pytest.fixture
+def world(client, admin_headers, new_merchant) -> World:
+    """A merchant on shop.example, an affiliate approved for its 8% program, and a link."""
+    return build_world(client, admin_headers, new_merchant)
 
 
 def stats(session, link_id: str) -> tuple[int, int]:

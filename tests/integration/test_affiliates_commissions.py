@@ -12,9 +12,22 @@ from app.cli import JOBS
 from app.commissions.models import Commission
 from ledger import accounts
 from ledger.types import utcnow
-from tests.conftest import unique, unique_email
-from tests.integration.affiliate_world import build_world, new_affiliate, new_link, new_program, order, world  # noqa: F401
+from tests.conftest import unique
+from tests.integration.affiliate_world import (
+    World,
+    build_world,
+    new_affiliate,
+    new_link,
+    new_program,
+    order,
+)
 from tests.integration.test_auth_and_errors import assert_problem
+
+
+@pytest.fixture
+def world(client, admin_headers, new_merchant) -> World:
+    """A merchant on shop.example, an affiliate approved for its 8% program, and a link."""
+    return build_world(client, admin_headers, new_merchant)
 
 
 def signed(app, world, *, age: timedelta, click_id: str | None = None) -> str:
@@ -128,8 +141,6 @@ def test_an_affiliate_whose_website_is_the_merchants_own_domain_is_a_self_referr
     program = new_program(client, merchant["headers"])
     client.post(f"/v1/programs/{program['id']}/applications", headers=insider["headers"])
     link = new_link(client, insider["headers"], program["id"])
-    from tests.integration.affiliate_world import World
-
     token = World(merchant, insider, program, link).click(client)
 
     assert order(client, merchant["headers"], token=token).get_json()["attribution_error"] == "self_referral"
@@ -341,3 +352,22 @@ def test_the_order_still_records_with_a_garbage_token(client, world):
 
     assert body["points_earned"] == 60 and body["attribution_error"] == "invalid_token"
     assert_problem(order(client, world.merchant["headers"], token="x" * 600), 422)
+
+
+def test_concurrent_orders_with_one_click_create_one_commission(app, engine, world):
+    from tests.integration.test_concurrency import run_together
+
+    token = world.click(app.test_client())
+
+    responses = run_together(8, lambda i: order(app.test_client(), world.merchant["headers"], token=token))
+
+    assert [r.status_code for r in responses] == [201] * 8
+    answers = [r.get_json() for r in responses]
+    assert sum(a["commission"] is not None for a in answers) == 1
+    assert sorted(a["attribution_error"] or "" for a in answers) == [""] + ["duplicate"] * 7
+    concurrent_approvals = run_together(4, lambda i: app.test_client().post(
+        f"/v1/commissions/{next(a for a in answers if a['commission'])['commission']['id']}/approve",
+        headers=world.merchant["headers"]))
+    assert sorted(r.status_code for r in concurrent_approvals) == [200, 409, 409, 409]
+    assert payable(engine, world.affiliate["id"]) == 800
+    assert_ledger_ok(engine)

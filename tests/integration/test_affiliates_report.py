@@ -5,13 +5,27 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy.orm import Session
 
 from app.clicks import services as clicks
 from ledger import accounts
 from tests.conftest import unique
-from tests.integration.affiliate_world import follow, new_link, order, world  # noqa: F401
+from tests.integration.affiliate_world import (
+    World,
+    build_world,
+    follow,
+    new_affiliate,
+    new_link,
+    order,
+)
 from tests.integration.test_auth_and_errors import assert_problem
+
+
+@pytest.fixture
+def world(client, admin_headers, new_merchant) -> World:
+    """A merchant on shop.example, an affiliate approved for its 8% program, and a link."""
+    return build_world(client, admin_headers, new_merchant)
 
 
 def report(client, world, **query):
@@ -73,8 +87,6 @@ def test_the_csv_report_has_the_same_rows_as_the_json(client, world):
 
 
 def test_an_affiliate_sees_only_its_own_figures(client, admin_headers, world):
-    from tests.integration.affiliate_world import new_affiliate
-
     order(client, world.merchant["headers"], token=world.click(client))
     stranger = new_affiliate(client, admin_headers)
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import auth
-from tests.integration.affiliate_world import build_world, new_affiliate, new_link, new_program, world  # noqa: F401
+from tests.integration.affiliate_world import (
+    World,
+    build_world,
+    new_affiliate,
+    new_link,
+    new_program,
+)
 from tests.integration.test_auth_and_errors import assert_problem
 
 AFFILIATE_ROUTES = [
@@ -42,6 +48,12 @@ OPERATOR_ROUTES = [
     ("post", "/v1/affiliates/1/api-keys/1/rotate"),
     ("delete", "/v1/affiliates/1/api-keys/1"),
 ]
+
+
+@pytest.fixture
+def world(client, admin_headers, new_merchant) -> World:
+    """A merchant on shop.example, an affiliate approved for its 8% program, and a link."""
+    return build_world(client, admin_headers, new_merchant)
 
 
 @pytest.mark.parametrize(("method", "path"), AFFILIATE_ROUTES + MERCHANT_ROUTES + OPERATOR_ROUTES)
