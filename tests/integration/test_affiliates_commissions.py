@@ -371,3 +371,26 @@ def test_concurrent_orders_with_one_click_create_one_commission(app, engine, wor
     assert sorted(r.status_code for r in concurrent_approvals) == [200, 409, 409, 409]
     assert payable(engine, world.affiliate["id"]) == 800
     assert_ledger_ok(engine)
+
+
+def test_after_key_rotation_old_clicks_still_earn_until_the_old_key_is_removed(app, db_url, world):
+    from tests.conftest import make_app
+
+    old_key, new_key = "rotation-old-" + "o" * 32, "rotation-new-" + "n" * 32
+    before = make_app(db_url, CLICK_TOKEN_KEYS=[old_key])
+    rotated = make_app(db_url, CLICK_TOKEN_KEYS=[new_key, old_key])
+    retired = make_app(db_url, CLICK_TOKEN_KEYS=[new_key])
+    old_click = world.click(before.test_client())
+    new_click = world.click(rotated.test_client())
+
+    kept = order(rotated.test_client(), world.merchant["headers"], token=old_click).get_json()
+    fresh = order(retired.test_client(), world.merchant["headers"], token=new_click).get_json()
+    dropped = order(retired.test_client(), world.merchant["headers"], token=world.click(before.test_client()))
+
+    assert kept["commission"] is not None and fresh["commission"] is not None
+    assert dropped.get_json()["attribution_error"] == "invalid_token"
+    for each in (before, rotated, retired):
+        with each.app_context():
+            from app.extensions import db
+
+            db.engine.dispose()
