@@ -138,20 +138,24 @@ def test_a_paused_program_or_refused_affiliate_stops_its_links(app, client, worl
     assert follow(client, world.link["code"]).status_code == 404
 
 
-def test_buffered_clicks_survive_a_failed_flush(app, client, session, world, monkeypatch):
-    state = app.extensions["clicks"]
-    clicks.flush(app)
-    follow(client, world.link["code"])
+def test_buffered_clicks_survive_a_failed_flush(db_url, session, world, monkeypatch):
+    from tests.conftest import make_app
+
+    quiet = make_app(db_url, CLICK_FLUSH_INTERVAL_S=0)  # no background flusher: this test flushes
+    follow(quiet.test_client(), world.link["code"])
 
     def broken(*_args):
         raise RuntimeError("database down")
 
     monkeypatch.setattr(clicks, "_write", broken)
-    try:
-        state.flush()
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError):
+        clicks.flush(quiet)
     monkeypatch.undo()
-    clicks.flush(app)
+    written = clicks.flush(quiet)
 
+    assert written == 1
     assert stats(session, world.link["id"]) == (1, 1)
+    with quiet.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()

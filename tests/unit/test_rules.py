@@ -96,3 +96,9 @@ def test_the_chain_hash_covers_every_posting_and_the_previous_hash():
     assert digest == entry_hash(GENESIS_HASH, entry, list(reversed(postings)))
     assert digest != entry_hash("1" * 64, entry, postings)
     assert digest != entry_hash(GENESIS_HASH, entry, [postings[0], Posting(account_id=2, asset="PTS", amount=11)])
+
+
+def test_click_token_keys_are_read_newest_first_from_a_comma_separated_list():
+    config = load("/tmp/instance", {"CLICK_TOKEN_KEYS": " newest-key , older-key,,"})
+
+    assert config["CLICK_TOKEN_KEYS"] == ["newest-key", "older-key"]
