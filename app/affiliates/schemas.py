@@ -21,6 +21,7 @@ from app.members.schemas import EmailField
 from app.merchants.schemas import ApiKeySchema
 from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
 
+
 def IdRef(**kwargs) -> ma.fields.Integer:
     """An id sent as a string (as the API shows them) or an integer."""
     return ma.fields.Integer(validate=validate.Range(1, 10**ID_DIGITS_MAX - 1), **kwargs)

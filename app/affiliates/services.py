@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.affiliates.models import Affiliate, AffiliateIdentity, AffiliateKey, Application, Link, Program
+from app.affiliates.models import (
+    Affiliate,
+    AffiliateIdentity,
+    AffiliateKey,
+    Application,
+    Link,
+    Program,
+)
 from app.affiliates.urls import BadLandingUrl, check_landing_url
 from app.auth import new_key
 from app.constants import ACTIVE_KEYS_PER_AFFILIATE_MAX, LINK_CODE_BYTES

@@ -29,7 +29,11 @@ from sqlalchemy.orm import Session
 from app.affiliates.models import LIVE_LINK_BY_CODE
 from app.clicks.models import ClickStat, ClickVisitor
 from app.clicks.tokens import ClickTokens
-from app.constants import CLICK_BUFFER_KEYS_MAX, CLICK_LINK_CACHE_MAX, CLICK_LINK_CACHE_TTL_S
+from app.constants import (
+    CLICK_BUFFER_KEYS_MAX,
+    CLICK_LINK_CACHE_MAX,
+    CLICK_LINK_CACHE_TTL_S,
+)
 from ledger.accounts import dialect_insert
 
 log = logging.getLogger(__name__)

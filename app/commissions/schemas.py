@@ -5,6 +5,7 @@ from datetime import date
 import marshmallow as ma
 from marshmallow import validate
 
+from app.commissions.models import COMMISSION_STATUSES
 from app.constants import (
     BULK_COMMISSIONS_MAX,
     CLICK_TOKEN_LENGTH_MAX,
@@ -12,7 +13,6 @@ from app.constants import (
     REJECT_REASON_LENGTH_MAX,
     REPORT_DAYS_MAX,
 )
-from app.commissions.models import COMMISSION_STATUSES
 from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
 
 

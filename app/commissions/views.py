@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import affiliate_required, merchant_required
-from app.commissions import reports, services
+from app.commissions import attribution, reports, services
 from app.commissions.schemas import (
     AttributionErrorArgsSchema,
     AttributionErrorPageSchema,
@@ -173,7 +173,7 @@ class Leads(MethodView):
         Earns the program's fixed lead amount. Safe to retry: `lead_id` is the
         idempotency key.
         """
-        answer, created = services.record_lead(db.session, g.merchant, data, now=utcnow())
+        answer, created = attribution.record_lead(db.session, g.merchant, data, now=utcnow())
         return jsonify(answer), 201 if created else 200
 
 

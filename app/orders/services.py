@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import ledger
+from app.commissions import attribution
 from app.commissions import services as commissions
 from app.errors import NotFound, Unprocessable
 from app.members import services as members
@@ -78,16 +79,16 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
         "created_at": now,
     }
     session.execute(_INSERT_ORDER, order)
-    attribution = _NO_ATTRIBUTION
+    attributed = _NO_ATTRIBUTION
     if "click_token" in data:
-        commission, error = commissions.attribute(
+        commission, error = attribution.attribute(
             session, merchant, token=data["click_token"], kind="sale", conversion_ref=f"order:{data['order_id']}",
             sale_cents=data["amount_cents"], member_email=data["member_email"], now=now,
         )
-        attribution = {"commission": commission, "attribution_error": error}
+        attributed = {"commission": commission, "attribution_error": error}
     after = earned.member_after or ledger.member_points(session, str(member_id))
     # A transient Order (never added to the session) gives the answer the same shape as GET.
-    answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attribution})
+    answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attributed})
     idempotency.complete(session, scope, data["order_id"], answer)
     session.commit()
     return answer, True
@@ -97,7 +98,7 @@ def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
     order = _order_of(session, merchant, order_id)
     return {
         **_order_view(order, ledger.member_points(session, str(order.member_id))),
-        **commissions.order_attribution(session, merchant.id, order_id),
+        **attribution.order_attribution(session, merchant.id, order_id),
     }
 
 
