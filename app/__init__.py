@@ -37,22 +37,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     errors.register(app)
 
+    from app.affiliates.views import affiliates_blp, links_blp, programs_blp
+    from app.boutique.views import API_BLUEPRINTS as boutique_blps
+    from app.clicks import services as clicks
+    from app.clicks.views import blp as clicks_blp
+    from app.commissions.views import blp as commissions_blp
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
     from app.orders.views import blp as orders_blp
-
-    for blp in (merchants_blp, orders_blp, members_blp):
-        api.register_blueprint(blp)
-
-    from app.boutique.views import API_BLUEPRINTS as boutique_blps
     from app.web import views as web
-
-    for blp in boutique_blps:
-        api.register_blueprint(blp)
-    web.register(app)
     from app.webhooks.views import blp as webhooks_blp
 
-    api.register_blueprint(webhooks_blp)
+    json_api = (merchants_blp, orders_blp, members_blp, *boutique_blps, webhooks_blp,
+                affiliates_blp, programs_blp, links_blp, commissions_blp)
+    for blp in json_api:
+        api.register_blueprint(blp)
+    web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
+    app.register_blueprint(clicks_blp)  # the /c/<code> redirect: HTML, outside the spec
+    clicks.register(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

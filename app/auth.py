@@ -12,6 +12,7 @@ from flask import current_app, g, request
 from app.errors import Unauthorized
 from app.extensions import db
 from app.merchants.models import MERCHANT_BY_KEY, MerchantTerms
+from app.affiliates.models import AFFILIATE_BY_KEY, AffiliateIdentity
 
 KEY_PREFIX = "lk_"
 KEY_SECRET_BYTES = 32
@@ -60,6 +61,20 @@ def merchant_required(view):
         if found is None:
             raise Unauthorized("Unknown or revoked merchant key.")
         g.merchant = MerchantTerms(*found)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def affiliate_required(view):
+    """A live key of an active affiliate passes; who it is is in ``g.affiliate``."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": hash_key(_bearer())}).first()
+        if found is None:
+            raise Unauthorized("Unknown or revoked affiliate key.")
+        g.affiliate = AffiliateIdentity(*found)
         return view(*args, **kwargs)
 
     return wrapper

@@ -56,6 +56,7 @@ JOBS = {
     "expire-holds": lambda session, now: _boutique().expire_holds(session, now=now),
     "deliver-webhooks": lambda session, now: deliver_due(session, now=now),
     "notify-expiring-points": lambda session, now: _members().notify_expiring_points(session, now=now),
+    "approve-commissions": lambda session, now: _approve_commissions(session, now),
 }
 
 
@@ -69,6 +70,13 @@ def _boutique():
     from app.boutique import services
 
     return services
+
+
+def _approve_commissions(session: Session, now) -> int:
+    from app.commissions.services import approve_due
+    from app.constants import APPROVE_COMMISSIONS_BATCH
+
+    return approve_due(session, now=now, limit=APPROVE_COMMISSIONS_BATCH)
 
 
 @jobs_cli.command("run")

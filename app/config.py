@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY, REQUEST_BODY_BYTES_MAX
 from app.constants import MEMBER_SESSION_DAYS, REDEMPTION_HOLD_TIMEOUT_S_DEFAULT
+from app.constants import CLICK_FLUSH_INTERVAL_S_DEFAULT, DEV_CLICK_TOKEN_KEY
 
 
 class ConfigError(RuntimeError):
@@ -63,7 +64,14 @@ def _boutique(env: dict[str, str]) -> dict:
         "MAIL_SMTP_STARTTLS": env.get("MAIL_SMTP_STARTTLS", "1") == "1",
         "MAIL_FROM": env.get("MAIL_FROM", "Rewards boutique <no-reply@localhost>"),
         "REDEMPTION_HOLD_TIMEOUT_S": int(env.get("REDEMPTION_HOLD_TIMEOUT_S", str(REDEMPTION_HOLD_TIMEOUT_S_DEFAULT))),
+        # Newest first: the first signs click tokens, all of them verify (rotation).
+        "CLICK_TOKEN_KEYS": _key_list(env.get("CLICK_TOKEN_KEYS", DEV_CLICK_TOKEN_KEY)),
+        "CLICK_FLUSH_INTERVAL_S": float(env.get("CLICK_FLUSH_INTERVAL_S", CLICK_FLUSH_INTERVAL_S_DEFAULT)),
     }
+
+
+def _key_list(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
 
 
 def check_production(config: dict) -> None:
@@ -74,6 +82,9 @@ def check_production(config: dict) -> None:
         raise ConfigError("LOYALTY_ADMIN_KEY must be set to a random value of 32+ characters in production")
     if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
+    click_keys = config.get("CLICK_TOKEN_KEYS") or []
+    if not click_keys or DEV_CLICK_TOKEN_KEY in click_keys or any(len(key) < 32 for key in click_keys):
+        raise ConfigError("CLICK_TOKEN_KEYS must list random keys of 32+ characters in production")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
     if config.get("WEBHOOK_ALLOW_INSECURE_URLS"):

@@ -82,6 +82,31 @@ def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> Non
         session.commit()
     session.commit()
     _print_welcome(base_url, keys, echo)
+    _seed_affiliate(session, merchants[0], base_url=base_url, echo=echo, now=now)
+
+
+def _seed_affiliate(session: Session, merchant: Merchant, *, base_url: str, echo: Callable[[str], None], now) -> None:
+    """One affiliate with an approved application to an 8% program of the first merchant, and a link."""
+    from app.affiliates import services as affiliates
+    from app.affiliates.models import AffiliateIdentity
+    affiliate, _, clear = affiliates.create_affiliate(
+        session, {"name": "Le Comparateur", "email": "team@comparateur.example",
+                  "website": "https://comparateur.example/"}, now=now)
+    program = affiliates.create_program(session, merchant, {
+        "name": "Spring collection", "commission": {"type": "percent", "basis_points": 800},
+        "lead_amount_cents": None, "attribution_window_days": 30, "hold_days": 30, "network_fee_bps": 1000,
+        "cap_cents": None, "auto_approve_affiliates": True}, now=now)
+    identity = AffiliateIdentity(affiliate.id, affiliate.name, affiliate.email, affiliate.website)
+    affiliates.apply(session, identity, program.id, now=now)
+    link = affiliates.create_link(session, identity, {
+        "program_id": program.id, "landing_url": "https://maison-lumiere.example/printemps?ref=comparateur"}, now=now)
+    echo("Affiliate network (docs/affiliates.md)")
+    echo(f"  Affiliate key (Le Comparateur): {clear}")
+    echo(f"  Tracking URL:                  {base_url}/c/{link.code}")
+    echo(f"  Follow it without redirecting:  curl -sI {base_url}/c/{link.code}")
+    echo("  Then send the lp_click value from the Location header as \"click_token\" with an order,")
+    echo(f"  and read the report: curl -s {base_url}/v1/affiliate/report -H 'Authorization: Bearer {clear}'")
+    echo("")
 
 
 def _seed_catalog(session: Session, merchants: list[Merchant], *, now) -> dict:

@@ -33,6 +33,7 @@ POINTS_FLOAT = "platform:points_float"
 REVENUE_BREAKAGE = "platform:revenue:breakage"
 REDEMPTION_VALUE = "platform:redemptions"
 REVENUE_MARGIN = "platform:revenue:margin"
+REVENUE_FEES = "platform:revenue:fees"
 
 
 def member_account(member_key: str) -> str:
@@ -54,6 +55,9 @@ def receivable_account(issuer: str) -> str:
 def payable_account(supplier: str) -> str:
     """What the operator owes a merchant that supplied boutique rewards."""
     return f"merchant:{supplier}:payable"
+def affiliate_payable_account(affiliate: str) -> str:
+    """Approved commissions the platform owes an affiliate (a currency asset)."""
+    return f"affiliate:{affiliate}:payable"
 
 
 _ACCOUNTS = Account.__table__

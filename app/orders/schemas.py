@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.constants import AMOUNT_CENTS_MAX, EMAIL_LENGTH_MAX, ORDER_ID_LENGTH_MAX, SUPPORTED_CURRENCIES
+from app.commissions.schemas import attribution_fields, click_token_field
 from app.members.schemas import EmailField, MemberPointsSchema
 from app.schemas import StrictSchema
 
@@ -31,6 +32,7 @@ class OrderCreateSchema(StrictSchema):
     )
     currency = ma.fields.String(required=True, validate=validate.OneOf(SUPPORTED_CURRENCIES))
     member_email = EmailField(required=True, validate=validate.Length(max=EMAIL_LENGTH_MAX))
+    click_token = click_token_field()
 
 
 class OrderSchema(MemberPointsSchema):
@@ -42,6 +44,8 @@ class OrderSchema(MemberPointsSchema):
     points_earned = ma.fields.Integer(metadata={"description": "Points this order earned when recorded."})
     points_net = ma.fields.Integer(metadata={"description": "Points this order still carries after refunds."})
     created_at = ma.fields.DateTime()
+    commission = attribution_fields()["commission"]
+    attribution_error = attribution_fields()["attribution_error"]
 
 
 class RefundCreateSchema(StrictSchema):

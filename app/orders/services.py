@@ -8,6 +8,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import ledger
+from app.commissions import attribution
+from app.commissions import services as commissions
 from app.errors import NotFound, Unprocessable
 from app.members import services as members
 from app.merchants.models import MerchantTerms
@@ -20,6 +22,7 @@ from ledger import idempotency
 _ORDER_SCHEMA = OrderSchema()
 _INSERT_ORDER = insert(Order.__table__)
 _REFUND_SCHEMA = RefundSchema()
+_NO_ATTRIBUTION = {"commission": None, "attribution_error": None}
 
 
 def issuer_of(merchant: MerchantTerms) -> ledger.Issuer:
@@ -77,9 +80,16 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
         "created_at": now,
     }
     session.execute(_INSERT_ORDER, order)
+    attributed = _NO_ATTRIBUTION
+    if "click_token" in data:
+        commission, error = attribution.attribute(
+            session, merchant, token=data["click_token"], kind="sale", conversion_ref=f"order:{data['order_id']}",
+            sale_cents=data["amount_cents"], member_email=data["member_email"], now=now,
+        )
+        attributed = {"commission": commission, "attribution_error": error}
     after = earned.member_after or ledger.member_points(session, str(member_id))
     # A transient Order (never added to the session) gives the answer the same shape as GET.
-    answer = _ORDER_SCHEMA.dump(_order_view(Order(**order), after))
+    answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attributed})
     idempotency.complete(session, scope, data["order_id"], answer)
     emit(session, "merchant", merchant.id, "order.points_awarded", answer, now=now)
     session.commit()
@@ -88,7 +98,10 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
 
 def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
     order = _order_of(session, merchant, order_id)
-    return _order_view(order, ledger.member_points(session, str(order.member_id)))
+    return {
+        **_order_view(order, ledger.member_points(session, str(order.member_id))),
+        **attribution.order_attribution(session, merchant.id, order_id),
+    }
 
 
 def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data: dict, *, now: datetime) -> tuple[dict, bool]:
@@ -122,6 +135,7 @@ def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data:
     )
     order.refunded_cents += data["amount_cents"]
     order.points_reversed += reverse
+    commissions.on_refund(session, merchant, order_id, order.net_amount_cents, data["refund_id"], now=now)
     refund = Refund(
         merchant_id=merchant.id,
         refund_id=data["refund_id"],

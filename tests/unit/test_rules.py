@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import ConfigError, check_production, load
+from app.constants import DEV_CLICK_TOKEN_KEY
 from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY
 from app.orders.services import points_for
 from ledger.chain import GENESIS_HASH, entry_hash
@@ -56,6 +57,7 @@ def production(**overrides):
         "LOYALTY_ADMIN_KEY": "k" * 40,
         "SECRET_KEY": "s" * 40,
         "DATABASE_URL": "postgresql://db/loyalty",
+        "CLICK_TOKEN_KEYS": "c" * 40,
         **overrides,
     }
     return load("/tmp/instance", env)
@@ -74,8 +76,11 @@ def test_production_starts_with_real_secrets_and_postgresql():
         {"SECRET_KEY": DEV_SECRET_KEY},
         {"SECRET_KEY": "short"},
         {"DATABASE_URL": "sqlite:///x.db"},
+        {"CLICK_TOKEN_KEYS": DEV_CLICK_TOKEN_KEY},
+        {"CLICK_TOKEN_KEYS": "c" * 40 + "," + DEV_CLICK_TOKEN_KEY},
+        {"CLICK_TOKEN_KEYS": "short"},
     ],
-    ids=["dev-admin-key", "dev-secret", "weak-secret", "sqlite"],
+    ids=["dev-admin-key", "dev-secret", "weak-secret", "sqlite", "dev-click-key", "dev-click-key-kept", "weak-click-key"],
 )
 def test_production_refuses_development_settings(overrides):
     with pytest.raises(ConfigError):
@@ -91,3 +96,9 @@ def test_the_chain_hash_covers_every_posting_and_the_previous_hash():
     assert digest == entry_hash(GENESIS_HASH, entry, list(reversed(postings)))
     assert digest != entry_hash("1" * 64, entry, postings)
     assert digest != entry_hash(GENESIS_HASH, entry, [postings[0], Posting(account_id=2, asset="PTS", amount=11)])
+
+
+def test_click_token_keys_are_read_newest_first_from_a_comma_separated_list():
+    config = load("/tmp/instance", {"CLICK_TOKEN_KEYS": " newest-key , older-key,,"})
+
+    assert config["CLICK_TOKEN_KEYS"] == ["newest-key", "older-key"]

@@ -11,6 +11,7 @@ PRODUCTION = {
     "LOYALTY_ADMIN_KEY": "k" * 40,
     "SECRET_KEY": "s" * 40,
     "DATABASE_URL": "postgresql://db/loyalty",
+    "CLICK_TOKEN_KEYS": "c" * 40,
 }
 
 

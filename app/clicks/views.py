@@ -1,0 +1,54 @@
+"""``GET /c/<code>``: the tracking redirect. HTML, outside the JSON API (/v1)."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, current_app, request
+
+from app.clicks.services import CODE, counted, state_of
+from app.extensions import db
+from ledger.types import utcnow
+
+blp = Blueprint("clicks", __name__)
+
+NOT_FOUND_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Link not available</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}</style>
+</head><body><main><h1>This link is not available</h1>
+<p>The offer behind this link has ended or the link was mistyped. Please go to the shop's own site instead.</p>
+</main></body></html>
+"""
+
+
+def with_click_token(landing_url: str, token: str) -> str:
+    """The landing URL with ``lp_click`` added; its own query and fragment stay as they were."""
+    parts = urlsplit(landing_url)
+    kept = [pair for pair in parts.query.split("&") if pair and not pair.startswith("lp_click=")]
+    kept.append("lp_click=" + quote(token, safe=""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
+
+
+@blp.route("/c/<path:code>", methods=["GET", "HEAD"])
+def follow(code: str):
+    state = state_of(current_app)
+    target = state.resolve(db.session, code) if CODE.match(code) else None
+    if target is None:
+        return Response(NOT_FOUND_PAGE, status=404, mimetype="text/html",
+                        headers={"Cache-Control": "no-store"})
+    now = utcnow()
+    token = state.tokens.issue(
+        click_id=secrets.token_urlsafe(12), affiliate_id=target.affiliate_id,
+        program_id=target.program_id, link_id=target.link_id,
+    )
+    user_agent = request.headers.get("User-Agent", "")
+    if counted(request.method, user_agent):
+        state.record(target.link_id, now, state.visitor(request.remote_addr or "", user_agent))
+    response = Response(status=302, headers={
+        "Location": with_click_token(target.landing_url, token),
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer-when-downgrade",
+    })
+    return response
