@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.affiliates.models import Affiliate, Application, Program
 from app.affiliates.urls import website_host
 from app.clicks.tokens import Click, InvalidClickToken
+from app.commissions import events
 from app.commissions.models import AttributionError, Commission
 from app.constants import SUSPICIOUS_CLICK_TO_ORDER_S
 from app.merchants.models import MerchantDomain, MerchantTerms
@@ -75,6 +76,7 @@ def attribute(
         _check_window(program, click, now)
         _check_self_referral(session, merchant, affiliate, member_email)
         commission = _insert(session, merchant, program, click, kind, conversion_ref, sale_cents, now)
+        events.announce(session, commission, "commission.created", now=now)
     except Refused as refused:
         click = refused.click or click
         session.add(AttributionError(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.affiliates.models import Program
+from app.commissions import events
 from app.commissions.attribution import fee_cents, sale_amount_cents
 from app.commissions.models import AttributionError, Commission
 from app.errors import Conflict, NotFound, Unprocessable
@@ -61,14 +62,16 @@ def _approve(session: Session, commission: Commission, now: datetime) -> None:
     commission.status = "approved"
     commission.decided_at = now
     _post(session, commission, key=f"commission:{commission.id}:approve", now=now)
+    events.announce(session, commission, "commission.approved", now=now)
 
 
-def _reject(commission: Commission, reason: str, now: datetime) -> None:
+def _reject(session: Session, commission: Commission, reason: str, now: datetime) -> None:
     if commission.status != "pending":
         raise Conflict(f"Commission {commission.id} is {commission.status}, not pending.")
     commission.status = "rejected"
     commission.reason = reason
     commission.decided_at = now
+    events.announce(session, commission, "commission.rejected", now=now)
 
 
 def approve(session: Session, merchant: MerchantTerms, commission_id: int, *, now: datetime) -> Commission:
@@ -80,7 +83,7 @@ def approve(session: Session, merchant: MerchantTerms, commission_id: int, *, no
 
 def reject(session: Session, merchant: MerchantTerms, commission_id: int, reason: str, *, now: datetime) -> Commission:
     commission = _locked(session, merchant.id, commission_id)
-    _reject(commission, reason, now)
+    _reject(session, commission, reason, now)
     session.commit()
     return commission
 
@@ -99,7 +102,7 @@ def bulk(session: Session, merchant: MerchantTerms, items: list[dict], *, now: d
             if item["action"] == "approve":
                 _approve(session, commission, now)
             else:
-                _reject(commission, item["reason"], now)
+                _reject(session, commission, item["reason"], now)
             done.append(commission)
         except (Conflict, NotFound) as error:
             errors[str(index)] = [error.detail]
@@ -144,7 +147,7 @@ def on_refund(session: Session, merchant: MerchantTerms, order_id: str, net_cent
         commission.amount_cents = target
         commission.fee_cents = fee_cents(program, target)
         if net_cents == 0:
-            _reject(commission, "Order refunded in full.", now)
+            _reject(session, commission, "Order refunded in full.", now)
         return
     effective, effective_fee = session.execute(
         select(func.coalesce(func.sum(Commission.amount_cents), 0), func.coalesce(func.sum(Commission.fee_cents), 0))
@@ -166,6 +169,7 @@ def on_refund(session: Session, merchant: MerchantTerms, order_id: str, net_cent
     session.add(adjustment)
     session.flush()
     _post(session, adjustment, key=f"commission:{commission.id}:refund:{refund_id}", now=now)
+    events.announce(session, adjustment, "commission.approved", now=now)
 
 
 # ----------------------------------------------------------------- merchant reads

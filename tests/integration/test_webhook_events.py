@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.mail import OutboxMail
 from app.members import services as members
+from app.webhooks import services as webhooks
 from app.webhooks.models import WebhookDelivery, WebhookEvent
 from ledger.types import utcnow
 from tests.boutique_helpers import earn, member_with_points, redeem, reward
 from tests.conftest import unique, unique_email
+from tests.integration.affiliate_world import build_world, order
 
 
 def subscribe(client, merchant, events) -> str:
@@ -151,3 +153,72 @@ def test_the_expiry_notice_job_runs_from_the_cli(runner):
     result = runner.invoke(args=["jobs", "run", "notify-expiring-points"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("notify-expiring-points: ")
+
+
+COMMISSION_EVENTS = ("commission.created", "commission.approved", "commission.rejected")
+
+
+def subscribe_affiliate(app, affiliate_id: str, events) -> str:
+    with app.app_context():
+        created, _ = webhooks.create_endpoint(
+            db.session, webhooks.Owner("affiliate", int(affiliate_id)),
+            {"url": "http://127.0.0.1:9/hooks", "events": list(events), "enabled": True},
+            now=utcnow(), allow_insecure=True, key=None,
+        )
+        db.session.remove()
+    return created["id"]
+
+
+def test_a_commission_is_announced_to_its_merchant_and_affiliate_when_created_and_approved(
+    app, client, engine, admin_headers, new_merchant
+):
+    world = build_world(client, admin_headers, new_merchant)
+    bystander = build_world(client, admin_headers, new_merchant)
+    merchant_endpoint = subscribe(client, world.merchant, COMMISSION_EVENTS)
+    affiliate_endpoint = subscribe_affiliate(app, world.affiliate["id"], COMMISSION_EVENTS)
+    bystander_endpoints = [subscribe(client, bystander.merchant, COMMISSION_EVENTS),
+                           subscribe_affiliate(app, bystander.affiliate["id"], COMMISSION_EVENTS)]
+    recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
+    commission_id = recorded["commission"]["id"]
+
+    approved = client.post(f"/v1/commissions/{commission_id}/approve", headers=world.merchant["headers"])
+    assert approved.status_code == 200, approved.get_json()
+
+    to_merchant = events_to(engine, merchant_endpoint)
+    assert [(kind, data["id"], data["status"], data["amount_cents"], data["fee_cents"]) for kind, data in to_merchant] == [
+        ("commission.created", commission_id, "pending", 800, 80),
+        ("commission.approved", commission_id, "approved", 800, 80),
+    ]
+    to_affiliate = events_to(engine, affiliate_endpoint)
+    assert [(kind, data["id"], data["amount_cents"]) for kind, data in to_affiliate] == [
+        ("commission.created", commission_id, 800),
+        ("commission.approved", commission_id, 800),
+    ]
+    assert all("fee_cents" not in data for _, data in to_affiliate)
+    assert [events_to(engine, endpoint) for endpoint in bystander_endpoints] == [[], []]
+
+
+def test_a_rejected_commission_is_announced_with_its_reason(app, client, engine, admin_headers, new_merchant):
+    world = build_world(client, admin_headers, new_merchant)
+    endpoint = subscribe_affiliate(app, world.affiliate["id"], ["commission.rejected"])
+    recorded = order(client, world.merchant["headers"], token=world.click(client)).get_json()
+
+    client.post(f"/v1/commissions/{recorded['commission']['id']}/reject", json={"reason": "Order cancelled"},
+                headers=world.merchant["headers"])
+
+    [(kind, data)] = events_to(engine, endpoint)
+    assert (kind, data["status"], data["reason"]) == ("commission.rejected", "rejected", "Order cancelled")
+
+
+def test_a_refund_after_approval_announces_the_negative_adjustment(app, client, engine, admin_headers, new_merchant):
+    world = build_world(client, admin_headers, new_merchant)
+    endpoint = subscribe(client, world.merchant, ["commission.approved"])
+    recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
+    client.post(f"/v1/commissions/{recorded['commission']['id']}/approve", headers=world.merchant["headers"])
+
+    refund = client.post(f"/v1/orders/{recorded['order_id']}/refunds", json={"refund_id": unique("r"), "amount_cents": 5_000},
+                         headers=world.merchant["headers"])
+    assert refund.status_code == 201, refund.get_json()
+
+    kinds = [(data["kind"], data["amount_cents"], data["adjusts_commission_id"]) for _, data in events_to(engine, endpoint)]
+    assert kinds == [("sale", 800, None), ("adjustment", -400, recorded["commission"]["id"])]
