@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.affiliates.models import (
@@ -17,9 +17,9 @@ from app.affiliates.models import (
     Program,
 )
 from app.affiliates.urls import BadLandingUrl, check_landing_url
-from app.auth import new_key
 from app.constants import ACTIVE_KEYS_PER_AFFILIATE_MAX, LINK_CODE_BYTES
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.keys import KeyRing
 from app.merchants.models import MerchantDomain, MerchantTerms
 from app.pagination import Page, paginate
 
@@ -31,7 +31,7 @@ def create_affiliate(session: Session, data: dict, *, now: datetime) -> tuple[Af
     affiliate = Affiliate(name=data["name"], email=data["email"], website=data["website"], active=True, created_at=now)
     session.add(affiliate)
     session.flush()
-    key, clear = _add_key(session, affiliate.id, now)
+    key, clear = KEYS.add(session, affiliate.id, now)
     session.commit()
     return affiliate, key, clear
 
@@ -54,54 +54,16 @@ def update_affiliate(session: Session, affiliate_id: int, data: dict) -> Affilia
     return affiliate
 
 
-def list_keys(session: Session, affiliate_id: int, *, limit: int, cursor: str | None) -> Page:
-    get_affiliate(session, affiliate_id)
-    query = select(AffiliateKey).where(AffiliateKey.affiliate_id == affiliate_id)
-    return paginate(session, query, AffiliateKey.id, limit=limit, cursor=cursor)
 
 
-def issue_key(session: Session, affiliate_id: int, *, now: datetime) -> tuple[AffiliateKey, str]:
-    get_affiliate(session, affiliate_id)
-    key, clear = _add_key(session, affiliate_id, now)
-    session.commit()
-    return key, clear
 
 
-def rotate_key(session: Session, affiliate_id: int, key_id: int, *, now: datetime) -> tuple[AffiliateKey, str]:
-    """Replace a key: the new one works at once, the old one stops at once."""
-    _live_key(session, affiliate_id, key_id).revoked_at = now
-    session.flush()
-    key, clear = _add_key(session, affiliate_id, now)
-    session.commit()
-    return key, clear
 
 
-def revoke_key(session: Session, affiliate_id: int, key_id: int, *, now: datetime) -> None:
-    _live_key(session, affiliate_id, key_id).revoked_at = now
-    session.commit()
 
 
-def _live_key(session: Session, affiliate_id: int, key_id: int) -> AffiliateKey:
-    get_affiliate(session, affiliate_id)
-    key = session.get(AffiliateKey, key_id)
-    if key is None or key.affiliate_id != affiliate_id or key.revoked_at is not None:
-        raise NotFound(f"No live key {key_id} for affiliate {affiliate_id}.")
-    return key
 
 
-def _add_key(session: Session, affiliate_id: int, now: datetime) -> tuple[AffiliateKey, str]:
-    live = session.execute(
-        select(func.count(AffiliateKey.id)).where(
-            AffiliateKey.affiliate_id == affiliate_id, AffiliateKey.revoked_at.is_(None)
-        )
-    ).scalar_one()
-    if live >= ACTIVE_KEYS_PER_AFFILIATE_MAX:
-        raise Unprocessable(f"An affiliate has at most {ACTIVE_KEYS_PER_AFFILIATE_MAX} live keys; revoke one first.")
-    clear, prefix, digest = new_key()
-    key = AffiliateKey(affiliate_id=affiliate_id, prefix=prefix, key_hash=digest, created_at=now)
-    session.add(key)
-    session.flush()
-    return key, clear
 
 
 # ----------------------------------------------------------------- programs
@@ -268,3 +230,6 @@ def update_link(session: Session, affiliate: AffiliateIdentity, link_id: int, da
     link.active = data["active"]
     session.commit()
     return link
+
+
+KEYS = KeyRing(AffiliateKey, "affiliate_id", "affiliate", ACTIVE_KEYS_PER_AFFILIATE_MAX, get_affiliate)

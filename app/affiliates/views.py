@@ -29,6 +29,7 @@ from app.affiliates.schemas import (
 from app.auth import affiliate_required, merchant_required, operator_required
 from app.errors import conflict
 from app.extensions import db
+from app.keys import with_key
 from app.merchants.schemas import ApiKeyCreatedSchema
 from app.schemas import PageArgsSchema
 from ledger.types import utcnow
@@ -41,13 +42,6 @@ programs_blp = Blueprint(
     description="Merchant: affiliate programs and the affiliates applying to them.",
 )
 links_blp = Blueprint("links", __name__, url_prefix="/v1", description="Affiliate: tracking links and applications.")
-
-
-def _with_key(obj, clear: str, **extra):
-    obj.api_key = clear
-    for name, value in extra.items():
-        setattr(obj, name, value)
-    return obj
 
 
 # ----------------------------------------------------------------- operator
@@ -65,7 +59,7 @@ class Affiliates(MethodView):
         Returns the affiliate with its first API key, shown only in this answer.
         """
         affiliate, key, clear = services.create_affiliate(db.session, data, now=utcnow())
-        return _with_key(affiliate, clear, api_key_id=str(key.id))
+        return with_key(affiliate, clear, api_key_id=str(key.id))
 
     @affiliates_blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @affiliates_blp.response(200, AffiliatePageSchema)
@@ -98,13 +92,13 @@ class AffiliateKeys(MethodView):
     @affiliates_blp.response(200, AffiliateKeyPageSchema)
     def get(self, args, affiliate_id):
         """List an affiliate's keys (prefixes only)"""
-        return services.list_keys(db.session, affiliate_id, **args)
+        return services.KEYS.list(db.session, affiliate_id, **args)
 
     @affiliates_blp.response(201, ApiKeyCreatedSchema)
     def post(self, affiliate_id):
         """Issue an additional affiliate key (shown once)"""
-        key, clear = services.issue_key(db.session, affiliate_id, now=utcnow())
-        return _with_key(key, clear)
+        key, clear = services.KEYS.issue(db.session, affiliate_id, now=utcnow())
+        return with_key(key, clear)
 
 
 @affiliates_blp.route("/<id:affiliate_id>/api-keys/<id:key_id>/rotate")
@@ -114,8 +108,8 @@ class AffiliateKeyRotation(MethodView):
     @affiliates_blp.response(201, ApiKeyCreatedSchema)
     def post(self, affiliate_id, key_id):
         """Replace an affiliate key at once: the old key stops, the new one is returned once"""
-        key, clear = services.rotate_key(db.session, affiliate_id, key_id, now=utcnow())
-        return _with_key(key, clear)
+        key, clear = services.KEYS.rotate(db.session, affiliate_id, key_id, now=utcnow())
+        return with_key(key, clear)
 
 
 @affiliates_blp.route("/<id:affiliate_id>/api-keys/<id:key_id>")
@@ -125,7 +119,7 @@ class AffiliateKey(MethodView):
     @affiliates_blp.response(204)
     def delete(self, affiliate_id, key_id):
         """Revoke an affiliate key"""
-        services.revoke_key(db.session, affiliate_id, key_id, now=utcnow())
+        services.KEYS.revoke(db.session, affiliate_id, key_id, now=utcnow())
 
 
 # ----------------------------------------------------------------- merchant: programs

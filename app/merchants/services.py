@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import new_key
 from app.constants import ACTIVE_KEYS_PER_MERCHANT_MAX
-from app.errors import NotFound, Unprocessable
+from app.errors import NotFound
+from app.keys import KeyRing
 from app.merchants.models import ApiKey, Merchant, MerchantDomain
 from app.pagination import Page, paginate
 
@@ -29,7 +29,7 @@ def create_merchant(session: Session, data: dict, *, now: datetime) -> tuple[Mer
     )
     session.add(merchant)
     session.flush()
-    key, clear = _add_key(session, merchant.id, now)
+    key, clear = KEYS.add(session, merchant.id, now)
     session.commit()
     return merchant, key, clear
 
@@ -61,57 +61,19 @@ def update_merchant(session: Session, merchant_id: int, data: dict) -> Merchant:
     return merchant
 
 
-def list_keys(session: Session, merchant_id: int, *, limit: int, cursor: str | None) -> Page:
-    get_merchant(session, merchant_id)
-    return paginate(
-        session, select(ApiKey).where(ApiKey.merchant_id == merchant_id), ApiKey.id, limit=limit, cursor=cursor
-    )
 
 
-def issue_key(session: Session, merchant_id: int, *, now: datetime) -> tuple[ApiKey, str]:
-    """A new key beside the existing ones (for a zero-downtime rotation)."""
-    get_merchant(session, merchant_id)
-    key, clear = _add_key(session, merchant_id, now)
-    session.commit()
-    return key, clear
 
 
-def rotate_key(session: Session, merchant_id: int, key_id: int, *, now: datetime) -> tuple[ApiKey, str]:
-    """Replace a key: the new one works at once, the old one stops at once."""
-    old = _live_key(session, merchant_id, key_id)
-    old.revoked_at = now
-    session.flush()
-    key, clear = _add_key(session, merchant_id, now)
-    session.commit()
-    return key, clear
 
 
-def revoke_key(session: Session, merchant_id: int, key_id: int, *, now: datetime) -> None:
-    key = _live_key(session, merchant_id, key_id)
-    key.revoked_at = now
-    session.commit()
 
 
 def _domains(names: list[str]) -> list[MerchantDomain]:
     return [MerchantDomain(domain=name) for name in sorted(set(names))]
 
 
-def _live_key(session: Session, merchant_id: int, key_id: int) -> ApiKey:
-    get_merchant(session, merchant_id)
-    key = session.get(ApiKey, key_id)
-    if key is None or key.merchant_id != merchant_id or key.revoked_at is not None:
-        raise NotFound(f"No live key {key_id} for merchant {merchant_id}.")
-    return key
 
 
-def _add_key(session: Session, merchant_id: int, now: datetime) -> tuple[ApiKey, str]:
-    live = session.execute(
-        select(func.count(ApiKey.id)).where(ApiKey.merchant_id == merchant_id, ApiKey.revoked_at.is_(None))
-    ).scalar_one()
-    if live >= ACTIVE_KEYS_PER_MERCHANT_MAX:
-        raise Unprocessable(f"A merchant has at most {ACTIVE_KEYS_PER_MERCHANT_MAX} live keys; revoke one first.")
-    clear, prefix, digest = new_key()
-    key = ApiKey(merchant_id=merchant_id, prefix=prefix, key_hash=digest, created_at=now)
-    session.add(key)
-    session.flush()
-    return key, clear
+
+KEYS = KeyRing(ApiKey, "merchant_id", "merchant", ACTIVE_KEYS_PER_MERCHANT_MAX, get_merchant)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import RAISE
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.auth import operator_required
 from app.extensions import db
+from app.keys import with_key
 from app.merchants import services
 from app.merchants.schemas import (
     ApiKeyCreatedSchema,
@@ -22,13 +23,6 @@ from ledger.types import utcnow
 blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="Operator: merchants and their keys.")
 
 
-def _with_key(obj, clear: str, **extra):
-    obj.api_key = clear
-    for name, value in extra.items():
-        setattr(obj, name, value)
-    return obj
-
-
 @blp.route("")
 class Merchants(MethodView):
     decorators = [operator_required]
@@ -41,7 +35,7 @@ class Merchants(MethodView):
         Returns the merchant with its first API key, shown only in this answer.
         """
         merchant, key, clear = services.create_merchant(db.session, data, now=utcnow())
-        return _with_key(merchant, clear, api_key_id=str(key.id))
+        return with_key(merchant, clear, api_key_id=str(key.id))
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, MerchantPageSchema)
@@ -77,7 +71,7 @@ class MerchantKeys(MethodView):
     @blp.response(200, ApiKeyPageSchema)
     def get(self, args, merchant_id):
         """List a merchant's keys (prefixes only)"""
-        return services.list_keys(db.session, merchant_id, **args)
+        return services.KEYS.list(db.session, merchant_id, **args)
 
     @blp.response(201, ApiKeyCreatedSchema)
     def post(self, merchant_id):
@@ -86,8 +80,8 @@ class MerchantKeys(MethodView):
         The key is shown only in this answer. Use it to rotate without downtime:
         deploy the new key, then revoke the old one.
         """
-        key, clear = services.issue_key(db.session, merchant_id, now=utcnow())
-        return _with_key(key, clear)
+        key, clear = services.KEYS.issue(db.session, merchant_id, now=utcnow())
+        return with_key(key, clear)
 
 
 @blp.route("/<id:merchant_id>/api-keys/<id:key_id>/rotate")
@@ -97,8 +91,8 @@ class MerchantKeyRotation(MethodView):
     @blp.response(201, ApiKeyCreatedSchema)
     def post(self, merchant_id, key_id):
         """Replace a key at once: the old key stops working, the new one is returned once"""
-        key, clear = services.rotate_key(db.session, merchant_id, key_id, now=utcnow())
-        return _with_key(key, clear)
+        key, clear = services.KEYS.rotate(db.session, merchant_id, key_id, now=utcnow())
+        return with_key(key, clear)
 
 
 @blp.route("/<id:merchant_id>/api-keys/<id:key_id>")
@@ -108,4 +102,4 @@ class MerchantKey(MethodView):
     @blp.response(204)
     def delete(self, merchant_id, key_id):
         """Revoke a key"""
-        services.revoke_key(db.session, merchant_id, key_id, now=utcnow())
+        services.KEYS.revoke(db.session, merchant_id, key_id, now=utcnow())
