@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask import Flask, Response, json
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 import ledger
@@ -141,8 +142,22 @@ def register(app: Flask) -> None:
         log.exception("ledger invariant refused a write", exc_info=error)
         return problem(500, "internal-error", "Internal error", "The ledger refused an inconsistent write.")
 
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(error: IntegrityError):
+        # Services check before they insert; a unique key can still refuse a concurrent twin.
+        if not is_unique_violation(error):
+            log.exception("a database constraint refused a write", exc_info=error)
+            return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")
+        return problem(409, "conflict", "Conflict", "A concurrent request made the same change; read it and retry if needed.")
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         # HTTP exceptions have their own, more specific handler (ProblemApi).
         log.exception("unhandled error", exc_info=error)
         return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    """A unique key refused the row (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE failure)."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) == "23505" or str(orig).startswith("UNIQUE constraint failed")

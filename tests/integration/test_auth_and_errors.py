@@ -244,3 +244,37 @@ def test_a_bad_merchant_change_is_refused(client, admin_headers, merchant, body)
     assert_problem(response, 422)
     shown = client.get(f"/v1/merchants/{merchant['id']}", headers=admin_headers).get_json()
     assert (shown["currency"], shown["domains"], shown["active"]) == ("EUR", ["shop.example"], True)
+
+
+def test_a_unique_key_refusing_a_concurrent_twin_answers_409_and_other_constraints_500(db_url):
+    from sqlalchemy import insert
+
+    from app.extensions import db
+    from app.members.models import Member, MerchantMember
+    from ledger.types import utcnow
+    from tests.conftest import make_app
+
+    application = make_app(db_url)
+    email = unique_email()
+
+    @application.post("/test-twin")
+    def twin():
+        # What two concurrent requests do when both pass a service's check before inserting.
+        for _ in range(2):
+            db.session.execute(insert(Member), {"email": email, "created_at": utcnow()})
+        return {}
+
+    @application.post("/test-dangling")
+    def dangling():
+        db.session.execute(insert(MerchantMember), {"merchant_id": 10**15, "member_id": 10**15, "first_order_at": utcnow()})
+        return {}
+
+    client = application.test_client()
+    twin_answer = client.post("/test-twin")
+    assert (twin_answer.status_code, twin_answer.mimetype) == (409, "application/problem+json")
+    assert twin_answer.get_json()["type"].endswith("/conflict")
+    assert client.post("/test-dangling").status_code == 500
+    with application.app_context():
+        assert db.session.query(Member).filter_by(email=email).count() == 0
+        db.session.remove()
+        db.engine.dispose()
