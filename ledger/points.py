@@ -315,19 +315,26 @@ def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATC
     Pending holds are covered by the oldest lots first, exactly as posting them
     will spend them, so held points are never expired: a hold that posts spends
     them, one that is voided leaves them to a later run. The outcome is the same
-    whether this runs before or after the hold resolves. Safe to run again.
+    whether this runs before or after the hold resolves. Safe to run again;
+    returns 0 only when no member has expired points left that are not held.
     """
-    member_ids = session.execute(
-        select(Lot.member_account_id)
-        .where(Lot.expires_at <= now, Lot.points_remaining > 0)
-        .group_by(Lot.member_account_id)
-        .order_by(Lot.member_account_id)
-        .limit(batch_max)
-    ).scalars().all()
-    expired = 0
-    for member_id in member_ids:
-        expired += _expire_member(session, member_id, now)
-    return expired
+    after = 0
+    while True:
+        # Keyset batches: members whose expired points are all held are passed over,
+        # so they never hide the members after them.
+        member_ids = session.execute(
+            select(Lot.member_account_id)
+            .where(Lot.expires_at <= now, Lot.points_remaining > 0, Lot.member_account_id > after)
+            .group_by(Lot.member_account_id)
+            .order_by(Lot.member_account_id)
+            .limit(batch_max)
+        ).scalars().all()
+        if not member_ids:
+            return 0
+        expired = sum(_expire_member(session, member_id, now) for member_id in member_ids)
+        if expired:
+            return expired
+        after = member_ids[-1]
 
 
 def _expire_member(session: Session, member_id: int, now: datetime) -> int:

@@ -377,3 +377,28 @@ def test_refunding_points_that_expired_takes_them_back_from_breakage_not_from_th
     assert breakage_before - balance_of(session, accounts.REVENUE_BREAKAGE, EUR) == 48
     assert balance_of(session, accounts.receivable_account(DEAR.key), EUR) - receivable_before == 48
     assert_rules_hold(session)
+
+
+def test_members_whose_expired_points_are_all_held_do_not_block_the_members_after_them(databases):
+    from sqlalchemy import create_engine
+
+    engine = create_engine(databases.new())
+    try:
+        with Session(engine) as s:
+            past = utcnow() - timedelta(days=3)
+            held = [unique("held"), unique("held")]
+            for member in held:  # the first members in id order: every expired point is under a hold
+                earn(s, member, 40, at=past, lifetime_days=1)
+                hold(s, member, 40)
+            free = unique("free")
+            earn(s, free, 25, at=past, lifetime_days=1)
+
+            # One member per batch: the job must look past the held ones to find work.
+            assert ledger.expire_lots(s, now=utcnow(), batch_max=1) == 25
+            s.commit()
+            assert points(s, free) == (0, 0, 0)
+            assert [points(s, member) for member in held] == [(40, 40, 0), (40, 40, 0)]
+            assert ledger.expire_lots(s, now=utcnow(), batch_max=1) == 0
+            assert_rules_hold(s)
+    finally:
+        engine.dispose()
