@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app import mail
+from app.locks import serialize
 from app.boutique import services as boutique
 from app.boutique.models import CANCELLED, PLACED, CatalogItem, Redemption
 from app.constants import (
@@ -66,6 +67,8 @@ def request_link(
 ) -> None:
     """Mail a single-use sign-in link to ``email``, member or not (the answer is the
     same either way); raises ``TooManyRequests`` past the per-email or per-client limit."""
+    # Concurrent requests for one address or from one client count one after the other.
+    serialize(session, f"sign-in:email:{email}", f"sign-in:client:{client}")
     since = now - timedelta(seconds=SIGN_IN_RATE_WINDOW_S)
     recent = select(func.count(SignInLink.id)).where(SignInLink.created_at > since)
     if session.execute(recent.where(SignInLink.email == email)).scalar_one() >= SIGN_IN_LINKS_PER_EMAIL_MAX:

@@ -142,3 +142,39 @@ def test_a_next_url_off_site_is_ignored(app):
     page = web_client(app).get("/signin", query_string={"next": "https://evil.example/"})
 
     assert 'name="next" value="/"' in page.get_data(as_text=True)
+
+
+def test_concurrent_requests_for_one_address_never_pass_the_limit(app):
+    import threading
+
+    from app.extensions import db
+    from app.web.models import SignInLink
+
+    email = unique_email()
+    attempts = SIGN_IN_LINKS_PER_EMAIL_MAX * 3
+    outcomes: list[str] = []
+    start = threading.Barrier(attempts)
+
+    def ask(index: int) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                services.request_link(db.session, email=email, client=f"10.9.9.{index}", secret_key="k" * 32,
+                                      link_url=lambda token: f"http://boutique.test/signin/link?token={token}",
+                                      now=utcnow())
+                outcomes.append("sent")
+            except services.TooManyRequests:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes).count("sent") == SIGN_IN_LINKS_PER_EMAIL_MAX
+    with app.app_context():
+        assert db.session.query(SignInLink).filter_by(email=email).count() == SIGN_IN_LINKS_PER_EMAIL_MAX
+        db.session.remove()
