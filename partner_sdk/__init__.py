@@ -1,14 +1,18 @@
 """Client library merchants use to talk to the loyalty platform.
 
-Standard library only. Start with ``MerchantClient``; verify webhook
+Standard library only. Start with ``MerchantClient`` (or ``AffiliateClient``
+with an affiliate key); verify webhook
 deliveries with ``verify_webhook``; keep affiliate click tokens with
 ``partner_sdk.click_capture.ClickCapture``.
 """
 
 from __future__ import annotations
 
+from partner_sdk.affiliate import AffiliateClient
 from partner_sdk.click_capture import ClickCapture, click_token_from_cookie_header, click_token_from_environ
 from partner_sdk.client import (
+    BulkDecision,
+    CommissionRule,
     CreatedWebhookEndpoint,
     Member,
     MerchantClient,
@@ -33,10 +37,26 @@ from partner_sdk.errors import (
     WebhookSignatureError,
     error_from_response,
 )
+from partner_sdk.models import (
+    Application,
+    AttributionError,
+    CatalogItem,
+    CodesAdded,
+    Commission,
+    CommissionBrief,
+    CreatedCatalogItem,
+    Lead,
+    Link,
+    Program,
+    Redemption,
+    Report,
+    ReportRow,
+    VoucherRedemption,
+)
 from partner_sdk.pagination import Page, iterate_pages
 from partner_sdk.webhooks import WebhookEvent, sign_webhook, verify_webhook
 
-__version__: str = "0.2.0"
+__version__: str = "0.3.0"
 
 EVENT_TYPES: tuple[str, ...] = (
     "order.points_awarded",
@@ -51,15 +71,29 @@ EVENT_TYPES: tuple[str, ...] = (
     "points.expiring",
     "statement.issued",
 )
+AFFILIATE_EVENT_TYPES: tuple[str, ...] = tuple(event for event in EVENT_TYPES if event.startswith("commission."))
 
 __all__ = [
+    "AFFILIATE_EVENT_TYPES",
     "EVENT_TYPES",
+    "AffiliateClient",
+    "Application",
+    "AttributionError",
     "AuthenticationError",
+    "BulkDecision",
+    "CatalogItem",
     "ClickCapture",
+    "CodesAdded",
+    "Commission",
+    "CommissionBrief",
+    "CommissionRule",
     "Conflict",
     "ConflictError",
     "ConnectionFailed",
+    "CreatedCatalogItem",
     "CreatedWebhookEndpoint",
+    "Lead",
+    "Link",
     "LoyaltyError",
     "Member",
     "MerchantClient",
@@ -67,12 +101,17 @@ __all__ = [
     "NotFoundError",
     "OrderResult",
     "Page",
+    "Program",
     "RateLimited",
     "RateLimitedError",
+    "Redemption",
     "RefundResult",
+    "Report",
+    "ReportRow",
     "ServerError",
     "TransportError",
     "ValidationError",
+    "VoucherRedemption",
     "WebhookAttempt",
     "WebhookEndpoint",
     "WebhookEvent",

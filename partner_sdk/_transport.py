@@ -10,15 +10,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from partner_sdk.errors import ConnectionFailed, LoyaltyError, RateLimited, error_from_response
 
-USER_AGENT = "partner-sdk/0.2"
+USER_AGENT = "partner-sdk/0.3"
+JSON_ACCEPT = "application/json, application/problem+json"
 RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 RESPONSE_BYTES_MAX = 10 * 1024 * 1024
 
-Query = dict[str, str | int | None]
+Query = Mapping[str, str | int | bool | None]
 
 
 class Transport:
@@ -62,20 +64,44 @@ class Transport:
         query: Query | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """Send the call; returns (status, JSON object) or raises a LoyaltyError."""
+        """Send a JSON call; returns (status, JSON object) or raises a LoyaltyError."""
+        data = json.dumps(body).encode() if body is not None else None
+        status, payload = self.call(
+            method,
+            path,
+            data=data,
+            content_type="application/json" if data is not None else None,
+            query=query,
+            idempotency_key=idempotency_key,
+        )
+        if status == 204:
+            return status, {}
+        return status, _json_object(status, payload)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        accept: str = JSON_ACCEPT,
+        query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[int, bytes]:
+        """Send any body and accept any answer; returns (2xx status, raw body) or raises."""
         url = self.base_url + path
         if query:
-            kept = {name: value for name, value in query.items() if value is not None}
+            kept = {name: _query_value(value) for name, value in query.items() if value is not None}
             if kept:
                 url += "?" + urllib.parse.urlencode(kept)
-        data = json.dumps(body).encode() if body is not None else None
         headers = {
             "Authorization": f"Bearer {self._api_key}",
-            "Accept": "application/json, application/problem+json",
+            "Accept": accept,
             "User-Agent": USER_AGENT,
         }
-        if data is not None:
-            headers["Content-Type"] = "application/json"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         if method != "GET":
             # One key for the whole logical call, generated before the first try.
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
@@ -88,10 +114,8 @@ class Transport:
                     raise ConnectionFailed(f"{method} {url}: {failed}") from failed
                 delay_s = self.backoff_s(attempt)
             else:
-                if status == 204:
-                    return status, {}
                 if 200 <= status < 300:
-                    return status, _json_object(status, payload)
+                    return status, payload
                 error = error_from_response(status, response_headers, payload)
                 if status not in RETRYABLE_STATUSES or attempt >= self.max_retries:
                     raise error
@@ -127,3 +151,10 @@ def _json_object(status: int, payload: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise LoyaltyError(status, "Invalid response", "expected a JSON object from the platform")
     return parsed
+
+
+def _query_value(value: str | int | bool) -> str:
+    # Booleans as the platform parses them, not Python's "True".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

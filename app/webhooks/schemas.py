@@ -20,13 +20,24 @@ EVENT_TYPES = (
     "points.expiring",
     "statement.issued",
 )
+# What each kind of owner may subscribe to: affiliates only hear about their commissions.
+EVENT_TYPES_BY_OWNER_KIND = {
+    "merchant": EVENT_TYPES,
+    "affiliate": tuple(event for event in EVENT_TYPES if event.startswith("commission.")),
+}
 
 
 def _events(**kwargs) -> ma.fields.List:
     return ma.fields.List(
         ma.fields.String(validate=validate.OneOf(EVENT_TYPES)),
         validate=validate.Length(1, len(EVENT_TYPES)),
-        metadata={"description": "Event types to receive, from the catalog: " + ", ".join(EVENT_TYPES) + "."},
+        metadata={
+            "description": "Event types to receive. Merchants: "
+            + ", ".join(EVENT_TYPES_BY_OWNER_KIND["merchant"])
+            + ". Affiliates: "
+            + ", ".join(EVENT_TYPES_BY_OWNER_KIND["affiliate"])
+            + " (anything else is refused with 422)."
+        },
         **kwargs,
     )
 
@@ -87,6 +98,11 @@ class AttemptSchema(ma.Schema):
     duration_ms = ma.fields.Integer(allow_none=True)
     error = ma.fields.String(allow_none=True)
     next_attempt_at = ma.fields.DateTime(allow_none=True)
+
+
+class EventCatalogSchema(ma.Schema):
+    owner_kind = ma.fields.String(metadata={"description": "merchant or affiliate: whose key called."})
+    events = ma.fields.List(ma.fields.String(), metadata={"description": "The event types this caller may subscribe to."})
 
 
 EndpointPageSchema = page_of(EndpointSchema, "WebhookEndpointPage")

@@ -1,6 +1,7 @@
 """Webhook endpoints of an owner and the transactional outbox (``emit``).
 
-An owner is ``(owner_kind, owner_id)``: a merchant now, an affiliate later.
+An owner is ``(owner_kind, owner_id)``: a merchant or an affiliate. Each kind
+has its own event catalog (affiliates hear only about their commissions).
 Delivery lives in ``app.webhooks.delivery``.
 """
 
@@ -21,7 +22,7 @@ from app.errors import NotFound, Unprocessable
 from app.idempotency_keys import run_once
 from app.pagination import Page, paginate
 from app.webhooks.models import OWNER_KINDS, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from app.webhooks.schemas import EVENT_TYPES, AttemptSchema, EndpointSchema, EndpointWithSecretSchema
+from app.webhooks.schemas import EVENT_TYPES_BY_OWNER_KIND, AttemptSchema, EndpointSchema, EndpointWithSecretSchema
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -64,8 +65,8 @@ def emit(session: Session, owner_kind: str, owner_id: int, event_type: str, data
     rollback of the caller's transaction takes the event with it: an event is
     sent if and only if the change it describes committed.
     """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"{event_type!r} is not in the event catalog")
+    if event_type not in EVENT_TYPES_BY_OWNER_KIND.get(owner_kind, ()):
+        raise ValueError(f"{event_type!r} is not in the event catalog of {owner_kind!r} owners")
     rows = session.execute(_SUBSCRIBERS, {"kind": owner_kind, "owner": owner_id}).all()
     targets = [row.id for row in rows if event_type in json.loads(row.events)]
     if not targets:
@@ -111,6 +112,22 @@ def emit(session: Session, owner_kind: str, owner_id: int, event_type: str, data
     return public_id
 
 
+def event_catalog(owner: Owner) -> dict:
+    """The event types this owner may subscribe to."""
+    return {"owner_kind": owner.kind, "events": list(EVENT_TYPES_BY_OWNER_KIND[owner.kind])}
+
+
+def check_events(owner: Owner, events: list[str]) -> None:
+    """Refuse event types outside the owner's catalog (affiliates: commission.* only)."""
+    allowed = EVENT_TYPES_BY_OWNER_KIND[owner.kind]
+    refused = sorted({event for event in events if event not in allowed})
+    if refused:
+        raise Unprocessable(
+            f"Not in the event catalog of {owner.kind}s.",
+            errors={"events": [f"{event!r} is not available to {owner.kind}s." for event in refused]},
+        )
+
+
 def check_url(url: str, *, allow_insecure: bool) -> None:
     """http(s) only, no credentials; in production https to a public host only."""
     parts = urlsplit(url)
@@ -148,6 +165,7 @@ def create_endpoint(
 ) -> tuple[dict, bool]:
     """Register an endpoint; the answer carries its signing secret, shown only there."""
     check_url(data["url"], allow_insecure=allow_insecure)
+    check_events(owner, data["events"])
 
     def work() -> dict:
         count = session.execute(
@@ -191,6 +209,8 @@ def update_endpoint(
 ) -> tuple[dict, bool]:
     if "url" in data:
         check_url(data["url"], allow_insecure=allow_insecure)
+    if "events" in data:
+        check_events(owner, data["events"])
 
     def work() -> dict:
         endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)

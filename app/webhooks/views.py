@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import current_app, g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import merchant_required
-from app.errors import conflict
+from app.affiliates.models import AFFILIATE_BY_KEY
+from app.auth import _bearer, hash_key
+from app.errors import Unauthorized, conflict
 from app.extensions import db
 from app.idempotency_keys import header_key
 from app.schemas import PageArgsSchema
@@ -18,14 +21,16 @@ from app.webhooks.schemas import (
     EndpointSchema,
     EndpointUpdateSchema,
     EndpointWithSecretSchema,
+    EventCatalogSchema,
 )
+from app.merchants.models import MERCHANT_BY_KEY
 from ledger.types import utcnow
 
 blp = Blueprint(
     "webhooks",
     __name__,
     url_prefix="/v1/webhook-endpoints",
-    description="Merchant: endpoints that receive signed events, and their delivery log.",
+    description="Merchant or affiliate: endpoints that receive signed events, and their delivery log.",
 )
 
 _KEY_CONFLICT = conflict("This Idempotency-Key was used for a different request.")
@@ -42,8 +47,30 @@ _KEY_HEADER = {
 }
 
 
+def owner_required(view):
+    """A live merchant key or a live affiliate key passes; the owner is in ``g.webhook_owner``.
+
+    Each owner sees only its own endpoints: the kind is part of every lookup.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key_hash = hash_key(_bearer())
+        found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": key_hash}).first()
+        if found is not None:
+            g.webhook_owner = services.Owner("merchant", found[0])
+            return view(*args, **kwargs)
+        found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": key_hash}).first()
+        if found is not None:
+            g.webhook_owner = services.Owner("affiliate", found[0])
+            return view(*args, **kwargs)
+        raise Unauthorized("Unknown or revoked merchant or affiliate key.")
+
+    return wrapper
+
+
 def _owner() -> services.Owner:
-    return services.Owner("merchant", g.merchant.id)
+    return g.webhook_owner
 
 
 def _allow_insecure() -> bool:
@@ -57,7 +84,7 @@ def _answer(answer: dict, created: bool, status: int):
 
 @blp.route("")
 class Endpoints(MethodView):
-    decorators = [merchant_required]
+    decorators = [owner_required]
 
     @blp.arguments(EndpointCreateSchema)
     @blp.response(201, EndpointWithSecretSchema, description="Endpoint registered; its secret is shown only here.")
@@ -86,9 +113,23 @@ class Endpoints(MethodView):
         return services.list_endpoints(db.session, _owner(), **args)
 
 
+@blp.route("/event-types")
+class EventCatalog(MethodView):
+    decorators = [owner_required]
+
+    @blp.response(200, EventCatalogSchema)
+    def get(self):
+        """List the event types your key may subscribe to
+
+        Merchants may subscribe to every event; affiliates to `commission.*`
+        events only. Subscribing to anything else is refused with 422.
+        """
+        return services.event_catalog(_owner())
+
+
 @blp.route("/<id:endpoint_id>")
 class EndpointById(MethodView):
-    decorators = [merchant_required]
+    decorators = [owner_required]
 
     @blp.response(200, EndpointSchema)
     def get(self, endpoint_id):
@@ -120,7 +161,7 @@ class EndpointById(MethodView):
 
 @blp.route("/<id:endpoint_id>/rotate-secret")
 class EndpointSecretRotation(MethodView):
-    decorators = [merchant_required]
+    decorators = [owner_required]
 
     @blp.response(201, EndpointWithSecretSchema, description="The new secret, shown only here.")
     @blp.alt_response(200, schema=EndpointWithSecretSchema, description="Replay with the same Idempotency-Key.")
@@ -140,7 +181,7 @@ class EndpointSecretRotation(MethodView):
 
 @blp.route("/<id:endpoint_id>/attempts")
 class EndpointAttempts(MethodView):
-    decorators = [merchant_required]
+    decorators = [owner_required]
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, AttemptPageSchema)

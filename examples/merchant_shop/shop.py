@@ -25,6 +25,7 @@ from partner_sdk import (
     ClickCapture,
     LoyaltyError,
     MerchantClient,
+    OrderResult,
     ValidationError,
     WebhookSignatureError,
     click_token_from_environ,
@@ -37,6 +38,7 @@ PRODUCTS = {
     "kettle": {"name": "Copper kettle", "price_cents": 4599},
 }
 EVENTS_MAX = 200
+ORDERS_MAX = 1000
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -58,6 +60,8 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
     loyalty = MerchantClient(app.config["PLATFORM_URL"], app.config["MERCHANT_KEY"], timeout_s=5)
     app.extensions["loyalty"] = loyalty
     received: list[dict[str, Any]] = []
+    # What the platform answered for each checkout; a real shop keeps this with its own order.
+    recorded: dict[str, OrderResult] = {}
     lock = threading.Lock()
     # Every GET with ?lp_click=... becomes a first-party cookie and a clean redirect.
     app.wsgi_app = ClickCapture(app.wsgi_app, secure=env.get("SHOP_COOKIE_SECURE", "1") != "0")  # type: ignore[method-assign]
@@ -116,6 +120,10 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
         except LoyaltyError as error:
             # The sale stands even when the loyalty platform is unreachable; a real shop queues a retry.
             return page("Checkout", "<p role='alert'>Paid, but points could not be recorded: {{ e }}</p>", 502, e=error)
+        with lock:
+            recorded[order.order_id] = order
+            while len(recorded) > ORDERS_MAX:
+                del recorded[next(iter(recorded))]
         return redirect(url_for("order_page", order_id=order.order_id))
 
     @app.get("/orders/<order_id>")
@@ -129,6 +137,8 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             "<p>Paid {{ '%.2f'|format(o.amount_cents / 100) }}, net {{ '%.2f'|format(o.net_amount_cents / 100) }} {{ o.currency }}.</p>"
             "<p>This order earned <strong id='points'>{{ o.points_net }}</strong> points; the member now has "
             "<strong id='balance'>{{ o.points_balance }}</strong> points.</p>"
+            "{% if o.commission %}<p>Referred by an affiliate: commission "
+            "<strong id='commission'>{{ o.commission.status }}</strong>.</p>{% endif %}"
             "{% if o.net_amount_cents %}<form method='post' action='{{ url_for('refund', order_id=o.order_id) }}'>"
             "<input type='hidden' name='refund_id' value='{{ refund_id }}'>"
             "<input type='hidden' name='amount_cents' value='{{ o.net_amount_cents }}'>"
@@ -173,6 +183,7 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
         )
 
     app.extensions["received_events"] = received
+    app.extensions["recorded_orders"] = recorded
     return app
 
 

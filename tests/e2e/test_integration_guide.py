@@ -18,8 +18,9 @@ from werkzeug.test import Client
 from app.extensions import db
 from app.webhooks.delivery import deliver_due
 from ledger.types import utcnow
-from partner_sdk import MerchantClient
+from partner_sdk import AffiliateClient, MerchantClient
 from tests.conftest import ADMIN_KEY, auth, make_app, merchant_body, serve
+from tests.e2e.sdk_world import click
 from tests.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,11 @@ EXPECTED_OUTPUT = {
     "errors_and_retries.py": "conflict: 409\n['amount_cents']\nrecorded\n",
     "pagination.py": "alice@example.com 150\nbob@example.com 10\n1 True\n",
     "webhook_endpoint.py": "True\n",
+    "affiliate_program.py": "Spring referrals True\n",
+    "affiliate_client.py": "approved\nTrue\nday 0\n"
+    "['commission.created', 'commission.approved', 'commission.rejected', 'commission.paid']\n",
+    "commissions.py": "pending 1000\n200\napproved rejected\n",
+    "boutique_supplier.py": "10 50 50\nnot redeemed by a member yet, or already used\n",
 }
 
 
@@ -57,6 +63,22 @@ def platform(databases):
         db.engine.dispose()
 
 
+def prepare(name: str, env: dict[str, str], application, url: str) -> None:
+    """What the guide's reader has at hand before a snippet: an affiliate key, the program id, a click."""
+    if name == "affiliate_client.py":
+        affiliate = application.test_client().post(
+            "/v1/affiliates",
+            json={"name": "Spring blog", "email": "blog@example.org", "website": "https://blog.example/"},
+            headers=auth(ADMIN_KEY),
+        ).get_json()
+        env["LOYALTY_AFFILIATE_KEY"] = affiliate["api_key"]
+        [program] = MerchantClient(url, env["LOYALTY_MERCHANT_KEY"]).list_programs().data
+        env["LOYALTY_PROGRAM_ID"] = program.id
+    if name == "commissions.py":
+        [link] = AffiliateClient(url, env["LOYALTY_AFFILIATE_KEY"]).list_links().data
+        env["CLICK_TOKEN"], env["LEAD_CLICK_TOKEN"] = click(link.url), click(link.url)
+
+
 def test_the_client_snippets_run_in_order_with_the_promised_output(platform):
     application, url = platform
     merchant = application.test_client().post("/v1/merchants", json=merchant_body(), headers=auth(ADMIN_KEY)).get_json()
@@ -67,8 +89,10 @@ def test_the_client_snippets_run_in_order_with_the_promised_output(platform):
             "LOYALTY_PLATFORM_URL": url,
             "LOYALTY_MERCHANT_KEY": merchant["api_key"],
             "SHOP_WEBHOOK_URL": receiver.url,
+            "AFFILIATE_WEBHOOK_URL": receiver.url,
         }
         for name, expected in EXPECTED_OUTPUT.items():  # in the guide's order: later ones use earlier orders
+            prepare(name, env, application, url)
             ran = subprocess.run(
                 [sys.executable, str(SNIPPETS / name)], env=env, capture_output=True, text=True, timeout=60
             )
