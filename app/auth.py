@@ -30,7 +30,8 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _bearer() -> str:
+def bearer_token() -> str:
+    """The key of the `Authorization: Bearer <key>` header; 401 without one."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -45,7 +46,7 @@ def operator_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         expected = current_app.config["LOYALTY_ADMIN_KEY"]
-        if not hmac.compare_digest(_bearer().encode(), expected.encode()):
+        if not hmac.compare_digest(bearer_token().encode(), expected.encode()):
             raise Unauthorized("This call needs the operator key.")
         return view(*args, **kwargs)
 
@@ -57,7 +58,7 @@ def merchant_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": hash_key(_bearer())}).first()
+        found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": hash_key(bearer_token())}).first()
         if found is None:
             raise Unauthorized("Unknown or revoked merchant key.")
         g.merchant = MerchantTerms(*found)
@@ -71,7 +72,7 @@ def affiliate_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": hash_key(_bearer())}).first()
+        found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": hash_key(bearer_token())}).first()
         if found is None:
             raise Unauthorized("Unknown or revoked affiliate key.")
         g.affiliate = AffiliateIdentity(*found)

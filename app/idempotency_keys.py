@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import wraps
 
-from flask import request
+from flask import g, jsonify, request
+from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from app.errors import Unprocessable
+from app.errors import Unprocessable, conflict
+from app.extensions import db
 from ledger import idempotency
 
 HEADER = "Idempotency-Key"
@@ -43,3 +46,57 @@ def run_once(
         idempotency.complete(session, scope, key, answer)
     session.commit()
     return answer, True
+
+
+HEADER_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": HEADER,
+            "required": False,
+            "schema": {"type": "string", "pattern": "^[!-~]{1,250}$"},
+            "description": "Makes a retry of this call return the first answer (1 to 250 visible ASCII characters).",
+        }
+    ]
+}
+
+
+def _caller() -> str:
+    for kind in ("merchant", "affiliate"):
+        found = getattr(g, kind, None)
+        if found is not None:
+            return f"{kind}:{found.id}"
+    return "operator"
+
+
+def idempotent_create(blp: Blueprint, schema):
+    """Decorate a create call (below its auth, above its smorest decorators): with an
+    ``Idempotency-Key`` header, a retry of the same request gets the first answer
+    with 200, and the key reused for another request gets 409.
+
+    The key is claimed in the service's own transaction, so a refused request
+    leaves no trace; the answer is stored right after that commit.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            key = header_key()
+            if key is None:
+                return view(*args, **kwargs)
+            scope = f"http:{_caller()}:{request.method}:{request.url_rule.rule}"
+            asked = {"path": request.path, "body": request.get_json(silent=True)}
+            stored = idempotency.claim(db.session, scope, key, idempotency.fingerprint(asked))
+            if stored is not None:
+                db.session.rollback()
+                return jsonify(stored), 200
+            response = view(*args, **kwargs)
+            idempotency.complete(db.session, scope, key, response.get_json())
+            db.session.commit()
+            return response
+
+        documented = blp.doc(**HEADER_DOC)(wrapper)
+        documented = blp.alt_response(200, schema=schema, description=f"Replay with the same {HEADER}.")(documented)
+        return blp.alt_response(409, **conflict(f"This {HEADER} was used for a different request."))(documented)
+
+    return decorator

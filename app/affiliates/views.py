@@ -29,6 +29,7 @@ from app.affiliates.schemas import (
 from app.auth import affiliate_required, merchant_required, operator_required
 from app.errors import conflict
 from app.extensions import db
+from app.idempotency_keys import idempotent_create
 from app.keys import with_key
 from app.merchants.schemas import ApiKeyCreatedSchema
 from app.schemas import PageArgsSchema
@@ -51,6 +52,7 @@ links_blp = Blueprint("links", __name__, url_prefix="/v1", description="Affiliat
 class Affiliates(MethodView):
     decorators = [operator_required]
 
+    @idempotent_create(affiliates_blp, AffiliateCreatedSchema)
     @affiliates_blp.arguments(AffiliateCreateSchema)
     @affiliates_blp.response(201, AffiliateCreatedSchema)
     def post(self, data):
@@ -94,6 +96,7 @@ class AffiliateKeys(MethodView):
         """List an affiliate's keys (prefixes only)"""
         return services.KEYS.list(db.session, affiliate_id, **args)
 
+    @idempotent_create(affiliates_blp, ApiKeyCreatedSchema)
     @affiliates_blp.response(201, ApiKeyCreatedSchema)
     def post(self, affiliate_id):
         """Issue an additional affiliate key (shown once)"""
@@ -105,6 +108,7 @@ class AffiliateKeys(MethodView):
 class AffiliateKeyRotation(MethodView):
     decorators = [operator_required]
 
+    @idempotent_create(affiliates_blp, ApiKeyCreatedSchema)
     @affiliates_blp.response(201, ApiKeyCreatedSchema)
     def post(self, affiliate_id, key_id):
         """Replace an affiliate key at once: the old key stops, the new one is returned once"""
@@ -129,6 +133,7 @@ class AffiliateKey(MethodView):
 class Programs(MethodView):
     decorators = [merchant_required]
 
+    @idempotent_create(programs_blp, ProgramSchema)
     @programs_blp.arguments(ProgramCreateSchema)
     @programs_blp.response(201, ProgramSchema)
     def post(self, data):
@@ -170,6 +175,7 @@ class ProgramById(MethodView):
 @programs_blp.route("/<id:program_id>/applications")
 class ProgramApplications(MethodView):
     @affiliate_required
+    @idempotent_create(programs_blp, ApplicationSchema)
     @programs_blp.response(201, ApplicationSchema)
     @programs_blp.alt_response(409, **conflict("You already applied to this program."))
     def post(self, program_id):
@@ -218,6 +224,7 @@ def _with_url(link):
 class Links(MethodView):
     decorators = [affiliate_required]
 
+    @idempotent_create(links_blp, LinkSchema)
     @links_blp.arguments(LinkCreateSchema)
     @links_blp.response(201, LinkSchema)
     def post(self, data):

@@ -30,6 +30,7 @@ from app.boutique.schemas import (
 )
 from app.errors import NotFound, conflict
 from app.extensions import db
+from app.idempotency_keys import idempotent_create
 from ledger.types import utcnow
 
 catalog_blp = Blueprint(
@@ -48,6 +49,7 @@ API_BLUEPRINTS = (catalog_blp, vouchers_blp, redemptions_blp)
 class Items(MethodView):
     decorators = [merchant_required]
 
+    @idempotent_create(catalog_blp, ItemCreatedSchema)
     @catalog_blp.arguments(ItemCreateSchema)
     @catalog_blp.response(201, ItemCreatedSchema)
     @catalog_blp.alt_response(409, **conflict("A voucher code exists already among your codes."))
@@ -108,6 +110,7 @@ class ItemDeactivation(MethodView):
 class ItemCodes(MethodView):
     decorators = [merchant_required]
 
+    @idempotent_create(catalog_blp, CodesAddedSchema)
     @catalog_blp.arguments(CodesAddSchema)
     @catalog_blp.response(201, CodesAddedSchema)
     @catalog_blp.alt_response(409, **conflict("A code exists already among your codes."))

@@ -75,14 +75,22 @@ def _reject(session: Session, commission: Commission, reason: str, now: datetime
 
 
 def approve(session: Session, merchant: MerchantTerms, commission_id: int, *, now: datetime) -> Commission:
+    """Approve a pending commission; approving it again (a retry) answers the same."""
     commission = _locked(session, merchant.id, commission_id)
+    if commission.status == "approved":
+        session.rollback()
+        return commission
     _approve(session, commission, now)
     session.commit()
     return commission
 
 
 def reject(session: Session, merchant: MerchantTerms, commission_id: int, reason: str, *, now: datetime) -> Commission:
+    """Reject a pending commission; rejecting it again with the same reason (a retry) answers the same."""
     commission = _locked(session, merchant.id, commission_id)
+    if commission.status == "rejected" and commission.reason == reason:
+        session.rollback()
+        return commission
     _reject(session, commission, reason, now)
     session.commit()
     return commission

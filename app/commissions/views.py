@@ -75,12 +75,12 @@ class CommissionApproval(MethodView):
     decorators = [merchant_required]
 
     @blp.response(200, CommissionSchema)
-    @blp.alt_response(409, **conflict("The commission is not pending."))
+    @blp.alt_response(409, **conflict("The commission was rejected already."))
     def post(self, commission_id):
         """Approve a pending commission
 
         Posts the commission to the affiliate's payable and the network fee to
-        the platform, both owed by you.
+        the platform, both owed by you. Approving it again answers the same.
         """
         return services.approve(db.session, g.merchant, commission_id, now=utcnow())
 
@@ -91,9 +91,12 @@ class CommissionRejection(MethodView):
 
     @blp.arguments(RejectSchema)
     @blp.response(200, CommissionSchema)
-    @blp.alt_response(409, **conflict("The commission is not pending."))
+    @blp.alt_response(409, **conflict("The commission was decided already."))
     def post(self, data, commission_id):
-        """Reject a pending commission, with a reason the affiliate sees"""
+        """Reject a pending commission, with a reason the affiliate sees
+
+        Rejecting it again with the same reason answers the same.
+        """
         return services.reject(db.session, g.merchant, commission_id, data["reason"], now=utcnow())
 
 

@@ -6,6 +6,7 @@ from marshmallow import RAISE
 
 from app.auth import operator_required
 from app.extensions import db
+from app.idempotency_keys import idempotent_create
 from app.keys import with_key
 from app.merchants import services
 from app.merchants.schemas import (
@@ -27,6 +28,7 @@ blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="
 class Merchants(MethodView):
     decorators = [operator_required]
 
+    @idempotent_create(blp, MerchantCreatedSchema)
     @blp.arguments(MerchantCreateSchema)
     @blp.response(201, MerchantCreatedSchema)
     def post(self, data):
@@ -73,6 +75,7 @@ class MerchantKeys(MethodView):
         """List a merchant's keys (prefixes only)"""
         return services.KEYS.list(db.session, merchant_id, **args)
 
+    @idempotent_create(blp, ApiKeyCreatedSchema)
     @blp.response(201, ApiKeyCreatedSchema)
     def post(self, merchant_id):
         """Issue an additional key
@@ -88,6 +91,7 @@ class MerchantKeys(MethodView):
 class MerchantKeyRotation(MethodView):
     decorators = [operator_required]
 
+    @idempotent_create(blp, ApiKeyCreatedSchema)
     @blp.response(201, ApiKeyCreatedSchema)
     def post(self, merchant_id, key_id):
         """Replace a key at once: the old key stops working, the new one is returned once"""

@@ -8,10 +8,11 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.affiliates.models import AFFILIATE_BY_KEY
-from app.auth import _bearer, hash_key
+from app.auth import bearer_token, hash_key
 from app.errors import Unauthorized, conflict
 from app.extensions import db
-from app.idempotency_keys import header_key
+from app.idempotency_keys import HEADER_DOC, header_key
+from app.merchants.models import MERCHANT_BY_KEY
 from app.schemas import PageArgsSchema
 from app.webhooks import services
 from app.webhooks.schemas import (
@@ -23,7 +24,6 @@ from app.webhooks.schemas import (
     EndpointWithSecretSchema,
     EventCatalogSchema,
 )
-from app.merchants.models import MERCHANT_BY_KEY
 from ledger.types import utcnow
 
 blp = Blueprint(
@@ -34,17 +34,7 @@ blp = Blueprint(
 )
 
 _KEY_CONFLICT = conflict("This Idempotency-Key was used for a different request.")
-_KEY_HEADER = {
-    "parameters": [
-        {
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": False,
-            "schema": {"type": "string", "pattern": "^[!-~]{1,250}$"},
-            "description": "Makes a retry of this call return the first answer (1 to 250 visible ASCII characters).",
-        }
-    ]
-}
+_KEY_HEADER = HEADER_DOC
 
 
 def owner_required(view):
@@ -55,7 +45,7 @@ def owner_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        key_hash = hash_key(_bearer())
+        key_hash = hash_key(bearer_token())
         found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": key_hash}).first()
         if found is not None:
             g.webhook_owner = services.Owner("merchant", found[0])

@@ -124,8 +124,9 @@ def test_commissions_are_approved_rejected_and_decided_in_bulk(network: Network,
     assert [(c.id, c.status) for c in in_bulk] == [(ids[2], "approved"), (ids[3], "rejected")]
     assert [(c.id, c.status, c.reason) for c in from_csv] == [(ids[4], "approved", None), (ids[5], "rejected", "Cancelled")]
     assert sorted(c.id for c in network.merchant.iter_commissions(status="approved")) == sorted([ids[0], ids[2], ids[4]])
+    assert network.merchant.approve_commission(ids[0]).decided_at == approved.decided_at  # a retry answers the same
     with pytest.raises(Conflict):
-        network.merchant.approve_commission(ids[0])
+        network.merchant.approve_commission(ids[1])  # rejected already
     verify_ledger(engine)
 
 
