@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX, WEBHOOK_SECRET_GRACE_S
 from app.errors import NotFound, Unprocessable
 from app.idempotency_keys import run_once
+from app.locks import serialize
 from app.pagination import Page, paginate
 from app.webhooks.models import OWNER_KINDS, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.schemas import EVENT_TYPES_BY_OWNER_KIND, AttemptSchema, EndpointSchema, EndpointWithSecretSchema
@@ -168,6 +169,8 @@ def create_endpoint(
     check_events(owner, data["events"])
 
     def work() -> dict:
+        # Concurrent creates by one owner count one after the other.
+        serialize(session, f"webhook-endpoints:{owner.kind}:{owner.id}")
         count = session.execute(
             select(func.count())
             .select_from(_ENDPOINTS)

@@ -145,6 +145,28 @@ def test_an_owner_has_at_most_the_named_number_of_endpoints(client, new_merchant
     assert refused.status_code == 422
 
 
+def test_concurrent_creates_never_pass_the_endpoint_limit(app, new_merchant):
+    import threading
+
+    merchant = new_merchant()
+    attempts = WEBHOOK_ENDPOINTS_PER_OWNER_MAX + 6
+    start = threading.Barrier(attempts)
+    statuses: list[int] = []
+
+    def one() -> None:
+        client = app.test_client()
+        start.wait()
+        statuses.append(create(client, merchant).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [201] * WEBHOOK_ENDPOINTS_PER_OWNER_MAX + [422] * 6
+
+
 def test_another_merchant_cannot_see_or_touch_an_endpoint(client, new_merchant):
     owner, other = new_merchant(), new_merchant()
     endpoint = create(client, owner).get_json()
