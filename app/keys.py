@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import new_key
 from app.errors import NotFound, Unprocessable
+from app.locks import serialize
 from app.pagination import Page, paginate
 
 
@@ -36,6 +37,7 @@ class KeyRing:
 
     def add(self, session: Session, owner_id: int, now: datetime) -> tuple[Any, str]:
         """A new live key (not committed); returns it with the key in clear, to show once."""
+        serialize(session, f"api-keys:{self.owner_noun}:{owner_id}")  # the live-key limit holds under concurrency
         live = session.execute(
             select(func.count(self.model.id)).where(self._owner() == owner_id, self.model.revoked_at.is_(None))
         ).scalar_one()
