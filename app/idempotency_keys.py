@@ -65,8 +65,8 @@ def _caller() -> str:
     for kind in ("merchant", "affiliate"):
         found = getattr(g, kind, None)
         if found is not None:
-            return f"{kind}:{found.id}"
-    return "operator"
+            return f"{kind[0]}{found.id}"
+    return "op"
 
 
 def idempotent_create(blp: Blueprint, schema):
@@ -84,7 +84,8 @@ def idempotent_create(blp: Blueprint, schema):
             key = header_key()
             if key is None:
                 return view(*args, **kwargs)
-            scope = f"http:{_caller()}:{request.method}:{request.url_rule.rule}"
+            # Short enough for the record's scope column: caller and view, e.g. "m42:programs.Programs".
+            scope = f"{_caller()}:{request.endpoint}"
             asked = {"path": request.path, "body": request.get_json(silent=True)}
             stored = idempotency.claim(db.session, scope, key, idempotency.fingerprint(asked))
             if stored is not None:

@@ -15,6 +15,7 @@ from ledger.models import IdempotencyRecord
 from ledger.types import utcnow
 
 KEY_LENGTH_MAX = 250
+SCOPE_LENGTH_MAX = 64
 
 
 def fingerprint(request: Any) -> str:
@@ -32,6 +33,8 @@ def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | N
     """
     if not key or len(key) > KEY_LENGTH_MAX:
         raise ValueError("idempotency key must have 1 to 250 characters")
+    if not scope or len(scope) > SCOPE_LENGTH_MAX:
+        raise ValueError(f"idempotency scope must have 1 to {SCOPE_LENGTH_MAX} characters: {scope!r}")
     records = IdempotencyRecord.__table__
     inserted = session.execute(
         upsert_statement(session, records, ["scope", "key"], returning=records.c.key),
