@@ -45,11 +45,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
     from app.orders.views import blp as orders_blp
+    from app.settlement.views import blp as settlement_blp
     from app.web import views as web
     from app.webhooks.views import blp as webhooks_blp
 
     json_api = (merchants_blp, orders_blp, members_blp, *boutique_blps, webhooks_blp,
-                affiliates_blp, programs_blp, links_blp, commissions_blp)
+                affiliates_blp, programs_blp, links_blp, commissions_blp, settlement_blp)
     for blp in json_api:
         api.register_blueprint(blp)
     web.register(app)  # the members' pages: HTML, outside the JSON API and its spec

@@ -34,6 +34,8 @@ REVENUE_BREAKAGE = "platform:revenue:breakage"
 REDEMPTION_VALUE = "platform:redemptions"
 REVENUE_MARGIN = "platform:revenue:margin"
 REVENUE_FEES = "platform:revenue:fees"
+# Money that actually moved in or out (transfers to affiliates, collections from merchants).
+PLATFORM_CASH = "platform:cash"
 
 
 def member_account(member_key: str) -> str:

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.settlement import models as _payouts  # noqa: F401  (commissions.payout_id refers to payouts)
 from ledger.types import BigId, UTCDateTime
 
 COMMISSION_STATUSES = ("pending", "approved", "rejected", "paid")
@@ -48,6 +49,8 @@ class Commission(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     hold_until: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The payout that paid it (status "paid"); see app/settlement.
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
 
 
 class AttributionError(db.Model):

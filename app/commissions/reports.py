@@ -1,8 +1,10 @@
 """The affiliate's report: clicks and commissions per day, program or link.
 
 Commissions count on the day they were created (the conversion), adjustments on
-the day of the refund; approved amounts include the negative adjustments, so
-the approved total over all time equals the affiliate's payable balance in the ledger.
+the day of the refund, each under its current status. Approved amounts include
+the negative adjustments not yet netted in a payout, so the approved total over
+all time equals the affiliate's payable balance in the ledger; the paid total
+equals what payouts moved to cash (app/settlement).
 """
 
 from __future__ import annotations

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.constants import PAYOUT_ID_LENGTH_MAX, PAYOUT_REFERENCE_LENGTH_MAX, SUPPORTED_CURRENCIES
+from app.schemas import Id, StrictSchema, page_of
+
+
+class PayoutCreateSchema(StrictSchema):
+    payout_id = ma.fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, PAYOUT_ID_LENGTH_MAX),
+            validate.Regexp(r"^[A-Za-z0-9._~:@#+=-]+$", error="Use letters, digits and . _ ~ : @ # + = - only."),
+        ],
+        metadata={"description": "Your reference for this payout: also its idempotency key, per affiliate."},
+    )
+    currency = ma.fields.String(required=True, validate=validate.OneOf(SUPPORTED_CURRENCIES))
+    reference = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, PAYOUT_REFERENCE_LENGTH_MAX),
+        metadata={"description": "The external transfer's reference (bank or Stripe), if any."},
+    )
+
+
+class PayoutSchema(ma.Schema):
+    id = Id()
+    payout_id = ma.fields.String(attribute="payout_key")
+    affiliate_id = ma.fields.Function(lambda p: str(p.affiliate_id))
+    currency = ma.fields.String()
+    amount_cents = ma.fields.Integer(metadata={"description": "What was paid: approved commissions net of adjustments."})
+    commission_count = ma.fields.Integer(metadata={"description": "Commissions (and adjustments) this payout settled."})
+    reference = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+PayoutPageSchema = page_of(PayoutSchema, "PayoutPage")
+
+
+class StatementCreateSchema(StrictSchema):
+    period_end = ma.fields.AwareDateTime(
+        required=True,
+        metadata={"description": "End of the period (exclusive), with its UTC offset; not in the future. "
+                                 "The period starts where the previous statement ended."},
+    )
+
+
+class StatementLineSchema(ma.Schema):
+    currency = ma.fields.String()
+    points_bought_cents = ma.fields.Integer(metadata={"description": "Points the merchant issued, net of refunds."})
+    commissions_cents = ma.fields.Integer(metadata={"description": "Approved affiliate commissions, net of adjustments."})
+    network_fees_cents = ma.fields.Integer(metadata={"description": "Network fees on those commissions."})
+    rewards_supplied_cents = ma.fields.Integer(
+        metadata={"description": "Wholesale value of boutique rewards the merchant supplied (the operator owes it)."}
+    )
+    other_cents = ma.fields.Integer(metadata={"description": "Any other movement (e.g. corrections), signed like net."})
+    net_cents = ma.fields.Integer(metadata={"description": "Positive: the merchant owes the operator; negative: the reverse."})
+
+
+class StatementSchema(ma.Schema):
+    id = Id()
+    merchant_id = ma.fields.Function(lambda s: str(s.merchant_id))
+    period_start = ma.fields.DateTime()
+    period_end = ma.fields.DateTime()
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema), metadata={"description": "One line per currency."})
+    created_at = ma.fields.DateTime()
+
+
+StatementPageSchema = page_of(StatementSchema, "StatementPage")

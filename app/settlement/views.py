@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from app.auth import affiliate_required, merchant_required, operator_required
+from app.errors import conflict
+from app.extensions import db
+from app.schemas import PageArgsSchema
+from app.settlement import services
+from app.settlement.schemas import (
+    PayoutCreateSchema,
+    PayoutPageSchema,
+    PayoutSchema,
+    StatementCreateSchema,
+    StatementPageSchema,
+    StatementSchema,
+)
+from ledger.types import utcnow
+
+blp = Blueprint(
+    "settlement", __name__, url_prefix="/v1",
+    description="Settlement: operator payouts to affiliates and statements of what merchants owe or are owed.",
+)
+
+
+# ----------------------------------------------------------------- operator
+
+
+@blp.route("/affiliates/<id:affiliate_id>/payouts")
+class AffiliatePayouts(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(PayoutCreateSchema)
+    @blp.response(201, PayoutSchema)
+    @blp.alt_response(200, schema=PayoutSchema, description="Replay of the same payout_id and body.")
+    @blp.alt_response(409, **conflict("This payout_id was used for a different payout."))
+    def post(self, data, affiliate_id):
+        """Pay an affiliate
+
+        Pays every approved, not yet paid commission of the affiliate in `currency`,
+        negative adjustments (refunds after approval) included, and marks them
+        `paid`. The ledger moves the sum from the affiliate's payable to the
+        platform's cash: record here the transfer you made. When the sum is zero or
+        negative, nothing is paid (422) and a negative balance stays for the next
+        payout. `payout_id` is the idempotency key, per affiliate.
+        """
+        payout, created = services.create_payout(db.session, affiliate_id, data, now=utcnow())
+        return payout, 201 if created else 200
+
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, PayoutPageSchema)
+    def get(self, args, affiliate_id):
+        """List an affiliate's payouts, oldest first"""
+        return services.list_payouts_of(db.session, affiliate_id, **args)
+
+
+@blp.route("/merchants/<id:merchant_id>/statements")
+class MerchantStatements(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(StatementCreateSchema)
+    @blp.response(201, StatementSchema)
+    def post(self, data, merchant_id):
+        """Issue a merchant's statement
+
+        Closes the merchant's open period (from the end of its previous statement,
+        or its creation) at `period_end` and states, per currency, what it owes
+        (points bought, commissions, network fees) and is owed (rewards supplied),
+        read from the ledger. A statement moves no money.
+        """
+        return services.issue_statement(db.session, merchant_id, data["period_end"], now=utcnow())
+
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, StatementPageSchema)
+    def get(self, args, merchant_id):
+        """List a merchant's statements, oldest first"""
+        return services.list_statements_of(db.session, merchant_id, **args)
+
+
+# ----------------------------------------------------------------- affiliate
+
+
+@blp.route("/affiliate/payouts")
+class OwnPayouts(MethodView):
+    decorators = [affiliate_required]
+
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, PayoutPageSchema)
+    def get(self, args):
+        """List your payouts, oldest first"""
+        return services.list_payouts(db.session, g.affiliate.id, **args)
+
+
+# ----------------------------------------------------------------- merchant
+
+
+@blp.route("/statements")
+class OwnStatements(MethodView):
+    decorators = [merchant_required]
+
+    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, StatementPageSchema)
+    def get(self, args):
+        """List your statements, oldest first"""
+        return services.list_statements(db.session, g.merchant.id, **args)
+
+
+@blp.route("/statements/<id:statement_id>")
+class OwnStatementById(MethodView):
+    decorators = [merchant_required]
+
+    @blp.response(200, StatementSchema)
+    def get(self, statement_id):
+        """Show one of your statements"""
+        return services.get_statement(db.session, g.merchant.id, statement_id)
