@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from partner_sdk.client import _Client, _quote
-from partner_sdk.models import Application, Link, Report
+from partner_sdk.models import Application, Link, Payout, Report
 from partner_sdk.pagination import Page, iterate_pages
 
 __all__ = ["AffiliateClient"]
@@ -39,6 +39,17 @@ class AffiliateClient(_Client):
     def iter_applications(self, *, page_size: int | None = None) -> Iterator[Application]:
         """Every application of yours, page after page."""
         return iterate_pages(lambda cursor: self.list_applications(limit=page_size, cursor=cursor))
+
+    # Payouts
+
+    def list_payouts(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Payout]:
+        """One page of the payouts the operator made to you, oldest first."""
+        _, data = self._http.request("GET", "/v1/affiliate/payouts", query={"limit": limit, "cursor": cursor})
+        return Page([Payout.from_json(p) for p in data["data"]], data.get("next_cursor"))
+
+    def iter_payouts(self, *, page_size: int | None = None) -> Iterator[Payout]:
+        """Every payout made to you, page after page."""
+        return iterate_pages(lambda cursor: self.list_payouts(limit=page_size, cursor=cursor))
 
     # Tracking links
 

@@ -20,6 +20,7 @@ from partner_sdk.models import (
     Lead,
     Program,
     Redemption,
+    Statement,
     VoucherRedemption,
 )
 from partner_sdk.pagination import Page, iterate_pages
@@ -737,6 +738,22 @@ class MerchantClient(_Client):
         """Accept a voucher code at your checkout; a code is accepted once (then Conflict)."""
         _, data = self._http.request("POST", f"/v1/vouchers/{_quote(code)}/redeem")
         return VoucherRedemption.from_json(data)
+
+    # Statements
+
+    def list_statements(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Statement]:
+        """One page of your statements (what you owe and are owed per period), oldest first."""
+        _, data = self._http.request("GET", "/v1/statements", query={"limit": limit, "cursor": cursor})
+        return Page([Statement.from_json(s) for s in data["data"]], data.get("next_cursor"))
+
+    def iter_statements(self, *, page_size: int | None = None) -> Iterator[Statement]:
+        """Every statement of yours, page after page."""
+        return iterate_pages(lambda cursor: self.list_statements(limit=page_size, cursor=cursor))
+
+    def get_statement(self, statement_id: int | str) -> Statement:
+        """One of your statements."""
+        _, data = self._http.request("GET", f"/v1/statements/{_quote(str(statement_id))}")
+        return Statement.from_json(data)
 
 
 def _given(**values: Any) -> dict[str, Any]:

@@ -21,10 +21,13 @@ __all__ = [
     "CreatedCatalogItem",
     "Lead",
     "Link",
+    "Payout",
     "Program",
     "Redemption",
     "Report",
     "ReportRow",
+    "Statement",
+    "StatementLine",
     "VoucherRedemption",
 ]
 
@@ -277,5 +280,59 @@ class Report:
             group_by=str(data["group_by"]),
             rows=[ReportRow.from_json(row) for row in data["rows"]],
             totals=[ReportRow.from_json(row) for row in data["totals"]],
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Payout(_Answer):
+    """A payment of the operator to you: approved commissions net of adjustments, in one currency."""
+
+    id: str
+    payout_id: str
+    affiliate_id: str
+    currency: str
+    amount_cents: int
+    commission_count: int
+    reference: str | None
+    created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StatementLine(_Answer):
+    """One currency of a statement; a positive `net_cents` is what you owe the operator."""
+
+    currency: str
+    points_bought_cents: int
+    commissions_cents: int
+    network_fees_cents: int
+    rewards_supplied_cents: int
+    other_cents: int
+    net_cents: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What you and the operator owe each other for one period (from `period_start`, to `period_end` excluded)."""
+
+    id: str
+    merchant_id: str
+    period_start: str
+    period_end: str
+    lines: list[StatementLine]
+    created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Statement:
+        return cls(
+            id=str(data["id"]),
+            merchant_id=str(data["merchant_id"]),
+            period_start=str(data["period_start"]),
+            period_end=str(data["period_end"]),
+            lines=[StatementLine.from_json(line) for line in data["lines"]],
+            created_at=str(data["created_at"]),
             raw=data,
         )
