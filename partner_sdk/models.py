@@ -82,6 +82,8 @@ class Commission(_Answer):
     decided_at: str | None
     created_at: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # Last, with a default: older platforms do not send it.
+    payout_id: str | None = None
 
 
 @dataclass(frozen=True)

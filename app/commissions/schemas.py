@@ -96,6 +96,10 @@ class CommissionSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     hold_until = ma.fields.DateTime(metadata={"description": "When a pending commission approves by itself."})
     decided_at = ma.fields.DateTime(allow_none=True)
+    payout_id = ma.fields.Function(
+        lambda c: None if c.payout_id is None else str(c.payout_id), allow_none=True,
+        metadata={"description": "The operator's payout that paid it (status paid), else null."},
+    )
 
 
 CommissionPageSchema = page_of(CommissionSchema, "CommissionPage")

@@ -45,6 +45,8 @@ def test_an_affiliate_reads_its_payouts_page_after_page(live_server: Any) -> Non
         merchant.approve_commission(recorded.commission.id)
         paid.append(operator_post(live_server, f"/v1/affiliates/{affiliate_id}/payouts",
                                   {"payout_id": unique("p"), "currency": "EUR", "reference": "SEPA"}))
+        shown = merchant.get_commission(recorded.commission.id)
+        assert (shown.status, shown.payout_id) == ("paid", paid[-1]["id"])
 
     first = affiliate.list_payouts(limit=2)
     every = list(affiliate.iter_payouts(page_size=2))

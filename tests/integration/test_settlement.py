@@ -94,7 +94,9 @@ def test_a_payout_moves_approved_commissions_from_payable_to_cash_and_marks_them
     assert payable(engine, world) == 0
     assert cash(engine) - cash_before == 2_400
     shown = client.get(f"/v1/commissions/{first['id']}", headers=world.merchant["headers"]).get_json()
-    assert shown["status"] == "paid"
+    assert (shown["status"], shown["payout_id"]) == ("paid", body["id"])
+    still = client.get(f"/v1/commissions/{pending}", headers=world.merchant["headers"]).get_json()
+    assert still["payout_id"] is None
     with Session(engine) as session:
         linked = session.execute(select(Commission.payout_id).where(Commission.id == int(first["id"]))).scalar_one()
     assert str(linked) == body["id"]
