@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY, REQUEST_BODY_BYTES_MAX
 from app.constants import MEMBER_SESSION_DAYS, REDEMPTION_HOLD_TIMEOUT_S_DEFAULT
-from app.constants import CLICK_FLUSH_INTERVAL_S_DEFAULT, DEV_CLICK_TOKEN_KEY
+from app.constants import CLICK_FLUSH_INTERVAL_S_DEFAULT, DEV_CLICK_TOKEN_KEY, STATEMENT_CLOSE_DELAY_S_DEFAULT
 
 
 class ConfigError(RuntimeError):
@@ -42,6 +42,8 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "WEBHOOK_ALLOW_INSECURE_URLS": env.get(
             "WEBHOOK_ALLOW_INSECURE_URLS", "0" if env.get("LOYALTY_ENV") == "production" else "1"
         ) == "1",
+        # A statement closes a period at least this long ago: no open transaction can still add to it.
+        "STATEMENT_CLOSE_DELAY_S": int(env.get("STATEMENT_CLOSE_DELAY_S", str(STATEMENT_CLOSE_DELAY_S_DEFAULT))),
         **_boutique(env),
     }
 

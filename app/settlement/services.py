@@ -8,7 +8,7 @@ merchant through Stripe is a later feature.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -124,17 +124,24 @@ def _merchant(session: Session, merchant_id: int) -> Merchant:
     return merchant
 
 
-def issue_statement(session: Session, merchant_id: int, period_end: datetime, *, now: datetime) -> Statement:
+def issue_statement(
+    session: Session, merchant_id: int, period_end: datetime, *, now: datetime, close_delay_s: int
+) -> Statement:
     """Close the merchant's next period at ``period_end``: it starts where the last
     statement ended (or at the merchant's creation), so periods never overlap nor
-    leave gaps. Emits ``statement.issued``."""
+    leave gaps. ``period_end`` must be ``close_delay_s`` in the past, so that no
+    transaction still open can add an entry dated inside the closed period.
+    Emits ``statement.issued``."""
     merchant = _merchant(session, merchant_id)
     try:
         period_end = period_end.astimezone(timezone.utc)
     except OverflowError:
         raise Unprocessable("period_end is out of range.", errors={"period_end": ["Out of range."]}) from None
-    if period_end > now:
-        raise Unprocessable("period_end is in the future.", errors={"period_end": ["Must not be in the future."]})
+    if period_end > now - timedelta(seconds=close_delay_s):
+        raise Unprocessable(
+            f"period_end must be at least {close_delay_s} seconds in the past.",
+            errors={"period_end": [f"Must be at least {close_delay_s} seconds in the past."]},
+        )
     serialize(session, f"statements:m{merchant.id}")
     last = session.execute(
         select(Statement).where(Statement.merchant_id == merchant.id).order_by(Statement.period_end.desc()).limit(1)

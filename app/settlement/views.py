@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -71,7 +71,10 @@ class MerchantStatements(MethodView):
         (points bought, commissions, network fees) and is owed (rewards supplied),
         read from the ledger. A statement moves no money.
         """
-        return services.issue_statement(db.session, merchant_id, data["period_end"], now=utcnow())
+        return services.issue_statement(
+            db.session, merchant_id, data["period_end"], now=utcnow(),
+            close_delay_s=current_app.config["STATEMENT_CLOSE_DELAY_S"],
+        )
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, StatementPageSchema)

@@ -400,3 +400,17 @@ def test_every_settlement_route_refuses_the_wrong_keys(client, admin_headers, wo
         response = getattr(client, method)(url, json=body if method == "post" else None, headers=headers)
         assert response.status_code in (401, 403), (role, response.status_code)
         assert response.mimetype == "application/problem+json"
+
+
+def test_a_period_must_have_closed_long_enough_for_open_transactions_to_finish(app, client, admin_headers, merchant):
+    order(client, merchant["headers"], amount_cents=15_000)
+    app.config["STATEMENT_CLOSE_DELAY_S"] = 300
+    try:
+        recent = issue(client, admin_headers, merchant, utcnow())
+    finally:
+        app.config["STATEMENT_CLOSE_DELAY_S"] = 0
+
+    assert_problem(recent, 422)
+    assert "300 seconds in the past" in recent.get_json()["errors"]["period_end"][0]
+    # Nothing was closed: the same period can be issued once the delay allows it.
+    assert issue(client, admin_headers, merchant).get_json()["lines"][0]["points_bought_cents"] == 50
