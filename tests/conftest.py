@@ -77,6 +77,9 @@ def make_app(url: str, **config):
             "SQLALCHEMY_DATABASE_URI": url,
             "LOYALTY_ADMIN_KEY": ADMIN_KEY,
             "LEDGER_SEAL_INTERVAL_S": 0,
+            # Tests write buffered clicks with clicks.flush(); no background thread may
+            # still be writing when a test disposes of its engine.
+            "CLICK_FLUSH_INTERVAL_S": 0,
             # Tests issue statements up to the moment they made their entries.
             "STATEMENT_CLOSE_DELAY_S": 0,
             **config,

@@ -11,10 +11,10 @@ def worker_exit(server, worker) -> None:
     app = getattr(worker, "wsgi", None)
     if app is None or "clicks" not in getattr(app, "extensions", {}):
         return
-    from app.clicks.services import flush
+    from app.clicks.services import stop
 
     try:
-        written = flush(app)
+        written = stop(app)
     except Exception:  # noqa: BLE001 - never keep a worker from exiting
         server.log.exception("flushing click statistics at worker exit failed")
         return

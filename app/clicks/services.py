@@ -78,6 +78,8 @@ class ClickState:
         self._flush_lock = threading.Lock()
         self._flusher_pid: int | None = None
         self._flusher_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------- links
 
@@ -148,16 +150,25 @@ class ClickState:
             self._flusher_pid = os.getpid()
             interval_s = self.app.config["CLICK_FLUSH_INTERVAL_S"]
             if interval_s > 0:
-                threading.Thread(target=self._flush_forever, args=(interval_s,), daemon=True,
-                                 name="click-flusher").start()
+                self._flusher = threading.Thread(target=self._flush_forever, args=(interval_s,), daemon=True,
+                                                 name="click-flusher")
+                self._flusher.start()
 
     def _flush_forever(self, interval_s: float) -> None:
-        while True:
-            time.sleep(interval_s)
+        while not self._stopping.wait(interval_s):
             try:
                 self.flush()
             except Exception:  # the counts stay buffered; the next round retries
                 log.exception("flushing click statistics failed")
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        """Stop the background flusher (waiting for a flush in progress), then write
+        what is still buffered; returns the clicks written by that last flush."""
+        self._stopping.set()
+        flusher = self._flusher
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join(timeout_s)
+        return self.flush()
 
 
 def _write(session: Session, buffered: dict[tuple[int, datetime], _Bucket]) -> None:
@@ -203,7 +214,7 @@ def register(app: Flask) -> None:
 
     def _flush_at_exit():
         try:
-            state.flush()
+            state.stop()
         except Exception:
             log.exception("flushing click statistics at exit failed")
 
@@ -213,5 +224,10 @@ def register(app: Flask) -> None:
 
 
 def flush(app: Flask) -> int:
-    """Write every buffered click now (tests and shutdown hooks call this)."""
+    """Write every buffered click now (tests call this)."""
     return state_of(app).flush()
+
+
+def stop(app: Flask) -> int:
+    """Stop the background flusher and write what is left (shutdown hooks call this)."""
+    return state_of(app).stop()

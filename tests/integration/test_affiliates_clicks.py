@@ -159,3 +159,27 @@ def test_buffered_clicks_survive_a_failed_flush(db_url, session, world, monkeypa
         from app.extensions import db
 
         db.engine.dispose()
+
+
+def test_the_background_flusher_writes_clicks_and_stops_after_a_last_flush(db_url, session, world):
+    import time
+
+    from app.extensions import db
+    from tests.conftest import make_app
+
+    live = make_app(db_url, CLICK_FLUSH_INTERVAL_S=0.05)
+    try:
+        follow(live.test_client(), world.link["code"])
+        deadline = time.monotonic() + 10
+        while stats(session, world.link["id"]) != (1, 1) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling the flusher's result, bounded
+        assert stats(session, world.link["id"]) == (1, 1)
+
+        follow(live.test_client(), world.link["code"], ip="198.51.100.9")
+        clicks.state_of(live).stop()  # what the gunicorn worker-exit hook and atexit do
+
+        assert stats(session, world.link["id"]) == (2, 2)
+        assert not clicks.state_of(live)._flusher.is_alive()
+    finally:
+        with live.app_context():
+            db.engine.dispose()
