@@ -83,13 +83,14 @@ class ClickState:
 
     # ------------------------------------------------------------- links
 
-    def resolve(self, session: Session, code: str) -> Target | None:
-        """The live link behind ``code`` (or None), from the cache when fresh."""
+    def resolve(self, session_of: Callable[[], Session], code: str) -> Target | None:
+        """The live link behind ``code`` (or None), from the cache when fresh; a
+        session is only asked of ``session_of`` on a miss."""
         now_s = self.clock()
         cached = self._cache.get(code)
         if cached is not None and cached[0] > now_s:
             return cached[1]
-        row = session.execute(LIVE_LINK_BY_CODE, {"code": code}).first()
+        row = session_of().execute(LIVE_LINK_BY_CODE, {"code": code}).first()
         target = None if row is None else Target(*row)
         if len(self._cache) >= CLICK_LINK_CACHE_MAX:
             self._cache.clear()

@@ -31,10 +31,14 @@ def with_click_token(landing_url: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
 
 
+def _request_session():
+    return db.session
+
+
 @blp.route("/c/<path:code>", methods=["GET", "HEAD"])
 def follow(code: str):
     state = state_of(current_app)
-    target = state.resolve(db.session, code) if CODE.match(code) else None
+    target = state.resolve(_request_session, code) if CODE.match(code) else None
     if target is None:
         return Response(NOT_FOUND_PAGE, status=404, mimetype="text/html",
                         headers={"Cache-Control": "no-store"})

@@ -33,6 +33,7 @@ from app.errors import ApiError
 from app.extensions import SAFE_METHODS, db
 from app.mail import outbox
 from app.web import services
+from app.web.sessions import MemberSessionInterface
 from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
 from ledger.types import utcnow
 
@@ -43,6 +44,7 @@ REDEEM_KEY_BYTES = 24
 
 
 def register(app: Flask) -> None:
+    app.session_interface = MemberSessionInterface()
     csrf.init_app(app)
     app.register_blueprint(bp)
 
