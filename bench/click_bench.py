@@ -37,10 +37,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from orders_bench import (  # noqa: E402 - the sibling bench's database and process helpers
     PG_SERVER,
-    admin_execute,
     checked_flask_cli,
     free_port,
     git_commit,
+    on_throwaway_database,
 )
 
 import psycopg  # noqa: E402
@@ -326,19 +326,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started_s = time.monotonic()
-    db_name = f"click_bench_{secrets.token_hex(4)}"
-    admin_execute(f'CREATE DATABASE "{db_name}"')
-    try:
-        ok = run(args, db_name)
-    except RuntimeError as exc:
-        print(f"\nFAILED: {exc}")
-        ok = False
-    finally:
-        admin_execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    print(f"\n== Done in {time.monotonic() - started_s:.0f} s; database {db_name} dropped; "
-          f"load average {os.getloadavg()[0]:.2f} at the end")
-    return 0 if ok else 1
+    return on_throwaway_database("click_bench", lambda db_name: run(args, db_name))
 
 
 if __name__ == "__main__":

@@ -745,13 +745,13 @@ def run_on_database(args: argparse.Namespace, db_name: str) -> bool:
     return verified and not failures
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def on_throwaway_database(prefix: str, run) -> int:
+    """Run ``run(db_name)`` on a fresh PostgreSQL database, dropped afterwards; the exit status."""
     started_s = time.monotonic()
-    db_name = f"orders_bench_{secrets.token_hex(4)}"
+    db_name = f"{prefix}_{secrets.token_hex(4)}"
     admin_execute(f'CREATE DATABASE "{db_name}"')
     try:
-        ok = run_on_database(args, db_name)
+        ok = run(db_name)
     except RuntimeError as exc:
         print(f"\nFAILED: {exc}")
         ok = False
@@ -760,6 +760,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n== Done in {time.monotonic() - started_s:.0f} s; database {db_name} dropped; "
           f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return on_throwaway_database("orders_bench", lambda db_name: run_on_database(args, db_name))
 
 
 if __name__ == "__main__":

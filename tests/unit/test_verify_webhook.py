@@ -81,3 +81,12 @@ def test_a_signed_body_that_is_not_an_event_is_refused():
 
 def test_the_sdk_publishes_the_platform_event_catalog():
     assert SDK_EVENT_TYPES == EVENT_TYPES
+
+
+def test_the_sdk_publishes_the_platforms_event_catalog():
+    # The SDK cannot import the platform; this keeps its copy of the catalog honest.
+    import partner_sdk
+    from app.webhooks.schemas import EVENT_TYPES, EVENT_TYPES_BY_OWNER_KIND
+
+    assert partner_sdk.EVENT_TYPES == tuple(EVENT_TYPES)
+    assert list(partner_sdk.AFFILIATE_EVENT_TYPES) == list(EVENT_TYPES_BY_OWNER_KIND["affiliate"])
