@@ -278,3 +278,26 @@ def test_a_unique_key_refusing_a_concurrent_twin_answers_409_and_other_constrain
         assert db.session.query(Member).filter_by(email=email).count() == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def test_concurrent_key_requests_never_pass_the_live_key_limit(app, admin_headers, merchant):
+    import threading
+
+    from app.constants import ACTIVE_KEYS_PER_MERCHANT_MAX
+
+    attempts = ACTIVE_KEYS_PER_MERCHANT_MAX + 6  # the merchant holds one live key already
+    start = threading.Barrier(attempts)
+    statuses: list[int] = []
+
+    def one() -> None:
+        client = app.test_client()
+        start.wait()
+        statuses.append(client.post(f"/v1/merchants/{merchant['id']}/api-keys", headers=admin_headers).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [201] * (ACTIVE_KEYS_PER_MERCHANT_MAX - 1) + [422] * 7
