@@ -58,10 +58,10 @@ def merchant_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": hash_key(bearer_token())}).first()
-        if found is None:
+        merchant = merchant_of_key(hash_key(bearer_token()))
+        if merchant is None:
             raise Unauthorized("Unknown or revoked merchant key.")
-        g.merchant = MerchantTerms(*found)
+        g.merchant = merchant
         return view(*args, **kwargs)
 
     return wrapper
@@ -72,10 +72,22 @@ def affiliate_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": hash_key(bearer_token())}).first()
-        if found is None:
+        affiliate = affiliate_of_key(hash_key(bearer_token()))
+        if affiliate is None:
             raise Unauthorized("Unknown or revoked affiliate key.")
-        g.affiliate = AffiliateIdentity(*found)
+        g.affiliate = affiliate
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def merchant_of_key(key_hash: str) -> MerchantTerms | None:
+    """The active merchant holding this live key, if any."""
+    found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": key_hash}).first()
+    return None if found is None else MerchantTerms(*found)
+
+
+def affiliate_of_key(key_hash: str) -> AffiliateIdentity | None:
+    """The active affiliate holding this live key, if any."""
+    found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": key_hash}).first()
+    return None if found is None else AffiliateIdentity(*found)

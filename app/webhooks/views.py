@@ -7,12 +7,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.affiliates.models import AFFILIATE_BY_KEY
-from app.auth import bearer_token, hash_key
+from app.auth import affiliate_of_key, bearer_token, hash_key, merchant_of_key
 from app.errors import Unauthorized, conflict
 from app.extensions import db
 from app.idempotency_keys import HEADER_DOC, header_key
-from app.merchants.models import MERCHANT_BY_KEY
 from app.schemas import PageArgsSchema
 from app.webhooks import services
 from app.webhooks.schemas import (
@@ -46,13 +44,13 @@ def owner_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         key_hash = hash_key(bearer_token())
-        found = db.session.execute(MERCHANT_BY_KEY, {"key_hash": key_hash}).first()
-        if found is not None:
-            g.webhook_owner = services.Owner("merchant", found[0])
+        merchant = merchant_of_key(key_hash)
+        if merchant is not None:
+            g.webhook_owner = services.Owner("merchant", merchant.id)
             return view(*args, **kwargs)
-        found = db.session.execute(AFFILIATE_BY_KEY, {"key_hash": key_hash}).first()
-        if found is not None:
-            g.webhook_owner = services.Owner("affiliate", found[0])
+        affiliate = affiliate_of_key(key_hash)
+        if affiliate is not None:
+            g.webhook_owner = services.Owner("affiliate", affiliate.id)
             return view(*args, **kwargs)
         raise Unauthorized("Unknown or revoked merchant or affiliate key.")
 
