@@ -11,11 +11,11 @@ from app.extensions import db
 from app.mail import OutboxMail
 from app.members import services as members
 from app.webhooks import services as webhooks
-from app.webhooks.models import WebhookDelivery, WebhookEvent
 from ledger.types import utcnow
 from tests.boutique_helpers import earn, member_with_points, redeem, reward
 from tests.conftest import unique, unique_email
 from tests.integration.affiliate_world import build_world, order
+from tests.integration.test_webhooks_api import deliveries_to
 
 
 def subscribe(client, merchant, events) -> str:
@@ -26,14 +26,7 @@ def subscribe(client, merchant, events) -> str:
 
 
 def events_to(engine, endpoint_id: str) -> list[tuple[str, dict]]:
-    with Session(engine) as s:
-        rows = s.execute(
-            select(WebhookEvent.event_type, WebhookEvent.body)
-            .join(WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id)
-            .where(WebhookDelivery.endpoint_id == int(endpoint_id))
-            .order_by(WebhookDelivery.id)
-        ).all()
-    return [(row.event_type, json.loads(row.body)["data"]) for row in rows]
+    return [(event_type, json.loads(body)["data"]) for event_type, body in deliveries_to(engine, endpoint_id)]
 
 
 REDEMPTION_EVENTS = ("redemption.placed", "redemption.fulfilled", "redemption.cancelled")
