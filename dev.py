@@ -25,7 +25,7 @@ DEMO_DB = ROOT / "instance" / "demo.sqlite3"
 
 
 def ensure_installed(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py is run by whatever python3 a newcomer has)
         sys.exit("Python 3.11 or newer is needed.")
     if not PYTHON.exists():
         print("Creating .venv ...", flush=True)

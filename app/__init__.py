@@ -29,7 +29,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.init_app(
         app,
         spec_kwargs={
-            "info": {"description": "Coalition loyalty and affiliate platform. All calls take `Authorization: Bearer <key>`."},
+            "info": {
+                "description": "Coalition loyalty and affiliate platform. All calls take `Authorization: Bearer <key>`."
+            },
             "security": [{"bearerAuth": []}],
         },
     )
@@ -49,8 +51,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.web import views as web
     from app.webhooks.views import blp as webhooks_blp
 
-    json_api = (merchants_blp, orders_blp, members_blp, *boutique_blps, webhooks_blp,
-                affiliates_blp, programs_blp, links_blp, commissions_blp, settlement_blp)
+    json_api = (
+        merchants_blp,
+        orders_blp,
+        members_blp,
+        *boutique_blps,
+        webhooks_blp,
+        affiliates_blp,
+        programs_blp,
+        links_blp,
+        commissions_blp,
+        settlement_blp,
+    )
     for blp in json_api:
         api.register_blueprint(blp)
     web.register(app)  # the members' pages: HTML, outside the JSON API and its spec

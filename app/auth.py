@@ -9,10 +9,10 @@ from functools import wraps
 
 from flask import current_app, g, request
 
+from app.affiliates.models import AFFILIATE_BY_KEY, AffiliateIdentity
 from app.errors import Unauthorized
 from app.extensions import db
 from app.merchants.models import MERCHANT_BY_KEY, MerchantTerms
-from app.affiliates.models import AFFILIATE_BY_KEY, AffiliateIdentity
 
 KEY_PREFIX = "lk_"
 KEY_SECRET_BYTES = 32

@@ -105,10 +105,20 @@ def demo_seed(base_url: str):
 
 
 @click.command("worker")
-@click.option("--poll-interval-s", type=float, default=WORKER_POLL_INTERVAL_S, show_default=True,
-              help="Pause when no webhook is due.")
-@click.option("--jobs-interval-s", type=float, default=WORKER_JOBS_INTERVAL_S, show_default=True,
-              help="How often the other jobs run.")
+@click.option(
+    "--poll-interval-s",
+    type=float,
+    default=WORKER_POLL_INTERVAL_S,
+    show_default=True,
+    help="Pause when no webhook is due.",
+)
+@click.option(
+    "--jobs-interval-s",
+    type=float,
+    default=WORKER_JOBS_INTERVAL_S,
+    show_default=True,
+    help="How often the other jobs run.",
+)
 def worker_command(poll_interval_s: float, jobs_interval_s: float):
     """Deliver webhooks as they fall due and run the other jobs periodically.
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY, REQUEST_BODY_BYTES_MAX
-from app.constants import MEMBER_SESSION_DAYS, REDEMPTION_HOLD_TIMEOUT_S_DEFAULT
-from app.constants import CLICK_FLUSH_INTERVAL_S_DEFAULT, DEV_CLICK_TOKEN_KEY, STATEMENT_CLOSE_DELAY_S_DEFAULT
+from app.constants import (
+    CLICK_FLUSH_INTERVAL_S_DEFAULT,
+    DEV_ADMIN_KEY,
+    DEV_CLICK_TOKEN_KEY,
+    DEV_SECRET_KEY,
+    MEMBER_SESSION_DAYS,
+    REDEMPTION_HOLD_TIMEOUT_S_DEFAULT,
+    REQUEST_BODY_BYTES_MAX,
+    STATEMENT_CLOSE_DELAY_S_DEFAULT,
+)
 
 
 class ConfigError(RuntimeError):
@@ -41,7 +48,8 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         # http and loopback/private webhook URLs: for development and tests only.
         "WEBHOOK_ALLOW_INSECURE_URLS": env.get(
             "WEBHOOK_ALLOW_INSECURE_URLS", "0" if env.get("LOYALTY_ENV") == "production" else "1"
-        ) == "1",
+        )
+        == "1",
         # A statement closes a period at least this long ago: no open transaction can still add to it.
         "STATEMENT_CLOSE_DELAY_S": int(env.get("STATEMENT_CLOSE_DELAY_S", str(STATEMENT_CLOSE_DELAY_S_DEFAULT))),
         **_boutique(env),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,12 +18,22 @@ from app.orders.services import record_order, refund_order
 from ledger.types import utcnow
 
 MERCHANTS = [
-    {"name": "Maison Lumière", "domains": ["maison-lumiere.example"], "currency": "EUR",
-     "earn_rule": {"points": 10, "per_amount_cents": 1500}, "price_per_1000_points_cents": 500,
-     "points_lifetime_days": 365},
-    {"name": "Vélo Nord", "domains": ["velo-nord.example", "shop.velo-nord.example"], "currency": "EUR",
-     "earn_rule": {"points": 10, "per_amount_cents": 1500}, "price_per_1000_points_cents": 450,
-     "points_lifetime_days": 365},
+    {
+        "name": "Maison Lumière",
+        "domains": ["maison-lumiere.example"],
+        "currency": "EUR",
+        "earn_rule": {"points": 10, "per_amount_cents": 1500},
+        "price_per_1000_points_cents": 500,
+        "points_lifetime_days": 365,
+    },
+    {
+        "name": "Vélo Nord",
+        "domains": ["velo-nord.example", "shop.velo-nord.example"],
+        "currency": "EUR",
+        "earn_rule": {"points": 10, "per_amount_cents": 1500},
+        "price_per_1000_points_cents": 450,
+        "points_lifetime_days": 365,
+    },
 ]
 
 # (merchant index, order id, cents, email, days ago)
@@ -63,19 +73,26 @@ def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> Non
         data = {"order_id": order_id, "amount_cents": cents, "currency": "EUR", "member_email": email}
         record_order(session, merchants[index], data, now=now - timedelta(days=days))
     # Bruno returns part of his order; Chloe spends points, then returns the order they came from.
-    refund_order(session, merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500},
-                 now=now - timedelta(days=25))
+    refund_order(
+        session, merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500}, now=now - timedelta(days=25)
+    )
     items = _seed_catalog(session, merchants, now=now - timedelta(days=30))
     chloe = session.execute(select(Member).where(Member.email == "chloe@example.com")).scalar_one()
     redemption, _ = boutique.place_redemption(
-        session, member_id=chloe.id, item_id=items["Postcard set"].id, idempotency_key="demo-redeem-1",
-        shipping_address="Chloé Martin, 3 rue des Lilas, 69001 Lyon", now=now - timedelta(days=4),
+        session,
+        member_id=chloe.id,
+        item_id=items["Postcard set"].id,
+        idempotency_key="demo-redeem-1",
+        shipping_address="Chloé Martin, 3 rue des Lilas, 69001 Lyon",
+        now=now - timedelta(days=4),
         timeout_s=current_app.config["REDEMPTION_HOLD_TIMEOUT_S"],
     )
-    boutique.fulfil_redemption(session, merchants[0], redemption.id, tracking_reference="COLIS-8841",
-                               now=now - timedelta(days=3))
-    refund_order(session, merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000},
-                 now=now - timedelta(days=2))
+    boutique.fulfil_redemption(
+        session, merchants[0], redemption.id, tracking_reference="COLIS-8841", now=now - timedelta(days=3)
+    )
+    refund_order(
+        session, merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000}, now=now - timedelta(days=2)
+    )
     ledger.expire_lots(session, now=now)
     session.commit()
     while ledger.seal(session):
@@ -89,22 +106,40 @@ def _seed_affiliate(session: Session, merchant: Merchant, *, base_url: str, echo
     """One affiliate with an approved application to an 8% program of the first merchant, and a link."""
     from app.affiliates import services as affiliates
     from app.affiliates.models import AffiliateIdentity
+
     affiliate, _, clear = affiliates.create_affiliate(
-        session, {"name": "Le Comparateur", "email": "team@comparateur.example",
-                  "website": "https://comparateur.example/"}, now=now)
-    program = affiliates.create_program(session, merchant, {
-        "name": "Spring collection", "commission": {"type": "percent", "basis_points": 800},
-        "lead_amount_cents": None, "attribution_window_days": 30, "hold_days": 30, "network_fee_bps": 1000,
-        "cap_cents": None, "auto_approve_affiliates": True}, now=now)
+        session,
+        {"name": "Le Comparateur", "email": "team@comparateur.example", "website": "https://comparateur.example/"},
+        now=now,
+    )
+    program = affiliates.create_program(
+        session,
+        merchant,
+        {
+            "name": "Spring collection",
+            "commission": {"type": "percent", "basis_points": 800},
+            "lead_amount_cents": None,
+            "attribution_window_days": 30,
+            "hold_days": 30,
+            "network_fee_bps": 1000,
+            "cap_cents": None,
+            "auto_approve_affiliates": True,
+        },
+        now=now,
+    )
     identity = AffiliateIdentity(affiliate.id, affiliate.name, affiliate.email, affiliate.website)
     affiliates.apply(session, identity, program.id, now=now)
-    link = affiliates.create_link(session, identity, {
-        "program_id": program.id, "landing_url": "https://maison-lumiere.example/printemps?ref=comparateur"}, now=now)
+    link = affiliates.create_link(
+        session,
+        identity,
+        {"program_id": program.id, "landing_url": "https://maison-lumiere.example/printemps?ref=comparateur"},
+        now=now,
+    )
     echo("Affiliate network (docs/affiliates.md)")
     echo(f"  Affiliate key (Le Comparateur): {clear}")
     echo(f"  Tracking URL:                  {base_url}/c/{link.code}")
     echo(f"  Follow it without redirecting:  curl -sI {base_url}/c/{link.code}")
-    echo("  Then send the lp_click value from the Location header as \"click_token\" with an order,")
+    echo('  Then send the lp_click value from the Location header as "click_token" with an order,')
     echo(f"  and read the report: curl -s {base_url}/v1/affiliate/report -H 'Authorization: Bearer {clear}'")
     echo("")
 
@@ -112,9 +147,15 @@ def _seed_affiliate(session: Session, merchant: Merchant, *, base_url: str, echo
 def _seed_catalog(session: Session, merchants: list[Merchant], *, now) -> dict:
     items = {}
     for index, kind, title, category, points, wholesale, units, picture in REWARDS:
-        data = {"kind": kind, "title": title, "category": category, "points_price": points,
-                "wholesale_value_cents": wholesale, "image_url": f"/static/boutique/rewards/{picture}",
-                "description": f"{title}, supplied by {merchants[index].name}."}
+        data = {
+            "kind": kind,
+            "title": title,
+            "category": category,
+            "points_price": points,
+            "wholesale_value_cents": wholesale,
+            "image_url": f"/static/boutique/rewards/{picture}",
+            "description": f"{title}, supplied by {merchants[index].name}.",
+        }
         data.update({"generate_codes": units} if kind == "voucher" else {"stock": units})
         items[title], _ = boutique.create_item(session, merchants[index], data, now=now)
     return items
@@ -134,8 +175,8 @@ def _print_welcome(base_url: str, keys: list[str], echo: Callable[[str], None]) 
     echo(
         f"  curl -s -X POST {base_url}/v1/orders -H 'Authorization: Bearer {keys[0]}' "
         "-H 'Content-Type: application/json' "
-        "-d '{\"order_id\": \"ML-2001\", \"amount_cents\": 27400, \"currency\": \"EUR\", "
-        "\"member_email\": \"alice@example.com\"}'"
+        '-d \'{"order_id": "ML-2001", "amount_cents": 27400, "currency": "EUR", '
+        '"member_email": "alice@example.com"}\''
     )
     echo("Look up the member's balance:")
     echo(f"  curl -s '{base_url}/v1/members?email=alice@example.com' -H 'Authorization: Bearer {keys[0]}'")

@@ -148,7 +148,9 @@ def register(app: Flask) -> None:
         if not is_unique_violation(error):
             log.exception("a database constraint refused a write", exc_info=error)
             return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")
-        return problem(409, "conflict", "Conflict", "A concurrent request made the same change; read it and retry if needed.")
+        return problem(
+            409, "conflict", "Conflict", "A concurrent request made the same change; read it and retry if needed."
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

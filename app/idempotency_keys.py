@@ -15,7 +15,7 @@ from app.extensions import db
 from ledger import idempotency
 
 HEADER = "Idempotency-Key"
-_KEY = re.compile(r"^[\x21-\x7e]{1,%d}$" % idempotency.KEY_LENGTH_MAX)
+_KEY = re.compile(rf"^[\x21-\x7e]{{1,{idempotency.KEY_LENGTH_MAX}}}$")
 
 
 def header_key() -> str | None:

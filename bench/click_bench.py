@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import psycopg  # noqa: E402
 from orders_bench import (  # noqa: E402 - the sibling bench's database and process helpers
     PG_SERVER,
     checked_flask_cli,
@@ -42,8 +43,6 @@ from orders_bench import (  # noqa: E402 - the sibling bench's database and proc
     git_commit,
     on_throwaway_database,
 )
-
-import psycopg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -95,8 +94,13 @@ class Phase:
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
     def __add__(self, other: Phase) -> Phase:
-        return Phase(self.name, self.requests + other.requests, self.seconds + other.seconds,
-                     self.latencies_s + other.latencies_s, self.failures + other.failures)
+        return Phase(
+            self.name,
+            self.requests + other.requests,
+            self.seconds + other.seconds,
+            self.latencies_s + other.latencies_s,
+            self.failures + other.failures,
+        )
 
 
 # --------------------------------------------------------------------------- servers
@@ -108,9 +112,22 @@ def start(name: str, app_spec: str, env: dict[str, str], args: argparse.Namespac
     worker_class = ["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads > 1 else []
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(args.workers), *worker_class, *extra, "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", app_spec],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "gunicorn"),
+                "-w",
+                str(args.workers),
+                *worker_class,
+                *extra,
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                app_spec,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(name, process, port, log_path)
     deadline_s = time.monotonic() + HEALTH_TIMEOUT_S
@@ -157,16 +174,41 @@ def api(port: int, method: str, path: str, key: str, body: dict | None = None, e
 
 def demo_link(port: int, admin_key: str) -> str:
     """A merchant, an affiliate, an auto-approving program and a link; returns the link's code."""
-    merchant = api(port, "POST", "/v1/merchants", admin_key, {
-        "name": "Bench shop", "domains": ["shop.example"], "currency": "EUR",
-        "earn_rule": {"points": 10, "per_amount_cents": 1500}, "price_per_1000_points_cents": 500})
-    affiliate = api(port, "POST", "/v1/affiliates", admin_key, {
-        "name": "Bench blog", "email": "bench@blog.example", "website": "https://blog.example/"})
-    program = api(port, "POST", "/v1/programs", merchant["api_key"], {
-        "name": "Bench", "commission": {"type": "percent", "basis_points": 800}, "auto_approve_affiliates": True})
+    merchant = api(
+        port,
+        "POST",
+        "/v1/merchants",
+        admin_key,
+        {
+            "name": "Bench shop",
+            "domains": ["shop.example"],
+            "currency": "EUR",
+            "earn_rule": {"points": 10, "per_amount_cents": 1500},
+            "price_per_1000_points_cents": 500,
+        },
+    )
+    affiliate = api(
+        port,
+        "POST",
+        "/v1/affiliates",
+        admin_key,
+        {"name": "Bench blog", "email": "bench@blog.example", "website": "https://blog.example/"},
+    )
+    program = api(
+        port,
+        "POST",
+        "/v1/programs",
+        merchant["api_key"],
+        {"name": "Bench", "commission": {"type": "percent", "basis_points": 800}, "auto_approve_affiliates": True},
+    )
     api(port, "POST", f"/v1/programs/{program['id']}/applications", affiliate["api_key"])
-    link = api(port, "POST", "/v1/links", affiliate["api_key"], {
-        "program_id": program["id"], "landing_url": "https://shop.example/shoes?color=red#top"})
+    link = api(
+        port,
+        "POST",
+        "/v1/links",
+        affiliate["api_key"],
+        {"program_id": program["id"], "landing_url": "https://shop.example/shoes?color=red#top"},
+    )
     return link["code"]
 
 
@@ -205,8 +247,10 @@ def run_phase(name: str, server: Server, path: str, requests: int, clients: int)
     ctx = mp.get_context("fork")
     barrier, results = ctx.Barrier(clients + 1), ctx.Queue()
     share = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
-    procs = [ctx.Process(target=client, args=(server.port, path, share[i], AGENT.format(i), barrier, results))
-             for i in range(clients)]
+    procs = [
+        ctx.Process(target=client, args=(server.port, path, share[i], AGENT.format(i), barrier, results))
+        for i in range(clients)
+    ]
     for proc in procs:
         proc.start()
     try:
@@ -219,8 +263,13 @@ def run_phase(name: str, server: Server, path: str, requests: int, clients: int)
             if proc.is_alive():
                 proc.kill()
     ended_s = max(o.ended_s for o in outcomes)
-    phase = Phase(name, requests, ended_s - started_s, [s for o in outcomes for s in o.latencies_s],
-                  [f for o in outcomes for f in o.failures])
+    phase = Phase(
+        name,
+        requests,
+        ended_s - started_s,
+        [s for o in outcomes for s in o.latencies_s],
+        [f for o in outcomes for f in o.failures],
+    )
     print_phase(phase)
     return phase
 
@@ -229,8 +278,10 @@ def print_phase(phase: Phase) -> None:
     ordered = sorted(phase.latencies_s) or [0.0]
     p50_ms = ordered[len(ordered) // 2] * 1000
     failed = f"  FAILED {len(phase.failures)}" if phase.failures else ""
-    print(f"  {phase.name:<26} {phase.requests:>6} requests {phase.seconds:6.2f} s {phase.rate:8.1f} req/s"
-          f"  latency p50 {p50_ms:5.1f} ms, p99 {phase.p99_ms:5.1f} ms{failed}")
+    print(
+        f"  {phase.name:<26} {phase.requests:>6} requests {phase.seconds:6.2f} s {phase.rate:8.1f} req/s"
+        f"  latency p50 {p50_ms:5.1f} ms, p99 {phase.p99_ms:5.1f} ms{failed}"
+    )
     for failure in phase.failures[:3]:
         print(f"    failure: {failure}")
 
@@ -240,8 +291,9 @@ def print_phase(phase: Phase) -> None:
 
 def recorded_clicks(db_url: str) -> tuple[int, int]:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT coalesce(sum(clicks), 0), coalesce(sum(unique_clicks), 0) FROM click_stats"
-                            ).fetchone()
+        return conn.execute(
+            "SELECT coalesce(sum(clicks), 0), coalesce(sum(unique_clicks), 0) FROM click_stats"
+        ).fetchone()
 
 
 def measure(args: argparse.Namespace, app: Server, trivial: Server, code: str) -> tuple[Phase, Phase, int]:
@@ -255,23 +307,29 @@ def measure(args: argparse.Namespace, app: Server, trivial: Server, code: str) -
     for name, server in (("redirect", app), ("trivial", trivial), ("trivial", trivial), ("redirect", app)):
         part = len(halves[name]) + 1
         halves[name].append(run_phase(f"{name} ({part}/2)", server, path, half, args.clients))
-    redirect, yardstick = (halves["redirect"][0] + halves["redirect"][1],
-                           halves["trivial"][0] + halves["trivial"][1])
+    redirect, yardstick = (halves["redirect"][0] + halves["redirect"][1], halves["trivial"][0] + halves["trivial"][1])
     redirect.name, yardstick.name = "redirect /c/<code>", "trivial Flask 302"
     print_phase(redirect)
     print_phase(yardstick)
     ratio = redirect.rate / yardstick.rate
     verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
-    print(f"  ratio redirect/trivial = {ratio:.1%} of the throughput (target >= {TARGET_RATIO:.0%}: {verdict}); "
-          f"p99 {redirect.p99_ms:.1f} ms vs {yardstick.p99_ms:.1f} ms")
+    print(
+        f"  ratio redirect/trivial = {ratio:.1%} of the throughput (target >= {TARGET_RATIO:.0%}: {verdict}); "
+        f"p99 {redirect.p99_ms:.1f} ms vs {yardstick.p99_ms:.1f} ms"
+    )
     return redirect, yardstick, sent + redirect.requests
 
 
 def run(args: argparse.Namespace, db_name: str) -> bool:
     db_url = f"postgresql://{PG_SERVER}/{db_name}"
     admin_key = secrets.token_urlsafe(32)
-    env = {**os.environ, "DATABASE_URL": db_url, "LOYALTY_ADMIN_KEY": admin_key, "LEDGER_SEAL_INTERVAL_S": "1",
-           "CLICK_FLUSH_INTERVAL_S": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "LOYALTY_ADMIN_KEY": admin_key,
+        "LEDGER_SEAL_INTERVAL_S": "1",
+        "CLICK_FLUSH_INTERVAL_S": "1",
+    }
     checked_flask_cli(env, "db", "upgrade")
     app = start("app", "wsgi:app", env, args, ["-c", "python:app.clicks.gunicorn"])
     try:
@@ -289,8 +347,10 @@ def run(args: argparse.Namespace, db_name: str) -> bool:
     # Each client is one visitor (its own user agent); a run across an hour boundary counts them twice.
     counted_ok = clicks == sent - len(redirect.failures) and args.clients <= unique <= 2 * args.clients
     print("\n== Click statistics after a graceful stop (gunicorn SIGTERM: worker exit flush)")
-    print(f"  click_stats: {clicks} clicks (sent {sent}), {unique} unique visitors "
-          f"({args.clients} client user agents, per hour): {'match' if counted_ok else 'MISMATCH'}")
+    print(
+        f"  click_stats: {clicks} clicks (sent {sent}), {unique} unique visitors "
+        f"({args.clients} client user agents, per hour): {'match' if counted_ok else 'MISMATCH'}"
+    )
     if failures:
         print(f"\nFAILED: {failures} request(s) failed")
     return counted_ok and not failures and redirect.requests > 0
@@ -299,13 +359,19 @@ def run(args: argparse.Namespace, db_name: str) -> bool:
 def print_setup(args: argparse.Namespace, db_name: str) -> None:
     kind = f"gthread ({args.threads} threads each)" if args.threads > 1 else "sync"
     print("== Setup: everything below shares the same machine")
-    print(f"  machine   {os.cpu_count()} CPU cores, shared with other users; {platform.platform()}; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
-    print(f"  servers   two gunicorns, each an arbiter + {args.workers} {kind} workers, Python "
-          f"{platform.python_version()}, code at commit {git_commit()}: the app (PostgreSQL {PG_SERVER}, "
-          f"database {db_name}) and bench/trivial_redirect.py")
-    print(f"  clients   {args.clients} processes, one kept-alive http.client connection each, a browser "
-          f"user agent each; {args.requests} requests per side after {args.warmup} warm-up requests")
+    print(
+        f"  machine   {os.cpu_count()} CPU cores, shared with other users; {platform.platform()}; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
+    print(
+        f"  servers   two gunicorns, each an arbiter + {args.workers} {kind} workers, Python "
+        f"{platform.python_version()}, code at commit {git_commit()}: the app (PostgreSQL {PG_SERVER}, "
+        f"database {db_name}) and bench/trivial_redirect.py"
+    )
+    print(
+        f"  clients   {args.clients} processes, one kept-alive http.client connection each, a browser "
+        f"user agent each; {args.requests} requests per side after {args.warmup} warm-up requests"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

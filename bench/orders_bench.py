@@ -130,9 +130,15 @@ class Phase:
 
     def __add__(self, other: Phase) -> Phase:
         cpu = {k: self.cpu_s[k] + other.cpu_s[k] for k in self.cpu_s}
-        return Phase(self.name, self.orders + other.orders, self.seconds + other.seconds,
-                     self.latencies_s + other.latencies_s, self.failures + other.failures, cpu,
-                     self.points + other.points)
+        return Phase(
+            self.name,
+            self.orders + other.orders,
+            self.seconds + other.seconds,
+            self.latencies_s + other.latencies_s,
+            self.failures + other.failures,
+            cpu,
+            self.points + other.points,
+        )
 
 
 @dataclass
@@ -310,8 +316,7 @@ SQL_MEMBER_INSERT = (
 )
 SQL_MEMBER_SELECT = "SELECT id FROM members WHERE email = %s"
 SQL_LINK = (
-    "INSERT INTO merchant_members (merchant_id, member_id, first_order_at) VALUES (%s, %s, %s) "
-    "ON CONFLICT DO NOTHING"
+    "INSERT INTO merchant_members (merchant_id, member_id, first_order_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
 )
 SQL_LOCK_MEMBER = (
     "SELECT b.account_id, b.balance, b.pending FROM ledger_balances b "
@@ -391,19 +396,50 @@ def raw_record_order(cur: psycopg.Cursor, hot: dict[str, AccountRow], order: Ord
     member = AccountRow(member_account, "PTS", 1, non_negative=True)
     legs = [(member, points), (hot["issued"], -points), (hot["receivable"], -value), (hot["float"], value)]
     entry_id = raw_post(cur, legs, merchant, order_id, now)
-    cur.execute(SQL_LOT, (
-        member_account, str(merchant.id), CURRENCY, PRICE_PER_1000_POINTS_CENTS, points, points,
-        value, value, now, now + timedelta(days=POINTS_LIFETIME_DAYS), entry_id,
-    ))
-    cur.execute(SQL_ORDER, (
-        merchant.id, order_id, member_id, body["amount_cents"], CURRENCY, EARN_POINTS,
-        EARN_PER_AMOUNT_CENTS, points, entry_id, now,
-    ))
+    cur.execute(
+        SQL_LOT,
+        (
+            member_account,
+            str(merchant.id),
+            CURRENCY,
+            PRICE_PER_1000_POINTS_CENTS,
+            points,
+            points,
+            value,
+            value,
+            now,
+            now + timedelta(days=POINTS_LIFETIME_DAYS),
+            entry_id,
+        ),
+    )
+    cur.execute(
+        SQL_ORDER,
+        (
+            merchant.id,
+            order_id,
+            member_id,
+            body["amount_cents"],
+            CURRENCY,
+            EARN_POINTS,
+            EARN_PER_AMOUNT_CENTS,
+            points,
+            entry_id,
+            now,
+        ),
+    )
     answer = {
-        "order_id": order_id, "member_id": str(member_id), "amount_cents": body["amount_cents"],
-        "net_amount_cents": body["amount_cents"], "currency": CURRENCY, "points_earned": points,
-        "points_net": points, "created_at": now.isoformat(), "points_balance": balance + points,
-        "points_pending": pending, "points_available": balance + points - pending, "points_debt": 0,
+        "order_id": order_id,
+        "member_id": str(member_id),
+        "amount_cents": body["amount_cents"],
+        "net_amount_cents": body["amount_cents"],
+        "currency": CURRENCY,
+        "points_earned": points,
+        "points_net": points,
+        "created_at": now.isoformat(),
+        "points_balance": balance + points,
+        "points_pending": pending,
+        "points_available": balance + points - pending,
+        "points_debt": 0,
     }
     cur.execute(SQL_COMPLETE, (json.dumps(answer, sort_keys=True), scope, order_id))
 
@@ -426,12 +462,18 @@ def raw_lock_member(cur: psycopg.Cursor, member_id: int, now: datetime) -> tuple
     return row
 
 
-def raw_post(cur: psycopg.Cursor, legs: list[tuple[AccountRow, int]], merchant: Merchant, order_id: str,
-             now: datetime) -> int:
-    entry_id = cur.execute(SQL_ENTRY, (
-        f"earn:{merchant.id}:{order_id}", f"order:{merchant.id}:{order_id}",
-        f"Order {order_id} at {merchant.name}", now,
-    )).fetchone()[0]
+def raw_post(
+    cur: psycopg.Cursor, legs: list[tuple[AccountRow, int]], merchant: Merchant, order_id: str, now: datetime
+) -> int:
+    entry_id = cur.execute(
+        SQL_ENTRY,
+        (
+            f"earn:{merchant.id}:{order_id}",
+            f"order:{merchant.id}:{order_id}",
+            f"Order {order_id} at {merchant.name}",
+            now,
+        ),
+    ).fetchone()[0]
     postings = sorted((acct.id, acct.asset, amount) for acct, amount in legs)
     cur.execute(SQL_POSTINGS, [v for acct_id, asset, amount in postings for v in (entry_id, acct_id, asset, amount)])
     # The app's lock order (member stripe first, then by account id) keeps writers deadlock-free.
@@ -481,8 +523,10 @@ def cpu_snapshot(server: Server) -> dict[str, dict[int, float]]:
 
 def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
     """CPU seconds per group between two snapshots; a process that started in between counts in full."""
-    return {group: sum(cpu_s - before[group].get(pid, 0.0) for pid, cpu_s in procs.items())
-            for group, procs in after.items()}
+    return {
+        group: sum(cpu_s - before[group].get(pid, 0.0) for pid, cpu_s in procs.items())
+        for group, procs in after.items()
+    }
 
 
 # --------------------------------------------------------------------------- database and server
@@ -496,7 +540,12 @@ def admin_execute(sql: str) -> None:
 def flask_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=PHASE_TIMEOUT_S, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PHASE_TIMEOUT_S,
+        check=False,
     )
 
 
@@ -514,17 +563,33 @@ def free_port() -> int:
 
 
 def start_gunicorn(db_url: str, workers: int, threads: int, admin_key: str) -> Server:
-    env = {**os.environ, "DATABASE_URL": db_url, "LOYALTY_ADMIN_KEY": admin_key,
-           "LEDGER_SEAL_INTERVAL_S": SEAL_INTERVAL_S}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "LOYALTY_ADMIN_KEY": admin_key,
+        "LEDGER_SEAL_INTERVAL_S": SEAL_INTERVAL_S,
+    }
     checked_flask_cli(env, "db", "upgrade")
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix="orders_bench_gunicorn_", suffix=".log")[1])
     worker_class = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(workers), *worker_class, "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "gunicorn"),
+                "-w",
+                str(workers),
+                *worker_class,
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(process, port, log_path, env, db_url, psycopg.connect(db_url, autocommit=True))
     try:
@@ -620,11 +685,15 @@ def print_phase(phase: Phase) -> None:
     other_ms = per_order_ms["machine"] - phase.own_cpu_s * 1000 / phase.orders
     busy = phase.cpu_s["machine"] / (phase.seconds * os.cpu_count())
     failed = f"  FAILED {len(phase.failures)}" if phase.failures else ""
-    print(f"  {phase.name:<24} {phase.orders:>5} orders {phase.seconds:6.2f} s {phase.rate:7.1f} orders/s"
-          f"  latency p50 {p50_ms:4.0f} ms, p99 {p99_ms:4.0f} ms{failed}")
-    print(f"  {'':<24} CPU/order: gunicorn {per_order_ms['gunicorn']:.1f} ms, postgres "
-          f"{per_order_ms['postgres']:.1f} ms, clients {per_order_ms['clients']:.1f} ms | "
-          f"other users {other_ms:.1f} ms | cores busy {busy:.0%}")
+    print(
+        f"  {phase.name:<24} {phase.orders:>5} orders {phase.seconds:6.2f} s {phase.rate:7.1f} orders/s"
+        f"  latency p50 {p50_ms:4.0f} ms, p99 {p99_ms:4.0f} ms{failed}"
+    )
+    print(
+        f"  {'':<24} CPU/order: gunicorn {per_order_ms['gunicorn']:.1f} ms, postgres "
+        f"{per_order_ms['postgres']:.1f} ms, clients {per_order_ms['clients']:.1f} ms | "
+        f"other users {other_ms:.1f} ms | cores busy {busy:.0%}"
+    )
     for failure in phase.failures[:5]:
         print(f"    failure: {failure}")
 
@@ -648,20 +717,32 @@ def print_setup(args: argparse.Namespace, server: Server, db_name: str) -> None:
     sample = plan_orders(args.orders, [Merchant(0, "sample", "")], "sample", 1)
     first_orders = len({o.body["member_email"] for o in sample}) / len(sample)
     print("== Setup: everything below shares the same machine")
-    print(f"  machine   {os.cpu_count()} CPU cores, shared with other users; {platform.platform()}; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
-    print(f"  server    gunicorn arbiter + {args.workers} {kind} workers, Python {platform.python_version()}, "
-          f"LEDGER_SEAL_INTERVAL_S={SEAL_INTERVAL_S}, code at commit {git_commit()}")
-    print(f"  database  PostgreSQL {version} at {PG_SERVER} (synchronous_commit={sync_commit}), "
-          f"throw-away database {db_name}")
+    print(
+        f"  machine   {os.cpu_count()} CPU cores, shared with other users; {platform.platform()}; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
+    print(
+        f"  server    gunicorn arbiter + {args.workers} {kind} workers, Python {platform.python_version()}, "
+        f"LEDGER_SEAL_INTERVAL_S={SEAL_INTERVAL_S}, code at commit {git_commit()}"
+    )
+    print(
+        f"  database  PostgreSQL {version} at {PG_SERVER} (synchronous_commit={sync_commit}), "
+        f"throw-away database {db_name}"
+    )
     keep_alive = "kept alive" if args.threads > 1 else "closed by the sync worker after each response, reopened"
-    print(f"  clients   {args.clients} processes, one connection each: HTTP over http.client ({keep_alive}), "
-          f"or raw SQL over psycopg, one transaction per order")
-    print(f"  load      {args.orders} orders per measurement after {args.warmup} warm-up orders; "
-          f"baskets {BASKET_MIN_CENTS / 100:.2f}-{BASKET_MAX_CENTS / 100:.2f} {CURRENCY}, earning "
-          f"{EARN_POINTS} points per full {EARN_PER_AMOUNT_CENTS / 100:.2f} {CURRENCY}")
-    print(f"  members   drawn from {MEMBER_POOL_SIZE} new emails per measurement: "
-          f"{first_orders:.0%} of orders are a member's first")
+    print(
+        f"  clients   {args.clients} processes, one connection each: HTTP over http.client ({keep_alive}), "
+        f"or raw SQL over psycopg, one transaction per order"
+    )
+    print(
+        f"  load      {args.orders} orders per measurement after {args.warmup} warm-up orders; "
+        f"baskets {BASKET_MIN_CENTS / 100:.2f}-{BASKET_MAX_CENTS / 100:.2f} {CURRENCY}, earning "
+        f"{EARN_POINTS} points per full {EARN_PER_AMOUNT_CENTS / 100:.2f} {CURRENCY}"
+    )
+    print(
+        f"  members   drawn from {MEMBER_POOL_SIZE} new emails per measurement: "
+        f"{first_orders:.0%} of orders are a member's first"
+    )
     print("  CPU/order read from /proc: gunicorn = arbiter and workers; postgres = this database's backends")
     print("            and the shared background processes; clients = the load processes; other users =")
     print("            the rest of the machine, i.e. how noisy the measurement was")
@@ -670,8 +751,13 @@ def print_setup(args: argparse.Namespace, server: Server, db_name: str) -> None:
 def git_commit() -> str:
     """The commit benchmarked (uncommitted changes in the tree are not shown)."""
     try:
-        done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True, timeout=STOP_TIMEOUT_S)
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=STOP_TIMEOUT_S,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.strip()
@@ -708,8 +794,10 @@ def verify_after_load(server: Server, phases: list[Phase]) -> bool:
     sent = sum(p.orders for p in phases)
     expected_points = sum(p.points for p in phases)
     totals_ok = count == sent and points == expected_points == member_points
-    print(f"  totals: {count} orders (sent {sent}), {points} points earned, {member_points} on member "
-          f"balances (expected {expected_points}): {'match' if totals_ok else 'MISMATCH'}")
+    print(
+        f"  totals: {count} orders (sent {sent}), {points} points earned, {member_points} on member "
+        f"balances (expected {expected_points}): {'match' if totals_ok else 'MISMATCH'}"
+    )
     return verify.returncode == 0 and totals_ok
 
 
@@ -717,8 +805,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, help=f"orders per measurement (default {ORDERS_DEFAULT})")
     parser.add_argument("--workers", type=int, default=WORKERS_DEFAULT, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=THREADS_DEFAULT,
-                        help="threads per gunicorn worker; more than 1 selects the gthread worker class")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS_DEFAULT,
+        help="threads per gunicorn worker; more than 1 selects the gthread worker class",
+    )
     parser.add_argument("--clients", type=int, default=CLIENTS_DEFAULT, help="client processes")
     parser.add_argument("--quick", action="store_true", help=f"smoke test: {QUICK_ORDERS} orders per measurement")
     args = parser.parse_args(argv)
@@ -757,8 +849,10 @@ def on_throwaway_database(prefix: str, run) -> int:
         ok = False
     finally:
         admin_execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    print(f"\n== Done in {time.monotonic() - started_s:.0f} s; database {db_name} dropped; "
-          f"load average {os.getloadavg()[0]:.2f} at the end")
+    print(
+        f"\n== Done in {time.monotonic() - started_s:.0f} s; database {db_name} dropped; "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
+    )
     return 0 if ok else 1
 
 

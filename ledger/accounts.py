@@ -57,6 +57,8 @@ def receivable_account(issuer: str) -> str:
 def payable_account(supplier: str) -> str:
     """What the operator owes a merchant that supplied boutique rewards."""
     return f"merchant:{supplier}:payable"
+
+
 def affiliate_payable_account(affiliate: str) -> str:
     """Approved commissions the platform owes an affiliate (a currency asset)."""
     return f"affiliate:{affiliate}:payable"
@@ -64,7 +66,7 @@ def affiliate_payable_account(affiliate: str) -> str:
 
 _ACCOUNTS = Account.__table__
 _BALANCES = Balance.__table__
-_known: dict[tuple[str, str, str], "AccountRef"] = {}
+_known: dict[tuple[str, str, str], AccountRef] = {}
 _CREATED_HERE = "ledger_accounts_created"
 _upserts: dict[tuple, object] = {}
 
@@ -175,13 +177,17 @@ def lock(session: Session, acct: AccountRef):
 def balance(session: Session, acct: AccountRef) -> int:
     """Posted balance: the sum of the account's stripes."""
     return int(
-        session.execute(select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.account_id == acct.id)).scalar_one()
+        session.execute(
+            select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.account_id == acct.id)
+        ).scalar_one()
     )
 
 
 def pending(session: Session, acct: AccountRef) -> int:
     return int(
-        session.execute(select(func.coalesce(func.sum(Balance.pending), 0)).where(Balance.account_id == acct.id)).scalar_one()
+        session.execute(
+            select(func.coalesce(func.sum(Balance.pending), 0)).where(Balance.account_id == acct.id)
+        ).scalar_one()
     )
 
 

@@ -58,13 +58,17 @@ def seal(session: Session, *, wait: bool = True, batch_max: int = SEAL_BATCH_MAX
             return 0
     last = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    entries = session.execute(
-        select(Entry)
-        .outerjoin(Seal, Seal.entry_id == Entry.id)
-        .where(Seal.entry_id.is_(None))
-        .order_by(Entry.id)
-        .limit(batch_max)
-    ).scalars().all()
+    entries = (
+        session.execute(
+            select(Entry)
+            .outerjoin(Seal, Seal.entry_id == Entry.id)
+            .where(Seal.entry_id.is_(None))
+            .order_by(Entry.id)
+            .limit(batch_max)
+        )
+        .scalars()
+        .all()
+    )
     if not entries:
         return 0
     postings = _postings_by_entry(session, [e.id for e in entries])

@@ -156,12 +156,16 @@ def void_hold(session: Session, hold_id: int, *, now: datetime) -> Hold:
 
 def expire_holds(session: Session, *, now: datetime, batch_max: int = HOLD_EXPIRY_BATCH_MAX) -> int:
     """Void pending holds past their timeout; returns how many. Safe to run again."""
-    hold_ids = session.execute(
-        select(Hold.id)
-        .where(Hold.status == PENDING, Hold.expires_at <= now)
-        .order_by(Hold.expires_at, Hold.id)
-        .limit(batch_max)
-    ).scalars().all()
+    hold_ids = (
+        session.execute(
+            select(Hold.id)
+            .where(Hold.status == PENDING, Hold.expires_at <= now)
+            .order_by(Hold.expires_at, Hold.id)
+            .limit(batch_max)
+        )
+        .scalars()
+        .all()
+    )
     voided = 0
     for hold_id in hold_ids:
         try:

@@ -92,7 +92,9 @@ def _check_balanced(by_id: dict[int, AccountRef], amounts: dict[int, int]) -> No
         raise UnbalancedEntry(f"entry does not balance: {unbalanced}")
 
 
-def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, now: datetime, memo: str = "") -> Posted:
+def reverse(
+    session: Session, entry_id: int, *, idempotency_key: str, ref: str, now: datetime, memo: str = ""
+) -> Posted:
     """Post the exact opposite of an entry that moved no member points.
 
     Points entries are corrected through their own flows (refund, void), which
@@ -113,9 +115,10 @@ def reverse(session: Session, entry_id: int, *, idempotency_key: str, ref: str, 
     ).first()
     if already is not None:
         raise NotReversible(f"entry {entry_id} is already reversed")
-    touches_points = session.execute(select(Lot.id).where(Lot.entry_id == entry_id)).first() or session.execute(
-        select(Hold.id).where(Hold.entry_id == entry_id)
-    ).first()
+    touches_points = (
+        session.execute(select(Lot.id).where(Lot.entry_id == entry_id)).first()
+        or session.execute(select(Hold.id).where(Hold.entry_id == entry_id)).first()
+    )
     postings = session.execute(select(Posting).where(Posting.entry_id == entry_id)).scalars().all()
     refs = {p.account_id: accounts.account_by_id(session, p.account_id) for p in postings}
     if touches_points or any(r.non_negative for r in refs.values()):

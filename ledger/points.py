@@ -178,7 +178,9 @@ def earn(
             break
         paid = min(repay_left, debt.points_remaining)
         paid_value = share(debt_value_left, paid, repay_left)
-        legs.append(Leg(accounts.account(session, accounts.receivable_account(debt.creditor), issuer.currency), paid_value))
+        legs.append(
+            Leg(accounts.account(session, accounts.receivable_account(debt.creditor), issuer.currency), paid_value)
+        )
         session.execute(
             update(_DEBTS).where(_DEBTS.c.id == debt.id).values(points_remaining=_DEBTS.c.points_remaining - paid)
         )
@@ -322,13 +324,17 @@ def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATC
     while True:
         # Keyset batches: members whose expired points are all held are passed over,
         # so they never hide the members after them.
-        member_ids = session.execute(
-            select(Lot.member_account_id)
-            .where(Lot.expires_at <= now, Lot.points_remaining > 0, Lot.member_account_id > after)
-            .group_by(Lot.member_account_id)
-            .order_by(Lot.member_account_id)
-            .limit(batch_max)
-        ).scalars().all()
+        member_ids = (
+            session.execute(
+                select(Lot.member_account_id)
+                .where(Lot.expires_at <= now, Lot.points_remaining > 0, Lot.member_account_id > after)
+                .group_by(Lot.member_account_id)
+                .order_by(Lot.member_account_id)
+                .limit(batch_max)
+            )
+            .scalars()
+            .all()
+        )
         if not member_ids:
             return 0
         expired = sum(_expire_member(session, member_id, now) for member_id in member_ids)
@@ -340,12 +346,16 @@ def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATC
 def _expire_member(session: Session, member_id: int, now: datetime) -> int:
     member = accounts.account_by_id(session, member_id)
     row = accounts.lock(session, member)
-    lots = session.execute(
-        select(Lot)
-        .where(Lot.member_account_id == member_id, Lot.points_remaining > 0)
-        .order_by(Lot.earned_at, Lot.id)
-        .with_for_update()
-    ).scalars().all()
+    lots = (
+        session.execute(
+            select(Lot)
+            .where(Lot.member_account_id == member_id, Lot.points_remaining > 0)
+            .order_by(Lot.earned_at, Lot.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     held_left = row.pending
     expired = 0
     for lot in lots:

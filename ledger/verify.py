@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from ledger.accounts import PLATFORM_EXPIRED, POINTS_FLOAT, PTS, REVENUE_BREAKAGE
 from ledger.chain import check_chain
-from ledger.models import Account, Balance, Debt, Entry, Hold, Lot, Posting, Seal
 from ledger.journal import REVERSAL
+from ledger.models import Account, Balance, Debt, Entry, Hold, Lot, Posting, Seal
 
 VIOLATIONS_PER_RULE_MAX = 20
 
@@ -160,9 +160,7 @@ def _members_disagreeing(session: Session, stored, per_account_total) -> list:
 
 
 def _stored_balances_match(session: Session) -> list[Violation]:
-    posted = (
-        select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
-    )
+    posted = select(Posting.account_id, func.sum(Posting.amount).label("total")).group_by(Posting.account_id).subquery()
     stored = (
         select(Balance.account_id, func.sum(Balance.balance).label("total")).group_by(Balance.account_id).subquery()
     )

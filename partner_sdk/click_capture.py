@@ -31,7 +31,7 @@ COOKIE_NAME_DEFAULT = "lp_click"
 ATTRIBUTION_WINDOW_S_DEFAULT = 30 * 24 * 3600
 TOKEN_LENGTH_MAX = 1024
 # Tokens are URL-safe (itsdangerous): anything else is not a token and is not stored.
-_TOKEN = re.compile(r"^[A-Za-z0-9_.\-~:]{1,%d}$" % TOKEN_LENGTH_MAX)
+_TOKEN = re.compile(rf"^[A-Za-z0-9_.\-~:]{{1,{TOKEN_LENGTH_MAX}}}$")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

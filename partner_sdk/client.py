@@ -277,9 +277,7 @@ class _Client:
         _, data = self._http.request("POST", "/v1/webhook-endpoints", body=body)
         return CreatedWebhookEndpoint(WebhookEndpoint.from_json(data), str(data["secret"]))
 
-    def list_webhook_endpoints(
-        self, *, limit: int | None = None, cursor: str | None = None
-    ) -> Page[WebhookEndpoint]:
+    def list_webhook_endpoints(self, *, limit: int | None = None, cursor: str | None = None) -> Page[WebhookEndpoint]:
         """One page of your endpoints, oldest first."""
         _, data = self._http.request("GET", "/v1/webhook-endpoints", query={"limit": limit, "cursor": cursor})
         return Page([WebhookEndpoint.from_json(e) for e in data["data"]], data.get("next_cursor"))
@@ -334,9 +332,7 @@ class _Client:
 
     def iter_webhook_attempts(self, endpoint_id: str, *, page_size: int | None = None) -> Iterator[WebhookAttempt]:
         """Every delivery attempt to an endpoint, page after page."""
-        return iterate_pages(
-            lambda cursor: self.list_webhook_attempts(endpoint_id, limit=page_size, cursor=cursor)
-        )
+        return iterate_pages(lambda cursor: self.list_webhook_attempts(endpoint_id, limit=page_size, cursor=cursor))
 
 
 class MerchantClient(_Client):
@@ -766,4 +762,3 @@ def _json_object(payload: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ValueError("expected a JSON object from the platform")
     return parsed
-

@@ -36,9 +36,7 @@ class LoyaltyError(Exception):
     detail: str
     problem: dict[str, Any]
 
-    def __init__(
-        self, status: int, title: str, detail: str = "", problem: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, status: int, title: str, detail: str = "", problem: dict[str, Any] | None = None) -> None:
         self.status = status
         self.title = title
         self.detail = detail
@@ -63,9 +61,7 @@ class ValidationError(LoyaltyError):
 
     errors: dict[str, list[str]]
 
-    def __init__(
-        self, status: int, title: str, detail: str = "", problem: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, status: int, title: str, detail: str = "", problem: dict[str, Any] | None = None) -> None:
         super().__init__(status, title, detail, problem)
         self.errors = _field_errors(self.problem.get("errors"))
 
@@ -113,9 +109,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     """Build the exception matching an HTTP error response; non-JSON bodies are tolerated."""
     problem = _parse_problem(body)
     title = _text(problem.get("title")) or _reason(status)
-    detail = _text(problem.get("detail")) or (
-        "" if problem else body.decode("utf-8", "replace").strip()[:500]
-    )
+    detail = _text(problem.get("detail")) or ("" if problem else body.decode("utf-8", "replace").strip()[:500])
     if status in (401, 403):
         return AuthenticationError(status, title, detail, problem)
     if status == 404:

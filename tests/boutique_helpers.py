@@ -29,9 +29,11 @@ def web_client(app):
 
 def last_link(engine, email: str) -> str:
     with Session(engine) as s:
-        body = s.execute(
-            select(OutboxMail.body).where(OutboxMail.recipient == email).order_by(OutboxMail.id.desc())
-        ).scalars().first()
+        body = (
+            s.execute(select(OutboxMail.body).where(OutboxMail.recipient == email).order_by(OutboxMail.id.desc()))
+            .scalars()
+            .first()
+        )
     return LINK.search(body).group(1)
 
 
@@ -83,8 +85,11 @@ def reward(client, merchant: dict, **overrides) -> dict:
 def redeem(client, item_id: str, *, address: str = "1 Rue Test, Paris", key: str | None = None):
     page = client.get(f"/items/{item_id}/redeem")
     assert page.status_code == 200, page.get_data(as_text=True)
-    data = {"csrf_token": csrf_of(page), "idempotency_key": key or KEY.search(page.get_data(as_text=True)).group(1),
-            "shipping_address": address}
+    data = {
+        "csrf_token": csrf_of(page),
+        "idempotency_key": key or KEY.search(page.get_data(as_text=True)).group(1),
+        "shipping_address": address,
+    }
     return client.post(f"/items/{item_id}/redeem", data=data)
 
 

@@ -81,11 +81,13 @@ AffiliateKeyPageSchema = page_of(ApiKeySchema, "AffiliateKeyPage")
 class CommissionRuleSchema(StrictSchema):
     type = ma.fields.String(required=True, validate=validate.OneOf(["percent", "fixed"]))
     basis_points = ma.fields.Integer(
-        strict=True, validate=validate.Range(1, COMMISSION_BPS_MAX),
+        strict=True,
+        validate=validate.Range(1, COMMISSION_BPS_MAX),
         metadata={"description": "With `percent`: share of the order's net amount (800 = 8%)."},
     )
     amount_cents = ma.fields.Integer(
-        strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX),
+        strict=True,
+        validate=validate.Range(1, AMOUNT_CENTS_MAX),
         metadata={"description": "With `fixed`: amount per sale, in minor units."},
     )
 
@@ -103,24 +105,35 @@ class ProgramCreateSchema(StrictSchema):
     name = ma.fields.String(required=True, validate=validate.Length(1, PROGRAM_NAME_LENGTH_MAX))
     commission = ma.fields.Nested(CommissionRuleSchema, required=True)
     lead_amount_cents = ma.fields.Integer(
-        load_default=None, allow_none=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX),
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(1, AMOUNT_CENTS_MAX),
         metadata={"description": "Fixed amount per lead; null: leads earn nothing."},
     )
     attribution_window_days = ma.fields.Integer(
-        load_default=ATTRIBUTION_WINDOW_DAYS_DEFAULT, strict=True,
+        load_default=ATTRIBUTION_WINDOW_DAYS_DEFAULT,
+        strict=True,
         validate=validate.Range(1, ATTRIBUTION_WINDOW_DAYS_MAX),
         metadata={"description": "How old a click may be when the order comes."},
     )
     hold_days = ma.fields.Integer(
-        load_default=HOLD_DAYS_DEFAULT, strict=True, validate=validate.Range(0, HOLD_DAYS_MAX),
+        load_default=HOLD_DAYS_DEFAULT,
+        strict=True,
+        validate=validate.Range(0, HOLD_DAYS_MAX),
         metadata={"description": "Days a commission stays pending (your return window) before it auto-approves."},
     )
     network_fee_bps = ma.fields.Integer(
-        load_default=0, strict=True, validate=validate.Range(0, NETWORK_FEE_BPS_MAX),
+        load_default=0,
+        strict=True,
+        validate=validate.Range(0, NETWORK_FEE_BPS_MAX),
         metadata={"description": "The platform's fee, on top of the commission, in basis points of it."},
     )
     cap_cents = ma.fields.Integer(
-        load_default=None, allow_none=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX),
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(1, AMOUNT_CENTS_MAX),
         metadata={"description": "Largest commission per order."},
     )
     auto_approve_affiliates = ma.fields.Boolean(load_default=False)

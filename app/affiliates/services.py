@@ -54,18 +54,6 @@ def update_affiliate(session: Session, affiliate_id: int, data: dict) -> Affilia
     return affiliate
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 # ----------------------------------------------------------------- programs
 
 
@@ -138,8 +126,13 @@ def apply(session: Session, affiliate: AffiliateIdentity, program_id: int, *, no
 
 
 def list_applications(
-    session: Session, merchant: MerchantTerms, program_id: int, *, status: str | None = None, limit: int,
-    cursor: str | None
+    session: Session,
+    merchant: MerchantTerms,
+    program_id: int,
+    *,
+    status: str | None = None,
+    limit: int,
+    cursor: str | None,
 ) -> Page:
     get_program(session, merchant, program_id)
     query = select(Application).where(Application.program_id == program_id)
@@ -193,9 +186,11 @@ def create_link(session: Session, affiliate: AffiliateIdentity, data: dict, *, n
         raise Forbidden(f"You are not approved for program {program.id}; apply first.")
     if not program.active:
         raise Unprocessable(f"Program {program.id} is paused.", errors={"program_id": ["The program is paused."]})
-    domains = session.execute(
-        select(MerchantDomain.domain).where(MerchantDomain.merchant_id == program.merchant_id)
-    ).scalars().all()
+    domains = (
+        session.execute(select(MerchantDomain.domain).where(MerchantDomain.merchant_id == program.merchant_id))
+        .scalars()
+        .all()
+    )
     try:
         landing_url = check_landing_url(data["landing_url"], list(domains))
     except BadLandingUrl as error:

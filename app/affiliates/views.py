@@ -39,7 +39,9 @@ affiliates_blp = Blueprint(
     "affiliates", __name__, url_prefix="/v1/affiliates", description="Operator: affiliates and their keys."
 )
 programs_blp = Blueprint(
-    "programs", __name__, url_prefix="/v1/programs",
+    "programs",
+    __name__,
+    url_prefix="/v1/programs",
     description="Merchant: affiliate programs and the affiliates applying to them.",
 )
 links_blp = Blueprint("links", __name__, url_prefix="/v1", description="Affiliate: tracking links and applications.")

@@ -39,15 +39,17 @@ class _ItemFields(StrictSchema):
         validate=validate.Length(max=IMAGE_URL_LENGTH_MAX),
         metadata={"description": "An absolute http(s) URL of the picture shown in the boutique."},
     )
-    category = ma.fields.String(
-        required=True, validate=[validate.Length(1, CATALOG_CATEGORY_LENGTH_MAX), CATEGORY]
-    )
+    category = ma.fields.String(required=True, validate=[validate.Length(1, CATALOG_CATEGORY_LENGTH_MAX), CATEGORY])
     points_price = ma.fields.Integer(
-        required=True, strict=True, validate=validate.Range(1, POINTS_PRICE_MAX),
+        required=True,
+        strict=True,
+        validate=validate.Range(1, POINTS_PRICE_MAX),
         metadata={"description": "What a member pays, in points."},
     )
     wholesale_value_cents = ma.fields.Integer(
-        required=True, strict=True, validate=validate.Range(0, WHOLESALE_VALUE_CENTS_MAX),
+        required=True,
+        strict=True,
+        validate=validate.Range(0, WHOLESALE_VALUE_CENTS_MAX),
         metadata={"description": "What the operator pays you on fulfilment, in minor units of your currency."},
     )
     active_from = ma.fields.AwareDateTime(load_default=None, allow_none=True)
@@ -65,7 +67,8 @@ class _ItemFields(StrictSchema):
 class ItemCreateSchema(_ItemFields):
     kind = ma.fields.String(required=True, validate=validate.OneOf(KINDS))
     stock = ma.fields.Integer(
-        strict=True, validate=validate.Range(0, STOCK_MAX),
+        strict=True,
+        validate=validate.Range(0, STOCK_MAX),
         metadata={"description": "Physical items only; a voucher's stock is its number of unused codes."},
     )
     voucher_codes = ma.fields.List(
@@ -74,7 +77,8 @@ class ItemCreateSchema(_ItemFields):
         metadata={"description": "Vouchers: your codes, each unique among your codes."},
     )
     generate_codes = ma.fields.Integer(
-        strict=True, validate=validate.Range(0, VOUCHER_CODES_PER_REQUEST_MAX),
+        strict=True,
+        validate=validate.Range(0, VOUCHER_CODES_PER_REQUEST_MAX),
         metadata={"description": "Vouchers: how many codes the platform should generate (shown in the answer)."},
     )
 
@@ -93,7 +97,9 @@ class ItemCreateSchema(_ItemFields):
 class ItemUpdateSchema(StrictSchema):
     title = _title()
     description = ma.fields.String(validate=validate.Length(max=CATALOG_DESCRIPTION_LENGTH_MAX))
-    image_url = ma.fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=IMAGE_URL_LENGTH_MAX))
+    image_url = ma.fields.Url(
+        allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=IMAGE_URL_LENGTH_MAX)
+    )
     category = ma.fields.String(validate=[validate.Length(1, CATALOG_CATEGORY_LENGTH_MAX), CATEGORY])
     points_price = ma.fields.Integer(strict=True, validate=validate.Range(1, POINTS_PRICE_MAX))
     wholesale_value_cents = ma.fields.Integer(strict=True, validate=validate.Range(0, WHOLESALE_VALUE_CENTS_MAX))
@@ -130,12 +136,15 @@ class ItemCreatedSchema(ItemSchema):
 
 
 class ItemQuerySchema(PageArgsSchema):
-    active = ma.fields.Boolean(load_default=None, metadata={"description": "Only active (true) or inactive (false) items."})
+    active = ma.fields.Boolean(
+        load_default=None, metadata={"description": "Only active (true) or inactive (false) items."}
+    )
 
 
 class CodesAddSchema(StrictSchema):
     voucher_codes = ma.fields.List(
-        ma.fields.String(validate=VOUCHER_CODE), load_default=list,
+        ma.fields.String(validate=VOUCHER_CODE),
+        load_default=list,
         validate=validate.Length(max=VOUCHER_CODES_PER_REQUEST_MAX),
     )
     generate_codes = ma.fields.Integer(

@@ -53,7 +53,9 @@ class NotAvailable(Conflict):
 # --- catalog (supplying merchant) -------------------------------------------------
 
 
-def create_item(session: Session, merchant: MerchantTerms, data: dict, *, now: datetime) -> tuple[CatalogItem, list[str]]:
+def create_item(
+    session: Session, merchant: MerchantTerms, data: dict, *, now: datetime
+) -> tuple[CatalogItem, list[str]]:
     """Add a reward to the catalog; a voucher's codes come with it or are generated."""
     codes = list(data.pop("voucher_codes", []))
     generate = data.pop("generate_codes", 0)
@@ -92,9 +94,13 @@ def _add_codes(session: Session, item: CatalogItem, codes: list[str], generate: 
     if total + len(codes) + generate > VOUCHER_CODES_PER_ITEM_MAX:
         raise Unprocessable(f"An item holds at most {VOUCHER_CODES_PER_ITEM_MAX} codes.")
     if codes:
-        taken = session.execute(
-            select(VoucherCode.code).where(VoucherCode.merchant_id == item.merchant_id, VoucherCode.code.in_(codes))
-        ).scalars().all()
+        taken = (
+            session.execute(
+                select(VoucherCode.code).where(VoucherCode.merchant_id == item.merchant_id, VoucherCode.code.in_(codes))
+            )
+            .scalars()
+            .all()
+        )
         if taken:
             raise Conflict(f"{len(taken)} of these codes exist already.", errors={"voucher_codes": sorted(taken)[:20]})
     generated = [secrets.token_urlsafe(GENERATED_CODE_BYTES).replace("_", "X").upper() for _ in range(generate)]
@@ -121,7 +127,9 @@ def update_item(session: Session, merchant: MerchantTerms, item_id: int, data: d
     for name, value in data.items():
         setattr(item, name, value)
     if item.active_from and item.active_until and item.active_until <= item.active_from:
-        raise Unprocessable("The active window ends before it starts.", errors={"active_until": ["Must be after active_from."]})
+        raise Unprocessable(
+            "The active window ends before it starts.", errors={"active_until": ["Must be after active_from."]}
+        )
     item.updated_at = now
     session.commit()
     return item
@@ -135,7 +143,9 @@ def get_item(session: Session, merchant: MerchantTerms, item_id: int) -> Catalog
     return _own_item(session, merchant, item_id)
 
 
-def list_items(session: Session, merchant: MerchantTerms, *, active: bool | None, limit: int, cursor: str | None) -> Page:
+def list_items(
+    session: Session, merchant: MerchantTerms, *, active: bool | None, limit: int, cursor: str | None
+) -> Page:
     query = select(CatalogItem).where(CatalogItem.merchant_id == merchant.id)
     if active is not None:
         query = query.where(CatalogItem.active.is_(active))
@@ -169,9 +179,7 @@ def redeem_voucher(session: Session, merchant: MerchantTerms, code: str, *, now:
     if voucher.redemption_id is None:
         raise Conflict("This code has not been given to a member yet.")
     used = session.execute(
-        update(VoucherCode)
-        .where(VoucherCode.id == voucher.id, VoucherCode.used_at.is_(None))
-        .values(used_at=now)
+        update(VoucherCode).where(VoucherCode.id == voucher.id, VoucherCode.used_at.is_(None)).values(used_at=now)
     ).rowcount
     if used != 1:
         session.rollback()
@@ -215,7 +223,9 @@ def place_redemption(
     if item is None or not item.available_at(now):
         raise NotAvailable("This reward is not available.")
     if item.kind == PHYSICAL and not shipping_address.strip():
-        raise Unprocessable("Tell us where to send it.", errors={"shipping_address": ["Required for a physical reward."]})
+        raise Unprocessable(
+            "Tell us where to send it.", errors={"shipping_address": ["Required for a physical reward."]}
+        )
     hold = ledger.place_hold(
         session,
         member_key=member_key,
@@ -314,7 +324,9 @@ def fulfil_redemption(
     return redemption
 
 
-def cancel_redemption(session: Session, merchant: MerchantTerms, redemption_id: int, *, reason: str, now: datetime) -> Redemption:
+def cancel_redemption(
+    session: Session, merchant: MerchantTerms, redemption_id: int, *, reason: str, now: datetime
+) -> Redemption:
     """The supplier cannot send the reward: the points and the unit come back."""
     redemption = _supplied(session, merchant, redemption_id)
     if redemption.status == CANCELLED:
@@ -345,12 +357,16 @@ def _announce(session: Session, redemption: Redemption, *, now: datetime) -> Non
 def expire_redemptions(session: Session, *, now: datetime, batch_max: int = REDEMPTION_EXPIRY_BATCH_MAX) -> int:
     """Cancel placed redemptions past their hold's timeout: points and stock come
     back. Returns how many; safe to run again and next to a supplier's fulfil."""
-    ids = session.execute(
-        select(Redemption.id)
-        .where(Redemption.status == PLACED, Redemption.expires_at <= now)
-        .order_by(Redemption.expires_at, Redemption.id)
-        .limit(batch_max)
-    ).scalars().all()
+    ids = (
+        session.execute(
+            select(Redemption.id)
+            .where(Redemption.status == PLACED, Redemption.expires_at <= now)
+            .order_by(Redemption.expires_at, Redemption.id)
+            .limit(batch_max)
+        )
+        .scalars()
+        .all()
+    )
     expired = 0
     for redemption_id in ids:
         redemption = session.get(Redemption, redemption_id)

@@ -40,7 +40,10 @@ vouchers_blp = Blueprint(
     "vouchers", __name__, url_prefix="/v1/vouchers", description="Merchant: accept your voucher codes at checkout."
 )
 redemptions_blp = Blueprint(
-    "redemptions", __name__, url_prefix="/v1/redemptions", description="Merchant: fulfil or cancel redemptions of your rewards."
+    "redemptions",
+    __name__,
+    url_prefix="/v1/redemptions",
+    description="Merchant: fulfil or cancel redemptions of your rewards.",
 )
 API_BLUEPRINTS = (catalog_blp, vouchers_blp, redemptions_blp)
 

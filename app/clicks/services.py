@@ -41,10 +41,30 @@ CODE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 # Link previews, crawlers and scripts follow links without a person behind them:
 # they get the redirect but are not counted. Matched case-insensitively in the User-Agent.
 NOT_COUNTED_AGENTS = (
-    "slackbot", "facebookexternalhit", "facebot", "twitterbot", "discordbot", "whatsapp", "linkedinbot",
-    "telegrambot", "googlebot", "bingbot", "applebot", "yandexbot", "duckduckbot", "baiduspider",
-    "skypeuripreview", "pinterestbot", "redditbot", "embedly", "curl/", "wget/", "python-requests",
-    "python-urllib", "go-http-client", "headlesschrome",
+    "slackbot",
+    "facebookexternalhit",
+    "facebot",
+    "twitterbot",
+    "discordbot",
+    "whatsapp",
+    "linkedinbot",
+    "telegrambot",
+    "googlebot",
+    "bingbot",
+    "applebot",
+    "yandexbot",
+    "duckduckbot",
+    "baiduspider",
+    "skypeuripreview",
+    "pinterestbot",
+    "redditbot",
+    "embedly",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "python-urllib",
+    "go-http-client",
+    "headlesschrome",
 )
 _NOT_COUNTED = re.compile("|".join(re.escape(agent) for agent in NOT_COUNTED_AGENTS), re.IGNORECASE)
 VISITOR_HOURS_KEPT = 2
@@ -151,8 +171,9 @@ class ClickState:
             self._flusher_pid = os.getpid()
             interval_s = self.app.config["CLICK_FLUSH_INTERVAL_S"]
             if interval_s > 0:
-                self._flusher = threading.Thread(target=self._flush_forever, args=(interval_s,), daemon=True,
-                                                 name="click-flusher")
+                self._flusher = threading.Thread(
+                    target=self._flush_forever, args=(interval_s,), daemon=True, name="click-flusher"
+                )
                 self._flusher.start()
 
     def _flush_forever(self, interval_s: float) -> None:
@@ -194,8 +215,9 @@ def _write(session: Session, buffered: dict[tuple[int, datetime], _Bucket]) -> N
         for visitor in sorted(bucket.visitors):
             row = session.execute(visitors, {"link_id": link_id, "hour": hour, "visitor": visitor}).first()
             new_visitors += row is not None
-        session.execute(upsert, {"link_id": link_id, "hour": hour, "clicks": bucket.clicks,
-                                 "unique_clicks": new_visitors})
+        session.execute(
+            upsert, {"link_id": link_id, "hour": hour, "clicks": bucket.clicks, "unique_clicks": new_visitors}
+        )
     oldest = max(hour for _, hour in buffered) - timedelta(hours=VISITOR_HOURS_KEPT)
     session.execute(delete(ClickVisitor).where(ClickVisitor.hour < oldest))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
@@ -47,13 +47,16 @@ class ClickTokens:
         self._keys = list(reversed(keys_newest_first))
         self._serializer = URLSafeTimedSerializer(self._keys, salt=SALT, signer_kwargs=_SIGNER_KWARGS)
 
-    def issue(self, *, click_id: str, affiliate_id: int, program_id: int, link_id: int,
-              now: datetime | None = None) -> str:
+    def issue(
+        self, *, click_id: str, affiliate_id: int, program_id: int, link_id: int, now: datetime | None = None
+    ) -> str:
         payload = [click_id, affiliate_id, program_id, link_id]
         if now is None:
             return self._serializer.dumps(payload)
         fixed = URLSafeTimedSerializer(
-            self._keys, salt=SALT, signer=_FixedTimeSigner,
+            self._keys,
+            salt=SALT,
+            signer=_FixedTimeSigner,
             signer_kwargs={**_SIGNER_KWARGS, "timestamp": int(now.timestamp())},
         )
         return fixed.dumps(payload)
@@ -71,4 +74,4 @@ class ClickTokens:
             or not all(type(value) is int for value in payload[1:])
         ):
             raise InvalidClickToken("unexpected payload")
-        return Click(payload[0], payload[1], payload[2], payload[3], issued_at.astimezone(timezone.utc))
+        return Click(payload[0], payload[1], payload[2], payload[3], issued_at.astimezone(UTC))

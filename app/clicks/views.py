@@ -40,19 +40,23 @@ def follow(code: str):
     state = state_of(current_app)
     target = state.resolve(_request_session, code) if CODE.match(code) else None
     if target is None:
-        return Response(NOT_FOUND_PAGE, status=404, mimetype="text/html",
-                        headers={"Cache-Control": "no-store"})
+        return Response(NOT_FOUND_PAGE, status=404, mimetype="text/html", headers={"Cache-Control": "no-store"})
     now = utcnow()
     token = state.tokens.issue(
-        click_id=secrets.token_urlsafe(12), affiliate_id=target.affiliate_id,
-        program_id=target.program_id, link_id=target.link_id,
+        click_id=secrets.token_urlsafe(12),
+        affiliate_id=target.affiliate_id,
+        program_id=target.program_id,
+        link_id=target.link_id,
     )
     user_agent = request.headers.get("User-Agent", "")
     if counted(request.method, user_agent):
         state.record(target.link_id, now, state.visitor(request.remote_addr or "", user_agent))
-    response = Response(status=302, headers={
-        "Location": with_click_token(target.landing_url, token),
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer-when-downgrade",
-    })
+    response = Response(
+        status=302,
+        headers={
+            "Location": with_click_token(target.landing_url, token),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer-when-downgrade",
+        },
+    )
     return response

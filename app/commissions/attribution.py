@@ -79,11 +79,17 @@ def attribute(
         events.announce(session, commission, "commission.created", now=now)
     except Refused as refused:
         click = refused.click or click
-        session.add(AttributionError(
-            merchant_id=merchant.id, code=refused.code, conversion_ref=conversion_ref,
-            program_id=click.program_id if click else None, affiliate_id=click.affiliate_id if click else None,
-            click_id=click.click_id if click else None, created_at=now,
-        ))
+        session.add(
+            AttributionError(
+                merchant_id=merchant.id,
+                code=refused.code,
+                conversion_ref=conversion_ref,
+                program_id=click.program_id if click else None,
+                affiliate_id=click.affiliate_id if click else None,
+                click_id=click.click_id if click else None,
+                created_at=now,
+            )
+        )
         session.flush()
         return None, refused.code
     return brief(commission), None
@@ -135,9 +141,7 @@ def _check_self_referral(
     host = website_host(affiliate.website)
     if host is None:
         return
-    domains = session.execute(
-        select(MerchantDomain.domain).where(MerchantDomain.merchant_id == merchant.id)
-    ).scalars()
+    domains = session.execute(select(MerchantDomain.domain).where(MerchantDomain.merchant_id == merchant.id)).scalars()
     if any(host == domain or host.endswith("." + domain) for domain in domains):
         raise Refused("self_referral")
 
@@ -167,13 +171,26 @@ def _insert(session, merchant, program, click, kind, conversion_ref, sale_cents,
         amount = sale_amount_cents(program, sale_cents)
     table = Commission.__table__
     row = {
-        "merchant_id": merchant.id, "program_id": program.id, "affiliate_id": click.affiliate_id,
-        "link_id": click.link_id, "kind": kind, "conversion_ref": conversion_ref, "click_id": click.click_id,
-        "currency": merchant.currency, "base_amount_cents": sale_cents or 0, "amount_cents": amount,
-        "fee_cents": fee_cents(program, amount), "status": "pending",
+        "merchant_id": merchant.id,
+        "program_id": program.id,
+        "affiliate_id": click.affiliate_id,
+        "link_id": click.link_id,
+        "kind": kind,
+        "conversion_ref": conversion_ref,
+        "click_id": click.click_id,
+        "currency": merchant.currency,
+        "base_amount_cents": sale_cents or 0,
+        "amount_cents": amount,
+        "fee_cents": fee_cents(program, amount),
+        "status": "pending",
         "suspicious": (now - click.issued_at).total_seconds() < SUSPICIOUS_CLICK_TO_ORDER_S,
-        "reason": None, "adjusts_commission_id": None, "entry_id": None, "clicked_at": click.issued_at,
-        "created_at": now, "hold_until": now + timedelta(days=program.hold_days), "decided_at": None,
+        "reason": None,
+        "adjusts_commission_id": None,
+        "entry_id": None,
+        "clicked_at": click.issued_at,
+        "created_at": now,
+        "hold_until": now + timedelta(days=program.hold_days),
+        "decided_at": None,
     }
     # The unique keys (click, merchant + order/lead) decide duplicates, also between concurrent requests.
     inserted = session.execute(
@@ -195,8 +212,14 @@ def record_lead(session: Session, merchant: MerchantTerms, data: dict, *, now: d
         session.rollback()
         return stored, False
     commission, error = attribute(
-        session, merchant, token=data["click_token"], kind="lead", conversion_ref=f"lead:{data['lead_id']}",
-        sale_cents=None, member_email=None, now=now,
+        session,
+        merchant,
+        token=data["click_token"],
+        kind="lead",
+        conversion_ref=f"lead:{data['lead_id']}",
+        sale_cents=None,
+        member_email=None,
+        now=now,
     )
     answer = {"lead_id": data["lead_id"], "commission": commission, "attribution_error": error}
     idempotency.complete(session, scope, data["lead_id"], answer)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,9 +24,18 @@ from app.merchants.models import Merchant
 
 REPORT_DAYS_DEFAULT = 30
 COLUMNS = (
-    "key", "currency", "clicks", "unique_clicks", "orders", "leads", "conversion_rate",
-    "commission_pending_cents", "commission_approved_cents", "commission_rejected_cents",
-    "commission_paid_cents", "earnings_per_click_cents",
+    "key",
+    "currency",
+    "clicks",
+    "unique_clicks",
+    "orders",
+    "leads",
+    "conversion_rate",
+    "commission_pending_cents",
+    "commission_approved_cents",
+    "commission_rejected_cents",
+    "commission_paid_cents",
+    "earnings_per_click_cents",
 )
 _COUNTERS = COLUMNS[2:6] + COLUMNS[7:11]
 
@@ -39,17 +48,24 @@ def _key(group_by: str, at: datetime, program_id: int, link_id: int | None) -> s
     return "" if link_id is None else str(link_id)
 
 
-def affiliate_report(session: Session, affiliate: AffiliateIdentity, *, from_: date | None, to: date | None,
-                     group_by: str, today: date) -> dict:
+def affiliate_report(
+    session: Session, affiliate: AffiliateIdentity, *, from_: date | None, to: date | None, group_by: str, today: date
+) -> dict:
     to = to or today
     from_ = from_ or (to - timedelta(days=REPORT_DAYS_DEFAULT - 1))
-    start = datetime.combine(from_, time.min, tzinfo=timezone.utc)
-    end = datetime.combine(to + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    start = datetime.combine(from_, time.min, tzinfo=UTC)
+    end = datetime.combine(to + timedelta(days=1), time.min, tzinfo=UTC)
     rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COUNTERS, 0))
 
     clicks = session.execute(
-        select(ClickStat.hour, Link.program_id, ClickStat.link_id, Merchant.currency,
-               ClickStat.clicks, ClickStat.unique_clicks)
+        select(
+            ClickStat.hour,
+            Link.program_id,
+            ClickStat.link_id,
+            Merchant.currency,
+            ClickStat.clicks,
+            ClickStat.unique_clicks,
+        )
         .join(Link, Link.id == ClickStat.link_id)
         .join(Program, Program.id == Link.program_id)
         .join(Merchant, Merchant.id == Program.merchant_id)
@@ -61,9 +77,15 @@ def affiliate_report(session: Session, affiliate: AffiliateIdentity, *, from_: d
         row["unique_clicks"] += unique
 
     commissions = session.execute(
-        select(Commission.created_at, Commission.program_id, Commission.link_id, Commission.currency,
-               Commission.kind, Commission.status, Commission.amount_cents)
-        .where(Commission.affiliate_id == affiliate.id, Commission.created_at >= start, Commission.created_at < end)
+        select(
+            Commission.created_at,
+            Commission.program_id,
+            Commission.link_id,
+            Commission.currency,
+            Commission.kind,
+            Commission.status,
+            Commission.amount_cents,
+        ).where(Commission.affiliate_id == affiliate.id, Commission.created_at >= start, Commission.created_at < end)
     )
     for created_at, program_id, link_id, currency, kind, status, amount in commissions:
         row = rows[(_key(group_by, created_at, program_id, link_id), currency)]
@@ -89,9 +111,9 @@ def affiliate_report(session: Session, affiliate: AffiliateIdentity, *, from_: d
 
 def _finish(key: str, currency: str, counters: dict[str, int]) -> dict:
     clicks = counters["clicks"]
-    earned = counters["commission_pending_cents"] + counters["commission_approved_cents"] + counters[
-        "commission_paid_cents"
-    ]
+    earned = (
+        counters["commission_pending_cents"] + counters["commission_approved_cents"] + counters["commission_paid_cents"]
+    )
     return {
         "key": key,
         "currency": currency,

@@ -42,7 +42,8 @@ ATTRIBUTION_ERROR_DESCRIPTION = (
 def attribution_fields() -> dict:
     return {
         "commission": ma.fields.Nested(
-            CommissionBriefSchema, allow_none=True,
+            CommissionBriefSchema,
+            allow_none=True,
             metadata={"description": "The commission created for the click token sent, or null."},
         ),
         "attribution_error": ma.fields.String(allow_none=True, metadata={"description": ATTRIBUTION_ERROR_DESCRIPTION}),
@@ -69,7 +70,7 @@ def _conversion(kind: str):
     def get(commission):
         ref = commission.conversion_ref or ""
         prefix = f"{kind}:"
-        return ref[len(prefix):] if ref.startswith(prefix) else None
+        return ref[len(prefix) :] if ref.startswith(prefix) else None
 
     return get
 
@@ -97,7 +98,8 @@ class CommissionSchema(ma.Schema):
     hold_until = ma.fields.DateTime(metadata={"description": "When a pending commission approves by itself."})
     decided_at = ma.fields.DateTime(allow_none=True)
     payout_id = ma.fields.Function(
-        lambda c: None if c.payout_id is None else str(c.payout_id), allow_none=True,
+        lambda c: None if c.payout_id is None else str(c.payout_id),
+        allow_none=True,
         metadata={"description": "The operator's payout that paid it (status paid), else null."},
     )
 
@@ -179,7 +181,9 @@ class ReportRowSchema(ma.Schema):
     unique_clicks = ma.fields.Integer()
     orders = ma.fields.Integer()
     leads = ma.fields.Integer()
-    conversion_rate = ma.fields.Float(metadata={"description": "(orders + leads) / clicks, 4 decimals; 0 without clicks."})
+    conversion_rate = ma.fields.Float(
+        metadata={"description": "(orders + leads) / clicks, 4 decimals; 0 without clicks."}
+    )
     commission_pending_cents = ma.fields.Integer()
     commission_approved_cents = ma.fields.Integer(metadata={"description": "Includes negative adjustments."})
     commission_rejected_cents = ma.fields.Integer()

@@ -116,8 +116,7 @@ def bulk(session: Session, merchant: MerchantTerms, items: list[dict], *, now: d
             errors[str(index)] = [error.detail]
     if errors:
         session.rollback()
-        raise Unprocessable("Nothing was changed: some lines are refused; see errors (by line, from 0).",
-                            errors=errors)
+        raise Unprocessable("Nothing was changed: some lines are refused; see errors (by line, from 0).", errors=errors)
     session.commit()
     return done
 
@@ -125,20 +124,25 @@ def bulk(session: Session, merchant: MerchantTerms, items: list[dict], *, now: d
 def approve_due(session: Session, *, now: datetime, limit: int) -> int:
     """Approve pending commissions whose hold has ended (the job); returns how many.
     Idempotent; on PostgreSQL several workers share the work (SKIP LOCKED)."""
-    due = session.execute(
-        select(Commission)
-        .where(Commission.status == "pending", Commission.hold_until <= now)
-        .order_by(Commission.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).scalars().all()
+    due = (
+        session.execute(
+            select(Commission)
+            .where(Commission.status == "pending", Commission.hold_until <= now)
+            .order_by(Commission.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
     for commission in due:
         _approve(session, commission, now)
     return len(due)
 
 
-def on_refund(session: Session, merchant: MerchantTerms, order_id: str, net_cents: int, refund_id: str,
-              *, now: datetime) -> None:
+def on_refund(
+    session: Session, merchant: MerchantTerms, order_id: str, net_cents: int, refund_id: str, *, now: datetime
+) -> None:
     """Follow a refund: a pending commission is recomputed on the net amount (rejected
     when nothing is left); an approved one gets a negative adjustment, posted at once."""
     commission = session.execute(
@@ -158,8 +162,9 @@ def on_refund(session: Session, merchant: MerchantTerms, order_id: str, net_cent
             _reject(session, commission, "Order refunded in full.", now)
         return
     effective, effective_fee = session.execute(
-        select(func.coalesce(func.sum(Commission.amount_cents), 0), func.coalesce(func.sum(Commission.fee_cents), 0))
-        .where(Commission.adjusts_commission_id == commission.id)
+        select(
+            func.coalesce(func.sum(Commission.amount_cents), 0), func.coalesce(func.sum(Commission.fee_cents), 0)
+        ).where(Commission.adjusts_commission_id == commission.id)
     ).one()
     effective += commission.amount_cents
     effective_fee += commission.fee_cents
@@ -167,12 +172,25 @@ def on_refund(session: Session, merchant: MerchantTerms, order_id: str, net_cent
     if delta >= 0:
         return
     adjustment = Commission(
-        merchant_id=commission.merchant_id, program_id=commission.program_id, affiliate_id=commission.affiliate_id,
-        link_id=commission.link_id, kind="adjustment", conversion_ref=None, click_id=None,
-        currency=commission.currency, base_amount_cents=0, amount_cents=delta,
-        fee_cents=fee_cents(program, target) - effective_fee, status="approved", suspicious=False,
-        reason=f"Refund {refund_id} of order {order_id}.", adjusts_commission_id=commission.id,
-        clicked_at=None, created_at=now, hold_until=now, decided_at=now,
+        merchant_id=commission.merchant_id,
+        program_id=commission.program_id,
+        affiliate_id=commission.affiliate_id,
+        link_id=commission.link_id,
+        kind="adjustment",
+        conversion_ref=None,
+        click_id=None,
+        currency=commission.currency,
+        base_amount_cents=0,
+        amount_cents=delta,
+        fee_cents=fee_cents(program, target) - effective_fee,
+        status="approved",
+        suspicious=False,
+        reason=f"Refund {refund_id} of order {order_id}.",
+        adjusts_commission_id=commission.id,
+        clicked_at=None,
+        created_at=now,
+        hold_until=now,
+        decided_at=now,
     )
     session.add(adjustment)
     session.flush()
@@ -183,9 +201,16 @@ def on_refund(session: Session, merchant: MerchantTerms, order_id: str, net_cent
 # ----------------------------------------------------------------- merchant reads
 
 
-def list_commissions(session: Session, merchant: MerchantTerms, *, status: str | None = None,
-                     program_id: int | None = None, suspicious: bool | None = None,
-                     limit: int, cursor: str | None) -> Page:
+def list_commissions(
+    session: Session,
+    merchant: MerchantTerms,
+    *,
+    status: str | None = None,
+    program_id: int | None = None,
+    suspicious: bool | None = None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
     query = select(Commission).where(Commission.merchant_id == merchant.id)
     if status is not None:
         query = query.where(Commission.status == status)
@@ -203,8 +228,9 @@ def get_commission(session: Session, merchant: MerchantTerms, commission_id: int
     return commission
 
 
-def list_errors(session: Session, merchant: MerchantTerms, *, code: str | None = None,
-                limit: int, cursor: str | None) -> Page:
+def list_errors(
+    session: Session, merchant: MerchantTerms, *, code: str | None = None, limit: int, cursor: str | None
+) -> Page:
     query = select(AttributionError).where(AttributionError.merchant_id == merchant.id)
     if code is not None:
         query = query.where(AttributionError.code == code)

@@ -31,7 +31,9 @@ from app.extensions import db
 from ledger.types import utcnow
 
 blp = Blueprint(
-    "commissions", __name__, url_prefix="/v1",
+    "commissions",
+    __name__,
+    url_prefix="/v1",
     description="Commissions: merchants validate conversions; affiliates read their report.",
 )
 _BULK_SCHEMA = BulkSchema()
@@ -40,7 +42,10 @@ _BULK_BODY = {
     "content": {
         "application/json": {"schema": BulkSchema},
         "text/csv": {
-            "schema": {"type": "string", "description": "Lines `id,action,reason` (approve|reject); a header line is optional."}
+            "schema": {
+                "type": "string",
+                "description": "Lines `id,action,reason` (approve|reject); a header line is optional.",
+            }
         },
     },
 }
@@ -186,18 +191,33 @@ class AffiliateReport(MethodView):
 
     @blp.arguments(ReportArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ReportSchema)
-    @blp.doc(responses={"200": {"description": "The report, as JSON or (Accept: text/csv) CSV.", "content": {
-        "application/json": {"schema": ReportSchema},
-        "text/csv": {"schema": {"type": "string", "description": "The rows, one line each, with a header line."}},
-    }}})
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The report, as JSON or (Accept: text/csv) CSV.",
+                "content": {
+                    "application/json": {"schema": ReportSchema},
+                    "text/csv": {
+                        "schema": {"type": "string", "description": "The rows, one line each, with a header line."}
+                    },
+                },
+            }
+        }
+    )
     def get(self, args):
         """Your clicks, conversions and commissions by day, program or link
 
         Send `Accept: text/csv` for the same rows as CSV. Days are UTC; `to`
         is included.
         """
-        report = reports.affiliate_report(db.session, g.affiliate, from_=args.get("from_"), to=args.get("to"),
-                                          group_by=args["group_by"], today=utcnow().date())
+        report = reports.affiliate_report(
+            db.session,
+            g.affiliate,
+            from_=args.get("from_"),
+            to=args.get("to"),
+            group_by=args["group_by"],
+            today=utcnow().date(),
+        )
         if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
             return Response(reports.as_csv(report), mimetype="text/csv")
         return report

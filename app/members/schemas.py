@@ -31,7 +31,9 @@ class MemberPointsSchema(ma.Schema):
     points_balance = ma.fields.Integer(metadata={"description": "Posted points."})
     points_pending = ma.fields.Integer(metadata={"description": "Points held by pending redemptions."})
     points_available = ma.fields.Integer(metadata={"description": "Balance minus pending: what can be spent."})
-    points_debt = ma.fields.Integer(metadata={"description": "Points owed after refunds of spent points; repaid first by later earns."})
+    points_debt = ma.fields.Integer(
+        metadata={"description": "Points owed after refunds of spent points; repaid first by later earns."}
+    )
 
 
 class MemberSchema(MemberPointsSchema):

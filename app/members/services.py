@@ -17,7 +17,6 @@ from app.webhooks.services import emit
 from ledger.accounts import member_account, upsert_statement
 from ledger.models import Account, Lot
 
-
 _MEMBERS = Member.__table__
 _LINKS = MerchantMember.__table__
 # The member and whether this merchant already knows them: one round trip for a returning customer.
@@ -65,15 +64,22 @@ def points_view(points: ledger.MemberPoints) -> dict:
 
 
 def view(session: Session, member: Member) -> dict:
-    return {"id": str(member.id), "email": member.email, "created_at": member.created_at, **points_of(session, member.id)}
+    return {
+        "id": str(member.id),
+        "email": member.email,
+        "created_at": member.created_at,
+        **points_of(session, member.id),
+    }
 
 
 def members_of_merchant(
     session: Session, merchant_id: int, *, email: str | None, limit: int, cursor: str | None
 ) -> Page:
     """Members who ordered from this merchant (never anyone else's), with their points."""
-    query = select(Member).join(MerchantMember, MerchantMember.member_id == Member.id).where(
-        MerchantMember.merchant_id == merchant_id
+    query = (
+        select(Member)
+        .join(MerchantMember, MerchantMember.member_id == Member.id)
+        .where(MerchantMember.merchant_id == merchant_id)
     )
     if email is not None:
         query = query.where(Member.email == email)

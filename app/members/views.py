@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from marshmallow import RAISE
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.auth import merchant_required
 from app.extensions import db

@@ -61,19 +61,8 @@ def update_merchant(session: Session, merchant_id: int, data: dict) -> Merchant:
     return merchant
 
 
-
-
-
-
-
-
-
-
 def _domains(names: list[str]) -> list[MerchantDomain]:
     return [MerchantDomain(domain=name) for name in sorted(set(names))]
-
-
-
 
 
 KEYS = KeyRing(ApiKey, "merchant_id", "merchant", ACTIVE_KEYS_PER_MERCHANT_MAX, get_merchant)

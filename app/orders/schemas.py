@@ -3,15 +3,13 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.constants import AMOUNT_CENTS_MAX, EMAIL_LENGTH_MAX, ORDER_ID_LENGTH_MAX, SUPPORTED_CURRENCIES
 from app.commissions.schemas import attribution_fields, click_token_field
+from app.constants import AMOUNT_CENTS_MAX, EMAIL_LENGTH_MAX, ORDER_ID_LENGTH_MAX, SUPPORTED_CURRENCIES
 from app.members.schemas import EmailField, MemberPointsSchema
 from app.schemas import StrictSchema
 
 # Visible ASCII without '/', so an id is one path segment once URL-quoted.
-EXTERNAL_ID = validate.Regexp(
-    r"^[A-Za-z0-9._~:@#+=-]+$", error="Use letters, digits and . _ ~ : @ # + = - only."
-)
+EXTERNAL_ID = validate.Regexp(r"^[A-Za-z0-9._~:@#+=-]+$", error="Use letters, digits and . _ ~ : @ # + = - only.")
 
 
 def external_id(description: str) -> ma.fields.String:

@@ -18,7 +18,6 @@ from app.orders.schemas import OrderSchema, RefundSchema
 from app.webhooks.services import emit
 from ledger import idempotency
 
-
 _ORDER_SCHEMA = OrderSchema()
 _INSERT_ORDER = insert(Order.__table__)
 _REFUND_SCHEMA = RefundSchema()
@@ -83,8 +82,14 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
     attributed = _NO_ATTRIBUTION
     if "click_token" in data:
         commission, error = attribution.attribute(
-            session, merchant, token=data["click_token"], kind="sale", conversion_ref=f"order:{data['order_id']}",
-            sale_cents=data["amount_cents"], member_email=data["member_email"], now=now,
+            session,
+            merchant,
+            token=data["click_token"],
+            kind="sale",
+            conversion_ref=f"order:{data['order_id']}",
+            sale_cents=data["amount_cents"],
+            member_email=data["member_email"],
+            now=now,
         )
         attributed = {"commission": commission, "attribution_error": error}
     after = earned.member_after or ledger.member_points(session, str(member_id))
@@ -104,7 +109,9 @@ def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
     }
 
 
-def refund_order(session: Session, merchant: MerchantTerms, order_id: str, data: dict, *, now: datetime) -> tuple[dict, bool]:
+def refund_order(
+    session: Session, merchant: MerchantTerms, order_id: str, data: dict, *, now: datetime
+) -> tuple[dict, bool]:
     """Refund part of an order: points are recomputed on the net amount and the
     difference is taken back; points already spent become member debt."""
     scope = f"refunds:{merchant.id}"

@@ -11,7 +11,9 @@ from app.orders import services
 from app.orders.schemas import OrderCreateSchema, OrderSchema, RefundCreateSchema, RefundSchema
 from ledger.types import utcnow
 
-blp = Blueprint("orders", __name__, url_prefix="/v1/orders", description="Merchant: orders earn points, refunds take them back.")
+blp = Blueprint(
+    "orders", __name__, url_prefix="/v1/orders", description="Merchant: orders earn points, refunds take them back."
+)
 
 
 def _created_or_replayed(answer: dict, created: bool):

@@ -85,8 +85,9 @@ def movements(session: Session, account_name: str, start: datetime, end: datetim
     rows = session.execute(
         select(_POSTINGS.c.asset, _ENTRIES.c.kind, func.sum(_POSTINGS.c.amount))
         .select_from(
-            _ENTRIES.join(_POSTINGS, _POSTINGS.c.entry_id == _ENTRIES.c.id)
-            .join(_ACCOUNTS, _ACCOUNTS.c.id == _POSTINGS.c.account_id)
+            _ENTRIES.join(_POSTINGS, _POSTINGS.c.entry_id == _ENTRIES.c.id).join(
+                _ACCOUNTS, _ACCOUNTS.c.id == _POSTINGS.c.account_id
+            )
         )
         .where(_ACCOUNTS.c.name == account_name, _ENTRIES.c.created_at >= start, _ENTRIES.c.created_at < end)
         .group_by(_POSTINGS.c.asset, _ENTRIES.c.kind)

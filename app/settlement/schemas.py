@@ -30,7 +30,9 @@ class PayoutSchema(ma.Schema):
     payout_id = ma.fields.String(attribute="payout_key")
     affiliate_id = ma.fields.Function(lambda p: str(p.affiliate_id))
     currency = ma.fields.String()
-    amount_cents = ma.fields.Integer(metadata={"description": "What was paid: approved commissions net of adjustments."})
+    amount_cents = ma.fields.Integer(
+        metadata={"description": "What was paid: approved commissions net of adjustments."}
+    )
     commission_count = ma.fields.Integer(metadata={"description": "Commissions (and adjustments) this payout settled."})
     reference = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
@@ -42,21 +44,27 @@ PayoutPageSchema = page_of(PayoutSchema, "PayoutPage")
 class StatementCreateSchema(StrictSchema):
     period_end = ma.fields.AwareDateTime(
         required=True,
-        metadata={"description": "End of the period (exclusive), with its UTC offset; not in the future. "
-                                 "The period starts where the previous statement ended."},
+        metadata={
+            "description": "End of the period (exclusive), with its UTC offset; not in the future. "
+            "The period starts where the previous statement ended."
+        },
     )
 
 
 class StatementLineSchema(ma.Schema):
     currency = ma.fields.String()
     points_bought_cents = ma.fields.Integer(metadata={"description": "Points the merchant issued, net of refunds."})
-    commissions_cents = ma.fields.Integer(metadata={"description": "Approved affiliate commissions, net of adjustments."})
+    commissions_cents = ma.fields.Integer(
+        metadata={"description": "Approved affiliate commissions, net of adjustments."}
+    )
     network_fees_cents = ma.fields.Integer(metadata={"description": "Network fees on those commissions."})
     rewards_supplied_cents = ma.fields.Integer(
         metadata={"description": "Wholesale value of boutique rewards the merchant supplied (the operator owes it)."}
     )
     other_cents = ma.fields.Integer(metadata={"description": "Any other movement (e.g. corrections), signed like net."})
-    net_cents = ma.fields.Integer(metadata={"description": "Positive: the merchant owes the operator; negative: the reverse."})
+    net_cents = ma.fields.Integer(
+        metadata={"description": "Positive: the merchant owes the operator; negative: the reverse."}
+    )
 
 
 class StatementSchema(ma.Schema):

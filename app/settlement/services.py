@@ -8,7 +8,7 @@ merchant through Stripe is a later feature.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,13 +53,20 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
             raise Conflict(f"payout_id {data['payout_id']} was used for a different payout.")
         session.rollback()
         return existing, False
-    due = session.execute(
-        select(Commission)
-        .where(Commission.affiliate_id == affiliate.id, Commission.currency == data["currency"],
-               Commission.status == "approved")
-        .order_by(Commission.id)
-        .with_for_update()
-    ).scalars().all()
+    due = (
+        session.execute(
+            select(Commission)
+            .where(
+                Commission.affiliate_id == affiliate.id,
+                Commission.currency == data["currency"],
+                Commission.status == "approved",
+            )
+            .order_by(Commission.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     total_cents = sum(c.amount_cents for c in due)
     if total_cents <= 0:
         session.rollback()
@@ -69,9 +76,15 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
         )
     entry = _post_payout(session, affiliate.id, data, total_cents, now=now)
     payout = Payout(
-        affiliate_id=affiliate.id, payout_key=data["payout_id"], request_hash=request_hash,
-        currency=data["currency"], amount_cents=total_cents, commission_count=len(due),
-        reference=data["reference"], entry_id=entry.id, created_at=now,
+        affiliate_id=affiliate.id,
+        payout_key=data["payout_id"],
+        request_hash=request_hash,
+        currency=data["currency"],
+        amount_cents=total_cents,
+        commission_count=len(due),
+        reference=data["reference"],
+        entry_id=entry.id,
+        created_at=now,
     )
     session.add(payout)
     session.flush()
@@ -134,7 +147,7 @@ def issue_statement(
     Emits ``statement.issued``."""
     merchant = _merchant(session, merchant_id)
     try:
-        period_end = period_end.astimezone(timezone.utc)
+        period_end = period_end.astimezone(UTC)
     except OverflowError:
         raise Unprocessable("period_end is out of range.", errors={"period_end": ["Out of range."]}) from None
     if period_end > now - timedelta(seconds=close_delay_s):
@@ -168,8 +181,10 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
     receivable = accounts.receivable_account(str(merchant.id))
     payable = accounts.payable_account(str(merchant.id))
     lines: dict[str, dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(("points_bought_cents", "commissions_cents", "network_fees_cents",
-                               "rewards_supplied_cents", "other_cents"), 0)
+        lambda: dict.fromkeys(
+            ("points_bought_cents", "commissions_cents", "network_fees_cents", "rewards_supplied_cents", "other_cents"),
+            0,
+        )
     )
     _ = lines[merchant.currency]  # the merchant's own currency always has a line, zero or not
     for currency, kind, amount in movements(session, receivable, start, end):
@@ -193,8 +208,11 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
         {
             "currency": currency,
             **amounts,
-            "net_cents": amounts["points_bought_cents"] + amounts["commissions_cents"]
-            + amounts["network_fees_cents"] - amounts["rewards_supplied_cents"] + amounts["other_cents"],
+            "net_cents": amounts["points_bought_cents"]
+            + amounts["commissions_cents"]
+            + amounts["network_fees_cents"]
+            - amounts["rewards_supplied_cents"]
+            + amounts["other_cents"],
         }
         for currency, amounts in sorted(lines.items())
     ]

@@ -21,7 +21,9 @@ from app.settlement.schemas import (
 from ledger.types import utcnow
 
 blp = Blueprint(
-    "settlement", __name__, url_prefix="/v1",
+    "settlement",
+    __name__,
+    url_prefix="/v1",
     description="Settlement: operator payouts to affiliates and statements of what merchants owe or are owed.",
 )
 
@@ -72,7 +74,10 @@ class MerchantStatements(MethodView):
         read from the ledger. A statement moves no money.
         """
         return services.issue_statement(
-            db.session, merchant_id, data["period_end"], now=utcnow(),
+            db.session,
+            merchant_id,
+            data["period_end"],
+            now=utcnow(),
             close_delay_s=current_app.config["STATEMENT_CLOSE_DELAY_S"],
         )
 

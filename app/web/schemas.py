@@ -5,7 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.constants import CATALOG_CATEGORY_LENGTH_MAX, EMAIL_LENGTH_MAX, SEARCH_QUERY_LENGTH_MAX, SHIPPING_ADDRESS_LENGTH_MAX
+from app.constants import (
+    CATALOG_CATEGORY_LENGTH_MAX,
+    EMAIL_LENGTH_MAX,
+    SEARCH_QUERY_LENGTH_MAX,
+    SHIPPING_ADDRESS_LENGTH_MAX,
+)
 from app.converters import ID_DIGITS_MAX
 from app.members.schemas import EmailField
 
@@ -50,6 +55,4 @@ class ConsentForm(_Form):
 
 
 class DeleteForm(_Form):
-    confirm = ma.fields.String(
-        required=True, validate=validate.Equal("DELETE", error="Type DELETE to confirm.")
-    )
+    confirm = ma.fields.String(required=True, validate=validate.Equal("DELETE", error="Type DELETE to confirm."))

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app import mail
-from app.locks import serialize
 from app.boutique import services as boutique
 from app.boutique.models import CANCELLED, PLACED, CatalogItem, Redemption
 from app.constants import (
@@ -26,6 +25,7 @@ from app.constants import (
     SIGN_IN_RATE_WINDOW_S,
 )
 from app.errors import ApiError, NotFound
+from app.locks import serialize
 from app.members.models import Member
 from app.members.services import ERASED_EMAIL_DOMAIN, find_or_create_member
 from app.merchants.models import Merchant
@@ -62,9 +62,7 @@ def _serializer(secret_key: str, now: datetime) -> URLSafeTimedSerializer:
     )
 
 
-def request_link(
-    session: Session, *, email: str, client: str, secret_key: str, link_url, now: datetime
-) -> None:
+def request_link(session: Session, *, email: str, client: str, secret_key: str, link_url, now: datetime) -> None:
     """Mail a single-use sign-in link to ``email``, member or not (the answer is the
     same either way); raises ``TooManyRequests`` past the per-email or per-client limit."""
     # Concurrent requests for one address or from one client count one after the other.
@@ -165,14 +163,23 @@ class Shelf:
 
 
 def catalog(
-    session: Session, *, q: str, category: str | None, points_max: int | None, limit: int, cursor: str | None, now: datetime
+    session: Session,
+    *,
+    q: str,
+    category: str | None,
+    points_max: int | None,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
 ) -> Page:
     """Rewards members can redeem now, filtered; each with its supplier's name."""
     query = select(CatalogItem).where(*_available(now))
     if q:
         query = query.where(
-            or_(CatalogItem.title.ilike(f"%{_escape(q)}%", escape="\\"),
-                CatalogItem.description.ilike(f"%{_escape(q)}%", escape="\\"))
+            or_(
+                CatalogItem.title.ilike(f"%{_escape(q)}%", escape="\\"),
+                CatalogItem.description.ilike(f"%{_escape(q)}%", escape="\\"),
+            )
         )
     if category:
         query = query.where(CatalogItem.category == category)
@@ -189,8 +196,9 @@ def _escape(text: str) -> str:
 
 def categories(session: Session, *, now: datetime) -> list[str]:
     return list(
-        session.execute(select(CatalogItem.category).where(*_available(now)).distinct().order_by(CatalogItem.category))
-        .scalars()
+        session.execute(
+            select(CatalogItem.category).where(*_available(now)).distinct().order_by(CatalogItem.category)
+        ).scalars()
     )
 
 
@@ -215,9 +223,13 @@ def points(session: Session, member_id: int) -> ledger.MemberPoints:
 
 
 def orders(session: Session, member_id: int, *, limit: int) -> list[Redemption]:
-    rows = session.execute(
-        select(Redemption).where(Redemption.member_id == member_id).order_by(Redemption.id.desc()).limit(limit)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Redemption).where(Redemption.member_id == member_id).order_by(Redemption.id.desc()).limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     return boutique.with_codes(session, list(rows))
 
 
@@ -250,9 +262,11 @@ def movements(session: Session, member_id: int, *, before: int | None, limit: in
     refs = [_parse_ref(r.ref) for r in rows]
     redemption_ids = {v for k, v in refs if k == "redemption"}
     lot_ids = {v for k, v in refs if k == "lot"}
-    redemptions = {
-        r.id: r for r in session.execute(select(Redemption).where(Redemption.id.in_(redemption_ids))).scalars()
-    } if redemption_ids else {}
+    redemptions = (
+        {r.id: r for r in session.execute(select(Redemption).where(Redemption.id.in_(redemption_ids))).scalars()}
+        if redemption_ids
+        else {}
+    )
     lot_issuers = dict(session.execute(select(Lot.id, Lot.issuer).where(Lot.id.in_(lot_ids))).all()) if lot_ids else {}
     merchant_of = {}
     for (kind, value), row in zip(refs, rows, strict=True):
@@ -298,7 +312,12 @@ def next_expiries(session: Session, member_id: int) -> list[Expiry]:
         .limit(NEXT_EXPIRIES_SHOWN)
     ).all()
     names = _merchant_names(session, {int(lot.issuer) for lot in lots if lot.issuer.isdigit()})
-    return [Expiry(lot.expires_at, int(lot.points_remaining), names.get(int(lot.issuer) if lot.issuer.isdigit() else None, "")) for lot in lots]
+    return [
+        Expiry(
+            lot.expires_at, int(lot.points_remaining), names.get(int(lot.issuer) if lot.issuer.isdigit() else None, "")
+        )
+        for lot in lots
+    ]
 
 
 def set_offers_consent(session: Session, member_id: int, consent: bool, *, now: datetime) -> None:
@@ -319,14 +338,17 @@ def export(session: Session, member: Member) -> dict:
             "email": member.email,
             "created_at": member.created_at.isoformat(),
             "offers_consent": member.profile.offers_consent,
-            "offers_consent_at": member.profile.offers_consent_at.isoformat() if member.profile.offers_consent_at else None,
+            "offers_consent_at": member.profile.offers_consent_at.isoformat()
+            if member.profile.offers_consent_at
+            else None,
         },
         "points": {"balance": pts.balance, "pending": pts.pending, "available": pts.available, "debt": pts.debt},
         "movements": [
             {"at": m.at.isoformat(), "points": m.points, "merchant": m.merchant, "reason": m.reason} for m in moves
         ],
         "next_expiries": [
-            {"at": e.at.isoformat(), "points": e.points, "merchant": e.merchant} for e in next_expiries(session, member.id)
+            {"at": e.at.isoformat(), "points": e.points, "merchant": e.merchant}
+            for e in next_expiries(session, member.id)
         ],
         "redemptions": [
             {
@@ -349,9 +371,11 @@ def delete_account(session: Session, member_id: int, *, now: datetime) -> None:
     """Erase the member's personal data and end their sessions. The ledger keeps
     its amounts under the member's id; placed redemptions are cancelled."""
     member = session.execute(select(Member).where(Member.id == member_id).with_for_update()).scalar_one()
-    placed = session.execute(
-        select(Redemption).where(Redemption.member_id == member_id, Redemption.status == PLACED)
-    ).scalars().all()
+    placed = (
+        session.execute(select(Redemption).where(Redemption.member_id == member_id, Redemption.status == PLACED))
+        .scalars()
+        .all()
+    )
     for redemption in placed:
         boutique.release(session, redemption, CANCELLED, "The member deleted their account.", now=now)
     session.execute(update(Redemption).where(Redemption.member_id == member_id).values(shipping_address=""))

@@ -33,8 +33,8 @@ from app.errors import ApiError
 from app.extensions import SAFE_METHODS, db
 from app.mail import outbox
 from app.web import services
-from app.web.sessions import MemberSessionInterface
 from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
+from app.web.sessions import MemberSessionInterface
 from ledger.types import utcnow
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/boutique")
@@ -100,8 +100,13 @@ def catalog():
     if args["affordable"] and g.member is not None:
         points_max = services.points(db.session, g.member.id).available
     page = services.catalog(
-        db.session, q=args["q"].strip(), category=args["category"] or None, points_max=points_max,
-        limit=CATALOG_PAGE_SIZE, cursor=args["cursor"], now=utcnow(),
+        db.session,
+        q=args["q"].strip(),
+        category=args["category"] or None,
+        points_max=points_max,
+        limit=CATALOG_PAGE_SIZE,
+        cursor=args["cursor"],
+        now=utcnow(),
     )
     return render_template(
         "catalog.html", page=page, args=args, categories=services.categories(db.session, now=utcnow())

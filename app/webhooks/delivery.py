@@ -102,8 +102,19 @@ def deliver_due(
 
 def claim_due(session: Session, *, now: datetime, batch: int, lease_s: float) -> list[Claimed]:
     query = (
-        select(_D.c.id, _D.c.attempts, _D.c.event_id, _E.c.public_id, _E.c.event_type, _E.c.body, _P.c.id.label("endpoint_id"),
-               _P.c.url, _P.c.secret, _P.c.previous_secret, _P.c.previous_secret_expires_at)
+        select(
+            _D.c.id,
+            _D.c.attempts,
+            _D.c.event_id,
+            _E.c.public_id,
+            _E.c.event_type,
+            _E.c.body,
+            _P.c.id.label("endpoint_id"),
+            _P.c.url,
+            _P.c.secret,
+            _P.c.previous_secret,
+            _P.c.previous_secret_expires_at,
+        )
         .join(_E, _E.c.id == _D.c.event_id)
         .join(_P, _P.c.id == _D.c.endpoint_id)
         .where(_D.c.status == "pending", _D.c.next_attempt_at <= now, _P.c.enabled.is_(True))
@@ -120,7 +131,9 @@ def claim_due(session: Session, *, now: datetime, batch: int, lease_s: float) ->
             )
         number = row.attempts + 1
         session.execute(
-            update(_D).where(_D.c.id == row.id).values(attempts=number, next_attempt_at=now + timedelta(seconds=lease_s))
+            update(_D)
+            .where(_D.c.id == row.id)
+            .values(attempts=number, next_attempt_at=now + timedelta(seconds=lease_s))
         )
         attempt_id = session.execute(
             insert(_A).returning(_A.c.id),
@@ -207,7 +220,5 @@ def record(session: Session, claimed: Claimed, result: Result, *, finished_at: d
     values = {"status": status, "next_attempt_at": next_at or finished_at}
     if status != "pending":
         values["finished_at"] = finished_at
-    session.execute(
-        update(_D).where(_D.c.id == claimed.delivery_id, _D.c.attempts == claimed.number).values(**values)
-    )
+    session.execute(update(_D).where(_D.c.id == claimed.delivery_id, _D.c.attempts == claimed.number).values(**values))
     session.commit()

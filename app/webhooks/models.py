@@ -79,9 +79,7 @@ class WebhookAttempt(db.Model):
 
     __tablename__ = "webhook_attempts"
     __table_args__ = (
-        CheckConstraint(
-            "outcome IN ('in_flight', 'delivered', 'retry', 'failed', 'abandoned')", name="outcome_known"
-        ),
+        CheckConstraint("outcome IN ('in_flight', 'delivered', 'retry', 'failed', 'abandoned')", name="outcome_known"),
         Index("ix_webhook_attempts_endpoint", "endpoint_id", "id"),
         Index("ix_webhook_attempts_delivery", "delivery_id", "outcome"),
     )

@@ -102,7 +102,9 @@ class AttemptSchema(ma.Schema):
 
 class EventCatalogSchema(ma.Schema):
     owner_kind = ma.fields.String(metadata={"description": "merchant or affiliate: whose key called."})
-    events = ma.fields.List(ma.fields.String(), metadata={"description": "The event types this caller may subscribe to."})
+    events = ma.fields.List(
+        ma.fields.String(), metadata={"description": "The event types this caller may subscribe to."}
+    )
 
 
 EndpointPageSchema = page_of(EndpointSchema, "WebhookEndpointPage")

@@ -198,7 +198,9 @@ def create_endpoint(
 
 
 def list_endpoints(session: Session, owner: Owner, *, limit: int, cursor: str | None) -> Page:
-    query = select(WebhookEndpoint).where(WebhookEndpoint.owner_kind == owner.kind, WebhookEndpoint.owner_id == owner.id)
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.owner_kind == owner.kind, WebhookEndpoint.owner_id == owner.id
+    )
     page = paginate(session, query, WebhookEndpoint.id, limit=limit, cursor=cursor)
     return Page([_view(endpoint) for endpoint in page.data], page.next_cursor)
 
@@ -208,7 +210,14 @@ def get_endpoint(session: Session, owner: Owner, endpoint_id: int) -> dict:
 
 
 def update_endpoint(
-    session: Session, owner: Owner, endpoint_id: int, data: dict, *, now: datetime, allow_insecure: bool, key: str | None
+    session: Session,
+    owner: Owner,
+    endpoint_id: int,
+    data: dict,
+    *,
+    now: datetime,
+    allow_insecure: bool,
+    key: str | None,
 ) -> tuple[dict, bool]:
     if "url" in data:
         check_url(data["url"], allow_insecure=allow_insecure)

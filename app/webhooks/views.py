@@ -76,7 +76,9 @@ class Endpoints(MethodView):
 
     @blp.arguments(EndpointCreateSchema)
     @blp.response(201, EndpointWithSecretSchema, description="Endpoint registered; its secret is shown only here.")
-    @blp.alt_response(200, schema=EndpointWithSecretSchema, description="Replay of a create with the same Idempotency-Key.")
+    @blp.alt_response(
+        200, schema=EndpointWithSecretSchema, description="Replay of a create with the same Idempotency-Key."
+    )
     @blp.alt_response(409, **_KEY_CONFLICT)
     @blp.doc(**_KEY_HEADER)
     def post(self, data):
@@ -162,9 +164,7 @@ class EndpointSecretRotation(MethodView):
         `v1=` values): one with the new secret, one with the previous, so your
         receiver keeps verifying while you deploy the new secret.
         """
-        return _answer(
-            *services.rotate_secret(db.session, _owner(), endpoint_id, now=utcnow(), key=header_key()), 201
-        )
+        return _answer(*services.rotate_secret(db.session, _owner(), endpoint_id, now=utcnow(), key=header_key()), 201)
 
 
 @blp.route("/<id:endpoint_id>/attempts")

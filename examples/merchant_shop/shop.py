@@ -103,7 +103,9 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
         if request.method == "GET":
             amount = request.args.get("amount_cents", "")
             # The order id is fixed when the form is shown: a double submit is one order.
-            return page("Checkout", checkout_form, email="", amount=amount, order_id=f"shop-{uuid.uuid4().hex[:16]}", error=None)
+            return page(
+                "Checkout", checkout_form, email="", amount=amount, order_id=f"shop-{uuid.uuid4().hex[:16]}", error=None
+            )
         form = request.form
         try:
             order = loyalty.record_order(
@@ -115,8 +117,15 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             )
         except (ValueError, ValidationError) as error:
             message = getattr(error, "errors", None) or str(error)
-            return page("Checkout", checkout_form, 422, email=form.get("email", ""), amount=form.get("amount_cents", ""),
-                        order_id=form.get("order_id", ""), error=f"Please check the form: {message}")
+            return page(
+                "Checkout",
+                checkout_form,
+                422,
+                email=form.get("email", ""),
+                amount=form.get("amount_cents", ""),
+                order_id=form.get("order_id", ""),
+                error=f"Please check the form: {message}",
+            )
         except LoyaltyError as error:
             # The sale stands even when the loyalty platform is unreachable; a real shop queues a retry.
             return page("Checkout", "<p role='alert'>Paid, but points could not be recorded: {{ e }}</p>", 502, e=error)
@@ -158,7 +167,9 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
     @app.post("/webhooks/loyalty")
     def webhook():
         try:
-            event = verify_webhook(request.get_data(), request.headers.get(SIGNATURE_HEADER, ""), app.config["WEBHOOK_SECRET"])
+            event = verify_webhook(
+                request.get_data(), request.headers.get(SIGNATURE_HEADER, ""), app.config["WEBHOOK_SECRET"]
+            )
         except WebhookSignatureError:
             return {"error": "bad signature"}, 400
         with lock:

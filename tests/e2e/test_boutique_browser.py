@@ -14,7 +14,13 @@ import requests
 from tests.conftest import auth, merchant_body, unique, unique_email
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "boutique"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
@@ -61,8 +67,15 @@ def shop(live_server):
     for kind, extra in (("voucher", {"generate_codes": 3}), ("physical", {"stock": 2})):
         picture = "voucher-10.svg" if kind == "voucher" else "lamp.svg"
         extra = {**extra, "image_url": f"{base}/static/boutique/rewards/{picture}"}
-        body = {"kind": kind, "title": f"Browser {kind} {tag}", "category": "browser-test", "points_price": 100,
-                "wholesale_value_cents": 40, "description": f"A {kind} reward for the browser test.", **extra}
+        body = {
+            "kind": kind,
+            "title": f"Browser {kind} {tag}",
+            "category": "browser-test",
+            "points_price": 100,
+            "wholesale_value_cents": 40,
+            "description": f"A {kind} reward for the browser test.",
+            **extra,
+        }
         response = requests.post(f"{base}/v1/catalog/items", json=body, headers=headers, timeout=10)
         assert response.status_code == 201, response.text
         items[kind] = response.json()

@@ -49,9 +49,11 @@ def test_the_guide_shows_every_snippet_verbatim_and_no_untested_python():
     snippets = {path.name: path.read_text() for path in sorted(SNIPPETS.glob("*.py"))}
 
     assert sorted(blocks) == sorted(snippets.values())
-    assert set(EXPECTED_OUTPUT) | {"webhook_receiver_flask.py", "click_capture_flask.py", "click_capture_django.py"} == set(
-        snippets
-    )
+    assert set(EXPECTED_OUTPUT) | {
+        "webhook_receiver_flask.py",
+        "click_capture_flask.py",
+        "click_capture_django.py",
+    } == set(snippets)
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +68,15 @@ def platform(databases):
 def prepare(name: str, env: dict[str, str], application, url: str) -> None:
     """What the guide's reader has at hand before a snippet: an affiliate key, the program id, a click."""
     if name == "affiliate_client.py":
-        affiliate = application.test_client().post(
-            "/v1/affiliates",
-            json={"name": "Spring blog", "email": "blog@example.org", "website": "https://blog.example/"},
-            headers=auth(ADMIN_KEY),
-        ).get_json()
+        affiliate = (
+            application.test_client()
+            .post(
+                "/v1/affiliates",
+                json={"name": "Spring blog", "email": "blog@example.org", "website": "https://blog.example/"},
+                headers=auth(ADMIN_KEY),
+            )
+            .get_json()
+        )
         env["LOYALTY_AFFILIATE_KEY"] = affiliate["api_key"]
         [program] = MerchantClient(url, env["LOYALTY_MERCHANT_KEY"]).list_programs().data
         env["LOYALTY_PROGRAM_ID"] = program.id

@@ -107,7 +107,9 @@ def shop(platform):
     )
     with serve(shop_app) as shop_url:
         client = MerchantClient(platform_url, created["api_key"])
-        endpoint = client.create_webhook_endpoint(shop_url + "/webhooks/loyalty", ["order.points_awarded", "order.refunded"])
+        endpoint = client.create_webhook_endpoint(
+            shop_url + "/webhooks/loyalty", ["order.points_awarded", "order.refunded"]
+        )
         shop_app.config["WEBHOOK_SECRET"] = endpoint.secret
         yield shop_app, shop_url, endpoint
 
@@ -127,7 +129,9 @@ def tracking_link(platform, shop) -> tuple[MerchantClient, AffiliateClient, str]
     shop_app, _, _ = shop
     merchant = MerchantClient(platform_url, shop_app.config["MERCHANT_KEY"])
     created = operator_post(
-        platform_url, "/v1/affiliates", {"name": unique("Blog"), "email": unique_email(), "website": "https://blog.example/"}
+        platform_url,
+        "/v1/affiliates",
+        {"name": unique("Blog"), "email": unique_email(), "website": "https://blog.example/"},
     )
     affiliate = AffiliateClient(platform_url, created["api_key"])
     program = merchant.create_program("Lamps", {"type": "percent", "basis_points": 1000}, auto_approve_affiliates=True)
@@ -179,7 +183,12 @@ def test_tracking_link_landing_checkout_commission_refund_and_verified_webhooks(
     assert answer.commission is not None
     assert (answer.commission.status, answer.commission.amount_cents) == ("pending", 2740)
     [listed] = list(merchant.iter_commissions())
-    assert (listed.id, listed.order_id, listed.status, listed.amount_cents) == (answer.commission.id, order_id, "pending", 2740)
+    assert (listed.id, listed.order_id, listed.status, listed.amount_cents) == (
+        answer.commission.id,
+        order_id,
+        "pending",
+        2740,
+    )
     assert merchant.find_member(email).points_balance == 180
 
     assert deliver_all(application) == 1

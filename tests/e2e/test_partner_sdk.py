@@ -135,9 +135,7 @@ def test_an_unreachable_platform_raises_transport_error_after_retrying() -> None
     with socket.socket() as probe:  # grab a free port, then release it so nothing listens
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = MerchantClient(
-        f"http://127.0.0.1:{port}", "any-key", timeout_s=1.0, max_retries=1, backoff_base_s=0.001
-    )
+    client = MerchantClient(f"http://127.0.0.1:{port}", "any-key", timeout_s=1.0, max_retries=1, backoff_base_s=0.001)
 
     with pytest.raises(TransportError) as excinfo:
         client.record_order(unique("order"), 4599, unique_email())
@@ -176,7 +174,9 @@ def test_webhook_endpoints_are_managed_through_the_sdk(client: MerchantClient) -
 
     assert created.secret.startswith("whsec_")
     assert client.get_webhook_endpoint(endpoint_id) == created.endpoint
-    changed = client.update_webhook_endpoint(endpoint_id, events=["order.refunded", "order.points_awarded"], enabled=False)
+    changed = client.update_webhook_endpoint(
+        endpoint_id, events=["order.refunded", "order.points_awarded"], enabled=False
+    )
     assert (changed.events, changed.enabled) == (["order.points_awarded", "order.refunded"], False)
     rotated = client.rotate_webhook_secret(endpoint_id)
     assert rotated.secret != created.secret and rotated.endpoint.previous_secret_expires_at is not None

@@ -61,7 +61,9 @@ def network(live_server: Any) -> Network:
 
 
 def order_with_click(network: Network, amount_cents: int = 10_000) -> Any:
-    return network.merchant.record_order(unique("order"), amount_cents, unique_email(), click_token=click(network.link_url))
+    return network.merchant.record_order(
+        unique("order"), amount_cents, unique_email(), click_token=click(network.link_url)
+    )
 
 
 def verify_ledger(engine: Any) -> None:
@@ -80,7 +82,12 @@ def test_an_order_with_a_click_token_answers_its_pending_commission(network: Net
         "EUR",
     )
     shown = network.merchant.get_commission(recorded.commission.id)
-    assert (shown.kind, shown.status, shown.amount_cents, shown.program_id) == ("sale", "pending", 800, network.program_id)
+    assert (shown.kind, shown.status, shown.amount_cents, shown.program_id) == (
+        "sale",
+        "pending",
+        800,
+        network.program_id,
+    )
     assert shown.order_id == recorded.order_id
     assert shown.link_id == network.link_id
     verify_ledger(engine)
@@ -117,13 +124,20 @@ def test_commissions_are_approved_rejected_and_decided_in_bulk(network: Network,
     in_bulk = network.merchant.bulk_decide_commissions(
         [{"id": ids[2], "action": "approve"}, {"id": ids[3], "action": "reject", "reason": "Fraud"}]
     )
-    from_csv = network.merchant.bulk_decide_commissions_csv(f"id,action,reason\n{ids[4]},approve,\n{ids[5]},reject,Cancelled\n")
+    from_csv = network.merchant.bulk_decide_commissions_csv(
+        f"id,action,reason\n{ids[4]},approve,\n{ids[5]},reject,Cancelled\n"
+    )
 
     assert (approved.status, approved.decided_at is not None) == ("approved", True)
     assert (rejected.status, rejected.reason) == ("rejected", "Returned within the window")
     assert [(c.id, c.status) for c in in_bulk] == [(ids[2], "approved"), (ids[3], "rejected")]
-    assert [(c.id, c.status, c.reason) for c in from_csv] == [(ids[4], "approved", None), (ids[5], "rejected", "Cancelled")]
-    assert sorted(c.id for c in network.merchant.iter_commissions(status="approved")) == sorted([ids[0], ids[2], ids[4]])
+    assert [(c.id, c.status, c.reason) for c in from_csv] == [
+        (ids[4], "approved", None),
+        (ids[5], "rejected", "Cancelled"),
+    ]
+    assert sorted(c.id for c in network.merchant.iter_commissions(status="approved")) == sorted(
+        [ids[0], ids[2], ids[4]]
+    )
     assert network.merchant.approve_commission(ids[0]).decided_at == approved.decided_at  # a retry answers the same
     with pytest.raises(Conflict):
         network.merchant.approve_commission(ids[1])  # rejected already

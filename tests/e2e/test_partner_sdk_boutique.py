@@ -77,7 +77,9 @@ def test_catalog_items_are_created_changed_listed_over_pages_and_deactivated(sup
     assert [i.id for i in supplier.iter_catalog_items(active=False, page_size=1)] == [more[0].id]
 
 
-def test_voucher_items_take_uploaded_and_generated_codes_and_a_code_is_accepted_once(supplier: MerchantClient, engine: Any) -> None:
+def test_voucher_items_take_uploaded_and_generated_codes_and_a_code_is_accepted_once(
+    supplier: MerchantClient, engine: Any
+) -> None:
     code = f"SDK-{uuid.uuid4().hex[:10].upper()}"
     created = supplier.create_catalog_item("voucher", "10 EUR voucher", "vouchers", 50, 1000, voucher_codes=[code])
     added = supplier.add_voucher_codes(created.item.id, generate=2)
@@ -115,7 +117,12 @@ def test_redemptions_are_listed_over_pages_fulfilled_and_cancelled(supplier: Mer
     assert [r.id for r in supplier.iter_redemptions(page_size=2)] == placed
     assert [r.id for r in supplier.iter_redemptions(status="placed", page_size=1)] == [placed[2]]
     shown = supplier.get_redemption(placed[2])
-    assert (shown.status, shown.points, shown.item_id, shown.shipping_address) == ("placed", 100, item.id, "1 Rue Test, Paris")
+    assert (shown.status, shown.points, shown.item_id, shown.shipping_address) == (
+        "placed",
+        100,
+        item.id,
+        "1 Rue Test, Paris",
+    )
     with pytest.raises(Conflict):
         supplier.cancel_redemption(placed[0], "Too late")
     verify_ledger(engine)
@@ -136,7 +143,9 @@ def test_bad_boutique_calls_raise_validation_errors_naming_the_field(supplier: M
     assert supplier.get_catalog_item(item.id).active is True
 
 
-def test_another_suppliers_items_and_redemptions_are_not_found(supplier: MerchantClient, live_server: Any, engine: Any) -> None:
+def test_another_suppliers_items_and_redemptions_are_not_found(
+    supplier: MerchantClient, live_server: Any, engine: Any
+) -> None:
     item = lamp(supplier)
     redemption_id = place(engine, member_with_points(supplier), item.id)
     stranger = new_merchant_client(live_server)

@@ -34,8 +34,9 @@ def test_an_affiliate_reads_its_payouts_page_after_page(live_server: Any) -> Non
     _, merchant = onboarded_merchant(live_server)
     affiliate_id, affiliate = onboarded_affiliate(live_server)
     _, bystander = onboarded_affiliate(live_server)
-    program = merchant.create_program(unique("Spring"), {"type": "percent", "basis_points": 800},
-                                      auto_approve_affiliates=True)
+    program = merchant.create_program(
+        unique("Spring"), {"type": "percent", "basis_points": 800}, auto_approve_affiliates=True
+    )
     affiliate.apply_to_program(program.id)
     link = affiliate.create_link(program.id, f"https://{SHOP_DOMAIN}/shoes")
     paid = []
@@ -43,8 +44,13 @@ def test_an_affiliate_reads_its_payouts_page_after_page(live_server: Any) -> Non
         recorded = merchant.record_order(unique("order"), amount_cents, unique_email(), click_token=click(link.url))
         assert recorded.commission is not None
         merchant.approve_commission(recorded.commission.id)
-        paid.append(operator_post(live_server, f"/v1/affiliates/{affiliate_id}/payouts",
-                                  {"payout_id": unique("p"), "currency": "EUR", "reference": "SEPA"}))
+        paid.append(
+            operator_post(
+                live_server,
+                f"/v1/affiliates/{affiliate_id}/payouts",
+                {"payout_id": unique("p"), "currency": "EUR", "reference": "SEPA"},
+            )
+        )
         shown = merchant.get_commission(recorded.commission.id)
         assert (shown.status, shown.payout_id) == ("paid", paid[-1]["id"])
 
@@ -64,10 +70,12 @@ def test_a_merchant_reads_its_statements_and_not_another_ones(live_server: Any) 
     merchant_id, merchant = onboarded_merchant(live_server)
     other_id, other = onboarded_merchant(live_server)
     merchant.record_order(unique("order"), 30_000, unique_email())
-    issued = operator_post(live_server, f"/v1/merchants/{merchant_id}/statements",
-                           {"period_end": dt.datetime.now(dt.timezone.utc).isoformat()})
-    foreign = operator_post(live_server, f"/v1/merchants/{other_id}/statements",
-                            {"period_end": dt.datetime.now(dt.timezone.utc).isoformat()})
+    issued = operator_post(
+        live_server, f"/v1/merchants/{merchant_id}/statements", {"period_end": dt.datetime.now(dt.UTC).isoformat()}
+    )
+    foreign = operator_post(
+        live_server, f"/v1/merchants/{other_id}/statements", {"period_end": dt.datetime.now(dt.UTC).isoformat()}
+    )
 
     shown = merchant.get_statement(issued["id"])
     listed = list(merchant.iter_statements(page_size=1))

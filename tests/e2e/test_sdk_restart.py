@@ -54,7 +54,10 @@ class Platform:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.starts += 1
         for _ in range(STARTUP_POLLS):  # bounded: wait until it answers
@@ -146,7 +149,9 @@ def test_a_retry_across_a_server_restart_leaves_exactly_one_order_in_the_ledger(
     served, db_url = platform
     onboarding = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
     onboarding.request(
-        "POST", "/v1/merchants", body=json.dumps(merchant_body()),
+        "POST",
+        "/v1/merchants",
+        body=json.dumps(merchant_body()),
         headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
     )
     merchant = json.loads(onboarding.getresponse().read())
@@ -169,7 +174,9 @@ def test_a_retry_across_a_server_restart_leaves_exactly_one_order_in_the_ledger(
         with Session(engine) as s:
             orders = s.execute(select(func.count()).select_from(Order).where(Order.order_id == order_id)).scalar_one()
             entries = s.execute(
-                select(func.count()).select_from(Entry).where(Entry.idempotency_key == f"earn:{merchant['id']}:{order_id}")
+                select(func.count())
+                .select_from(Entry)
+                .where(Entry.idempotency_key == f"earn:{merchant['id']}:{order_id}")
             ).scalar_one()
             assert ledger.verify(s).violations == []
     finally:

@@ -220,8 +220,9 @@ def test_a_slow_server_hits_the_timeout_and_raises_connection_failed():
     with socket.socket() as listener:  # accepts connections, never answers
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
-        client = MerchantClient(f"http://127.0.0.1:{listener.getsockname()[1]}", "k", timeout_s=0.2, max_retries=1,
-                                backoff_base_s=0.001)
+        client = MerchantClient(
+            f"http://127.0.0.1:{listener.getsockname()[1]}", "k", timeout_s=0.2, max_retries=1, backoff_base_s=0.001
+        )
 
         with pytest.raises(ConnectionFailed) as raised:
             client.get_order("A-1")

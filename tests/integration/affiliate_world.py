@@ -33,15 +33,15 @@ def new_program(client, merchant_headers, **overrides) -> dict:
 
 
 def new_link(client, affiliate_headers, program_id, landing_url="https://shop.example/shoes?color=red#top") -> dict:
-    response = client.post("/v1/links", json={"program_id": program_id, "landing_url": landing_url},
-                           headers=affiliate_headers)
+    response = client.post(
+        "/v1/links", json={"program_id": program_id, "landing_url": landing_url}, headers=affiliate_headers
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
 def follow(client, code: str, *, user_agent: str = BROWSER, ip: str = "203.0.113.7", method: str = "get"):
-    return getattr(client, method)(f"/c/{code}", headers={"User-Agent": user_agent},
-                                   environ_base={"REMOTE_ADDR": ip})
+    return getattr(client, method)(f"/c/{code}", headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": ip})
 
 
 def token_of(location: str) -> str:
@@ -68,15 +68,22 @@ def build_world(client, admin_headers, new_merchant, **program) -> World:
     applied = client.post(f"/v1/programs/{created['id']}/applications", headers=affiliate["headers"])
     assert applied.status_code == 201, applied.get_json()
     if applied.get_json()["status"] != "approved":
-        decided = client.patch(f"/v1/programs/{created['id']}/applications/{applied.get_json()['id']}",
-                               json={"status": "approved"}, headers=merchant["headers"])
+        decided = client.patch(
+            f"/v1/programs/{created['id']}/applications/{applied.get_json()['id']}",
+            json={"status": "approved"},
+            headers=merchant["headers"],
+        )
         assert decided.status_code == 200
     return World(merchant, affiliate, created, new_link(client, affiliate["headers"], created["id"]))
 
 
 def order(client, merchant_headers, *, token=None, amount_cents=10_000, email=None, order_id=None):
-    body = {"order_id": order_id or unique("o"), "amount_cents": amount_cents, "currency": "EUR",
-            "member_email": email or unique_email()}
+    body = {
+        "order_id": order_id or unique("o"),
+        "amount_cents": amount_cents,
+        "currency": "EUR",
+        "member_email": email or unique_email(),
+    }
     if token is not None:
         body["click_token"] = token
     return client.post("/v1/orders", json=body, headers=merchant_headers)

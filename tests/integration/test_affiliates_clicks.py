@@ -27,8 +27,9 @@ def world(client, admin_headers, new_merchant) -> World:
 
 def stats(session, link_id: str) -> tuple[int, int]:
     row = session.execute(
-        select(func.coalesce(func.sum(ClickStat.clicks), 0), func.coalesce(func.sum(ClickStat.unique_clicks), 0))
-        .where(ClickStat.link_id == int(link_id))
+        select(func.coalesce(func.sum(ClickStat.clicks), 0), func.coalesce(func.sum(ClickStat.unique_clicks), 0)).where(
+            ClickStat.link_id == int(link_id)
+        )
     ).one()
     session.rollback()
     return tuple(row)
@@ -39,12 +40,19 @@ def test_a_click_redirects_to_the_landing_url_with_a_token_keeping_its_query_and
 
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
-    assert (location.scheme, location.netloc, location.path, location.fragment) == ("https", "shop.example",
-                                                                                   "/shoes", "top")
+    assert (location.scheme, location.netloc, location.path, location.fragment) == (
+        "https",
+        "shop.example",
+        "/shoes",
+        "top",
+    )
     assert location.query.startswith("color=red&lp_click=")
     click = app.extensions["clicks"].tokens.verify(token_of(response.headers["Location"]))
     assert (str(click.affiliate_id), str(click.program_id), str(click.link_id)) == (
-        world.affiliate["id"], world.program["id"], world.link["id"])
+        world.affiliate["id"],
+        world.program["id"],
+        world.link["id"],
+    )
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -75,8 +83,15 @@ def test_unique_clicks_count_each_visitor_once_per_hour_across_flushes(app, clie
 
 
 def test_bots_link_previews_and_head_requests_get_the_redirect_but_are_not_counted(app, client, session, world):
-    previews = ["Slackbot-LinkExpanding 1.0", "facebookexternalhit/1.1", "Twitterbot/1.0", "WhatsApp/2.23",
-                "Mozilla/5.0 (compatible; Googlebot/2.1)", "curl/8.5.0", ""]
+    previews = [
+        "Slackbot-LinkExpanding 1.0",
+        "facebookexternalhit/1.1",
+        "Twitterbot/1.0",
+        "WhatsApp/2.23",
+        "Mozilla/5.0 (compatible; Googlebot/2.1)",
+        "curl/8.5.0",
+        "",
+    ]
     answers = [follow(client, world.link["code"], user_agent=agent).status_code for agent in previews]
     answers.append(follow(client, world.link["code"], method="head").status_code)
 
@@ -130,10 +145,14 @@ def test_a_paused_program_or_refused_affiliate_stops_its_links(app, client, worl
     assert follow(client, world.link["code"]).status_code == 404
 
     client.patch(f"/v1/programs/{world.program['id']}", json={"active": True}, headers=world.merchant["headers"])
-    applications = client.get(f"/v1/programs/{world.program['id']}/applications",
-                              headers=world.merchant["headers"]).get_json()["data"]
-    client.patch(f"/v1/programs/{world.program['id']}/applications/{applications[0]['id']}",
-                 json={"status": "refused"}, headers=world.merchant["headers"])
+    applications = client.get(
+        f"/v1/programs/{world.program['id']}/applications", headers=world.merchant["headers"]
+    ).get_json()["data"]
+    client.patch(
+        f"/v1/programs/{world.program['id']}/applications/{applications[0]['id']}",
+        json={"status": "refused"},
+        headers=world.merchant["headers"],
+    )
     now_s[0] += CLICK_LINK_CACHE_TTL_S + 0.01
     assert follow(client, world.link["code"]).status_code == 404
 

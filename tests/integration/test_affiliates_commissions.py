@@ -33,8 +33,11 @@ def world(client, admin_headers, new_merchant) -> World:
 def signed(app, world, *, age: timedelta, click_id: str | None = None) -> str:
     """A token for the world's link as if clicked ``age`` ago."""
     return app.extensions["clicks"].tokens.issue(
-        click_id=click_id or unique("c")[:20], affiliate_id=int(world.affiliate["id"]),
-        program_id=int(world.program["id"]), link_id=int(world.link["id"]), now=utcnow() - age,
+        click_id=click_id or unique("c")[:20],
+        affiliate_id=int(world.affiliate["id"]),
+        program_id=int(world.program["id"]),
+        link_id=int(world.link["id"]),
+        now=utcnow() - age,
     )
 
 
@@ -80,8 +83,9 @@ def test_a_replayed_order_returns_the_same_commission_and_creates_no_second_one(
     count = session.query(Commission).filter_by(merchant_id=int(world.merchant["id"])).count()
     session.rollback()
     assert count == 1
-    other_token = order(client, world.merchant["headers"], token=world.click(client), order_id=order_id,
-                        email="same@example.com")
+    other_token = order(
+        client, world.merchant["headers"], token=world.click(client), order_id=order_id, email="same@example.com"
+    )
     assert_problem(other_token, 409)
 
 
@@ -91,8 +95,9 @@ def test_a_fast_click_to_order_is_flagged_suspicious_and_a_slower_one_is_not(app
 
     assert fast.get_json()["commission"]["suspicious"] is True
     assert slow.get_json()["commission"]["suspicious"] is False
-    flagged = client.get("/v1/commissions", query_string={"suspicious": "true"},
-                         headers=world.merchant["headers"]).get_json()["data"]
+    flagged = client.get(
+        "/v1/commissions", query_string={"suspicious": "true"}, headers=world.merchant["headers"]
+    ).get_json()["data"]
     assert [c["id"] for c in flagged] == [fast.get_json()["commission"]["id"]]
 
 
@@ -119,8 +124,9 @@ def test_refusals_are_stored_for_the_merchants_review(app, client, world, admin_
     codes = {
         "invalid_token": order(client, world.merchant["headers"], token=tampered),
         "foreign_program": order(client, world.merchant["headers"], token=other.click(client)),
-        "self_referral": order(client, world.merchant["headers"], token=world.click(client),
-                               email=world.affiliate["email"]),
+        "self_referral": order(
+            client, world.merchant["headers"], token=world.click(client), email=world.affiliate["email"]
+        ),
     }
 
     for code, response in codes.items():
@@ -133,9 +139,7 @@ def test_refusals_are_stored_for_the_merchants_review(app, client, world, admin_
     assert client.get("/v1/attribution-errors", headers=other.merchant["headers"]).get_json()["data"] == []
 
 
-def test_an_affiliate_whose_website_is_the_merchants_own_domain_is_a_self_referral(
-    client, admin_headers, new_merchant
-):
+def test_an_affiliate_whose_website_is_the_merchants_own_domain_is_a_self_referral(client, admin_headers, new_merchant):
     merchant = new_merchant(domains=["shop.example"])
     insider = new_affiliate(client, admin_headers, website="https://deals.shop.example/")
     program = new_program(client, merchant["headers"])
@@ -162,10 +166,14 @@ def test_a_paused_program_and_a_refused_affiliate_earn_nothing(client, world):
     assert order(client, world.merchant["headers"], token=token).get_json()["attribution_error"] == "program_paused"
 
     client.patch(f"/v1/programs/{world.program['id']}", json={"active": True}, headers=world.merchant["headers"])
-    application = client.get(f"/v1/programs/{world.program['id']}/applications",
-                             headers=world.merchant["headers"]).get_json()["data"][0]
-    client.patch(f"/v1/programs/{world.program['id']}/applications/{application['id']}",
-                 json={"status": "refused"}, headers=world.merchant["headers"])
+    application = client.get(
+        f"/v1/programs/{world.program['id']}/applications", headers=world.merchant["headers"]
+    ).get_json()["data"][0]
+    client.patch(
+        f"/v1/programs/{world.program['id']}/applications/{application['id']}",
+        json={"status": "refused"},
+        headers=world.merchant["headers"],
+    )
     refused = order(client, world.merchant["headers"], token=token).get_json()
     assert refused["attribution_error"] == "affiliate_not_approved"
 
@@ -185,15 +193,19 @@ def test_a_lead_earns_the_fixed_lead_amount_once(client, admin_headers, new_merc
 
 
 def test_a_lead_in_a_program_without_lead_amount_earns_nothing(client, world):
-    answer = client.post("/v1/leads", json={"lead_id": unique("lead"), "click_token": world.click(client)},
-                         headers=world.merchant["headers"]).get_json()
+    answer = client.post(
+        "/v1/leads",
+        json={"lead_id": unique("lead"), "click_token": world.click(client)},
+        headers=world.merchant["headers"],
+    ).get_json()
 
     assert answer["attribution_error"] == "no_lead_commission"
 
 
 def test_fixed_commissions_respect_the_cap(client, admin_headers, new_merchant):
-    w = build_world(client, admin_headers, new_merchant, commission={"type": "percent", "basis_points": 5000},
-                    cap_cents=1_000)
+    w = build_world(
+        client, admin_headers, new_merchant, commission={"type": "percent", "basis_points": 5000}, cap_cents=1_000
+    )
 
     body = order(client, w.merchant["headers"], token=w.click(client), amount_cents=100_000).get_json()
 
@@ -214,26 +226,39 @@ def test_approval_posts_commission_and_fee_to_the_ledger(client, engine, world):
     again = client.post(f"/v1/commissions/{commission_id}/approve", headers=world.merchant["headers"])
     assert (again.status_code, again.get_json()) == (200, approved.get_json())
     assert payable(engine, world.affiliate["id"]) == 4_000
-    assert_problem(client.post(f"/v1/commissions/{commission_id}/reject", json={"reason": "late"},
-                               headers=world.merchant["headers"]), 409)
+    assert_problem(
+        client.post(
+            f"/v1/commissions/{commission_id}/reject", json={"reason": "late"}, headers=world.merchant["headers"]
+        ),
+        409,
+    )
     assert_ledger_ok(engine)
 
 
 def test_a_rejected_commission_keeps_its_reason_and_posts_nothing(client, engine, world):
     commission_id = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
 
-    rejected = client.post(f"/v1/commissions/{commission_id}/reject", json={"reason": "Order cancelled"},
-                           headers=world.merchant["headers"])
+    rejected = client.post(
+        f"/v1/commissions/{commission_id}/reject", json={"reason": "Order cancelled"}, headers=world.merchant["headers"]
+    )
 
     assert (rejected.get_json()["status"], rejected.get_json()["reason"]) == ("rejected", "Order cancelled")
     assert payable(engine, world.affiliate["id"]) == 0
-    assert_problem(client.post(f"/v1/commissions/{commission_id}/reject", json={},
-                               headers=world.merchant["headers"]), 422)
-    again = client.post(f"/v1/commissions/{commission_id}/reject", json={"reason": "Order cancelled"},
-                        headers=world.merchant["headers"])
+    assert_problem(
+        client.post(f"/v1/commissions/{commission_id}/reject", json={}, headers=world.merchant["headers"]), 422
+    )
+    again = client.post(
+        f"/v1/commissions/{commission_id}/reject", json={"reason": "Order cancelled"}, headers=world.merchant["headers"]
+    )
     assert (again.status_code, again.get_json()) == (200, rejected.get_json())
-    assert_problem(client.post(f"/v1/commissions/{commission_id}/reject", json={"reason": "Another reason"},
-                               headers=world.merchant["headers"]), 409)
+    assert_problem(
+        client.post(
+            f"/v1/commissions/{commission_id}/reject",
+            json={"reason": "Another reason"},
+            headers=world.merchant["headers"],
+        ),
+        409,
+    )
     assert_problem(client.post(f"/v1/commissions/{commission_id}/approve", headers=world.merchant["headers"]), 409)
 
 
@@ -248,13 +273,17 @@ def test_the_job_approves_only_commissions_whose_hold_has_ended_and_is_idempoten
             session.commit()
 
     run(utcnow() + timedelta(days=29))
-    assert client.get(f"/v1/commissions/{commission_id}",
-                      headers=world.merchant["headers"]).get_json()["status"] == "pending"
+    assert (
+        client.get(f"/v1/commissions/{commission_id}", headers=world.merchant["headers"]).get_json()["status"]
+        == "pending"
+    )
     run(utcnow() + timedelta(days=31))
     run(utcnow() + timedelta(days=32))
 
-    assert client.get(f"/v1/commissions/{commission_id}",
-                      headers=world.merchant["headers"]).get_json()["status"] == "approved"
+    assert (
+        client.get(f"/v1/commissions/{commission_id}", headers=world.merchant["headers"]).get_json()["status"]
+        == "approved"
+    )
     assert payable(engine, world.affiliate["id"]) == 800
     assert_ledger_ok(engine)
 
@@ -269,13 +298,19 @@ def test_a_refund_before_approval_recomputes_a_percentage_commission(client, eng
     body = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
     commission_id = body["commission"]["id"]
 
-    client.post(f"/v1/orders/{body['order_id']}/refunds", json={"refund_id": unique("r"), "amount_cents": 2_500},
-                headers=world.merchant["headers"])
+    client.post(
+        f"/v1/orders/{body['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 2_500},
+        headers=world.merchant["headers"],
+    )
 
     shown = client.get(f"/v1/commissions/{commission_id}", headers=world.merchant["headers"]).get_json()
     assert (shown["status"], shown["amount_cents"], shown["base_amount_cents"]) == ("pending", 600, 7_500)
-    client.post(f"/v1/orders/{body['order_id']}/refunds", json={"refund_id": unique("r"), "amount_cents": 7_500},
-                headers=world.merchant["headers"])
+    client.post(
+        f"/v1/orders/{body['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 7_500},
+        headers=world.merchant["headers"],
+    )
     shown = client.get(f"/v1/commissions/{commission_id}", headers=world.merchant["headers"]).get_json()
     assert (shown["status"], shown["amount_cents"]) == ("rejected", 0)
     assert payable(engine, world.affiliate["id"]) == 0
@@ -298,14 +333,18 @@ def test_a_refund_after_approval_posts_a_negative_adjustment_once(client, engine
 
 
 def test_bulk_approval_by_json_and_rejection_by_csv(client, engine, world):
-    ids = [order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
-           for _ in range(3)]
+    ids = [
+        order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+        for _ in range(3)
+    ]
 
-    by_json = client.post("/v1/commissions/bulk", json={"items": [{"id": ids[0], "action": "approve"}]},
-                          headers=world.merchant["headers"])
-    csv_body = f"id,action,reason\n{ids[1]},reject,\"Returned, damaged\"\n{ids[2]},approve,\n"
-    by_csv = client.post("/v1/commissions/bulk", data=csv_body, content_type="text/csv",
-                         headers=world.merchant["headers"])
+    by_json = client.post(
+        "/v1/commissions/bulk", json={"items": [{"id": ids[0], "action": "approve"}]}, headers=world.merchant["headers"]
+    )
+    csv_body = f'id,action,reason\n{ids[1]},reject,"Returned, damaged"\n{ids[2]},approve,\n'
+    by_csv = client.post(
+        "/v1/commissions/bulk", data=csv_body, content_type="text/csv", headers=world.merchant["headers"]
+    )
 
     assert by_json.status_code == 200, by_json.get_json()
     assert by_csv.status_code == 200, by_csv.get_json()
@@ -319,15 +358,19 @@ def test_a_bulk_with_one_bad_line_changes_nothing(client, world, admin_headers, 
     mine = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
     theirs = order(client, other.merchant["headers"], token=other.click(client)).get_json()["commission"]["id"]
 
-    response = client.post("/v1/commissions/bulk", json={"items": [
-        {"id": mine, "action": "approve"}, {"id": theirs, "action": "approve"}]}, headers=world.merchant["headers"])
+    response = client.post(
+        "/v1/commissions/bulk",
+        json={"items": [{"id": mine, "action": "approve"}, {"id": theirs, "action": "approve"}]},
+        headers=world.merchant["headers"],
+    )
 
     body = assert_problem(response, 422)
     assert list(body["errors"]) == ["1"]
     assert client.get(f"/v1/commissions/{mine}", headers=world.merchant["headers"]).get_json()["status"] == "pending"
     assert client.get(f"/v1/commissions/{theirs}", headers=other.merchant["headers"]).get_json()["status"] == "pending"
-    bad_csv = client.post("/v1/commissions/bulk", data=f"{mine},reject\n", content_type="text/csv",
-                          headers=world.merchant["headers"])
+    bad_csv = client.post(
+        "/v1/commissions/bulk", data=f"{mine},reject\n", content_type="text/csv", headers=world.merchant["headers"]
+    )
     assert_problem(bad_csv, 422)
 
 
@@ -337,23 +380,30 @@ def test_a_merchant_never_sees_or_decides_another_merchants_commissions(client, 
 
     assert_problem(client.get(f"/v1/commissions/{theirs}", headers=world.merchant["headers"]), 404)
     assert_problem(client.post(f"/v1/commissions/{theirs}/approve", headers=world.merchant["headers"]), 404)
-    assert_problem(client.post(f"/v1/commissions/{theirs}/reject", json={"reason": "x"},
-                               headers=world.merchant["headers"]), 404)
+    assert_problem(
+        client.post(f"/v1/commissions/{theirs}/reject", json={"reason": "x"}, headers=world.merchant["headers"]), 404
+    )
     listed = client.get("/v1/commissions", headers=world.merchant["headers"]).get_json()["data"]
     assert theirs not in {c["id"] for c in listed}
 
 
 def test_commissions_are_filtered_by_status_and_program(client, world):
-    ids = [order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
-           for _ in range(2)]
+    ids = [
+        order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+        for _ in range(2)
+    ]
     client.post(f"/v1/commissions/{ids[0]}/approve", headers=world.merchant["headers"])
 
-    pending = client.get("/v1/commissions", query_string={"status": "pending", "program_id": world.program["id"]},
-                         headers=world.merchant["headers"]).get_json()["data"]
+    pending = client.get(
+        "/v1/commissions",
+        query_string={"status": "pending", "program_id": world.program["id"]},
+        headers=world.merchant["headers"],
+    ).get_json()["data"]
 
     assert [c["id"] for c in pending] == [ids[1]]
-    assert_problem(client.get("/v1/commissions", query_string={"status": "maybe"},
-                              headers=world.merchant["headers"]), 422)
+    assert_problem(
+        client.get("/v1/commissions", query_string={"status": "maybe"}, headers=world.merchant["headers"]), 422
+    )
 
 
 def test_the_order_still_records_with_a_garbage_token(client, world):
@@ -374,11 +424,17 @@ def test_concurrent_orders_with_one_click_create_one_commission(app, engine, wor
     answers = [r.get_json() for r in responses]
     assert sum(a["commission"] is not None for a in answers) == 1
     assert sorted(a["attribution_error"] or "" for a in answers) == [""] + ["duplicate"] * 7
-    concurrent_approvals = run_together(4, lambda i: app.test_client().post(
-        f"/v1/commissions/{next(a for a in answers if a['commission'])['commission']['id']}/approve",
-        headers=world.merchant["headers"]))
+    concurrent_approvals = run_together(
+        4,
+        lambda i: app.test_client().post(
+            f"/v1/commissions/{next(a for a in answers if a['commission'])['commission']['id']}/approve",
+            headers=world.merchant["headers"],
+        ),
+    )
     assert [r.status_code for r in concurrent_approvals] == [200] * 4
-    assert {r.get_json()["decided_at"] for r in concurrent_approvals} == {concurrent_approvals[0].get_json()["decided_at"]}
+    assert {r.get_json()["decided_at"] for r in concurrent_approvals} == {
+        concurrent_approvals[0].get_json()["decided_at"]
+    }
     assert payable(engine, world.affiliate["id"]) == 800  # posted once
     assert_ledger_ok(engine)
 

@@ -43,16 +43,23 @@ def test_the_report_counts_clicks_orders_leads_and_commissions_per_link(app, cli
     rejected = order(client, world.merchant["headers"], token=tokens[1], amount_cents=10_000).get_json()
     order(client, world.merchant["headers"], token=tokens[2], amount_cents=5_000)
     client.post(f"/v1/commissions/{approved['commission']['id']}/approve", headers=world.merchant["headers"])
-    client.post(f"/v1/commissions/{rejected['commission']['id']}/reject", json={"reason": "fraud"},
-                headers=world.merchant["headers"])
+    client.post(
+        f"/v1/commissions/{rejected['commission']['id']}/reject",
+        json={"reason": "fraud"},
+        headers=world.merchant["headers"],
+    )
 
     body = report(client, world, group_by="link")
 
     rows = {row["key"]: row for row in body["rows"]}
     first = rows[world.link["id"]]
     assert (first["clicks"], first["unique_clicks"], first["orders"], first["leads"]) == (3, 1, 3, 0)
-    assert (first["commission_approved_cents"], first["commission_rejected_cents"],
-            first["commission_pending_cents"], first["commission_paid_cents"]) == (1_600, 800, 400, 0)
+    assert (
+        first["commission_approved_cents"],
+        first["commission_rejected_cents"],
+        first["commission_pending_cents"],
+        first["commission_paid_cents"],
+    ) == (1_600, 800, 400, 0)
     assert first["conversion_rate"] == 1.0
     assert first["earnings_per_click_cents"] == (1_600 + 400) // 3
     assert (rows[second["id"]]["clicks"], rows[second["id"]]["orders"]) == (1, 0)
@@ -63,8 +70,11 @@ def test_the_approved_total_equals_the_affiliates_payable_in_the_ledger(client, 
     for amount in (10_000, 30_000):
         body = order(client, world.merchant["headers"], token=world.click(client), amount_cents=amount).get_json()
         client.post(f"/v1/commissions/{body['commission']['id']}/approve", headers=world.merchant["headers"])
-    client.post(f"/v1/orders/{body['order_id']}/refunds", json={"refund_id": unique("r"), "amount_cents": 10_000},
-                headers=world.merchant["headers"])
+    client.post(
+        f"/v1/orders/{body['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 10_000},
+        headers=world.merchant["headers"],
+    )
 
     totals = report(client, world, group_by="program")["totals"][0]
 
@@ -78,8 +88,11 @@ def test_the_csv_report_has_the_same_rows_as_the_json(client, world):
     order(client, world.merchant["headers"], token=world.click(client))
     as_json = report(client, world, group_by="day")["rows"]
 
-    response = client.get("/v1/affiliate/report", query_string={"group_by": "day"},
-                          headers={**world.affiliate["headers"], "Accept": "text/csv"})
+    response = client.get(
+        "/v1/affiliate/report",
+        query_string={"group_by": "day"},
+        headers={**world.affiliate["headers"], "Accept": "text/csv"},
+    )
 
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -96,7 +109,11 @@ def test_an_affiliate_sees_only_its_own_figures(client, admin_headers, world):
 
 
 def test_a_bad_report_range_is_refused(client, world):
-    for query in ({"from": "2026-02-01", "to": "2026-01-01"}, {"from": "2024-01-01", "to": "2026-01-01"},
-                  {"group_by": "hour"}, {"from": "yesterday"}, {"surprise": "1"}):
-        assert_problem(client.get("/v1/affiliate/report", query_string=query, headers=world.affiliate["headers"]),
-                       422)
+    for query in (
+        {"from": "2026-02-01", "to": "2026-01-01"},
+        {"from": "2024-01-01", "to": "2026-01-01"},
+        {"group_by": "hour"},
+        {"from": "yesterday"},
+        {"surprise": "1"},
+    ):
+        assert_problem(client.get("/v1/affiliate/report", query_string=query, headers=world.affiliate["headers"]), 422)

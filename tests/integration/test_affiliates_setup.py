@@ -88,8 +88,9 @@ def test_an_affiliate_is_created_with_a_key_shown_once_and_stored_as_a_hash(clie
 def test_rotating_an_affiliate_key_stops_the_old_one_at_once(client, admin_headers):
     affiliate = new_affiliate(client, admin_headers)
 
-    rotated = client.post(f"/v1/affiliates/{affiliate['id']}/api-keys/{affiliate['api_key_id']}/rotate",
-                          headers=admin_headers)
+    rotated = client.post(
+        f"/v1/affiliates/{affiliate['id']}/api-keys/{affiliate['api_key_id']}/rotate", headers=admin_headers
+    )
 
     assert rotated.status_code == 201
     assert_problem(client.get("/v1/links", headers=affiliate["headers"]), 401)
@@ -107,8 +108,13 @@ def test_a_deactivated_affiliate_is_refused(client, admin_headers):
 
 
 def test_a_program_keeps_its_terms_and_defaults(client, merchant):
-    program = new_program(client, merchant["headers"], commission={"type": "fixed", "amount_cents": 500},
-                          lead_amount_cents=200, cap_cents=400)
+    program = new_program(
+        client,
+        merchant["headers"],
+        commission={"type": "fixed", "amount_cents": 500},
+        lead_amount_cents=200,
+        cap_cents=400,
+    )
 
     assert program["commission"] == {"type": "fixed", "amount_cents": 500}
     assert (program["attribution_window_days"], program["hold_days"]) == (30, 30)
@@ -141,11 +147,17 @@ def test_an_application_waits_for_the_merchant_unless_the_program_auto_approves(
     at_once = client.post(f"/v1/programs/{auto['id']}/applications", headers=affiliate["headers"]).get_json()
 
     assert (waiting["status"], at_once["status"]) == ("pending", "approved")
-    refused_link = client.post("/v1/links", json={"program_id": manual["id"], "landing_url": "https://shop.example/"},
-                               headers=affiliate["headers"])
+    refused_link = client.post(
+        "/v1/links",
+        json={"program_id": manual["id"], "landing_url": "https://shop.example/"},
+        headers=affiliate["headers"],
+    )
     assert_problem(refused_link, 403)
-    decided = client.patch(f"/v1/programs/{manual['id']}/applications/{waiting['id']}",
-                           json={"status": "approved"}, headers=merchant["headers"])
+    decided = client.patch(
+        f"/v1/programs/{manual['id']}/applications/{waiting['id']}",
+        json={"status": "approved"},
+        headers=merchant["headers"],
+    )
     assert decided.get_json()["status"] == "approved"
     link = new_link(client, affiliate["headers"], manual["id"])
     assert link["url"] == f"http://localhost/c/{link['code']}"
@@ -161,11 +173,18 @@ def test_a_merchant_never_sees_another_merchants_programs_or_affiliates(client, 
 
     assert_problem(client.get(f"/v1/programs/{program['id']}", headers=second["headers"]), 404)
     assert_problem(client.get(f"/v1/programs/{program['id']}/applications", headers=second["headers"]), 404)
-    assert_problem(client.patch(f"/v1/programs/{program['id']}/applications/{application['id']}",
-                                json={"status": "refused"}, headers=second["headers"]), 404)
+    assert_problem(
+        client.patch(
+            f"/v1/programs/{program['id']}/applications/{application['id']}",
+            json={"status": "refused"},
+            headers=second["headers"],
+        ),
+        404,
+    )
     assert client.get("/v1/programs", headers=second["headers"]).get_json()["data"] == []
-    listed = client.get(f"/v1/programs/{program['id']}/applications", headers=first["headers"],
-                        query_string={"status": "approved"}).get_json()["data"]
+    listed = client.get(
+        f"/v1/programs/{program['id']}/applications", headers=first["headers"], query_string={"status": "approved"}
+    ).get_json()["data"]
     assert [a["affiliate_id"] for a in listed] == [affiliate["id"]]
 
 
@@ -199,8 +218,11 @@ def test_an_affiliate_never_sees_another_affiliates_links(client, admin_headers,
     ],
 )
 def test_a_link_to_anything_but_the_merchants_https_domains_is_refused(client, world, landing_url):
-    response = client.post("/v1/links", json={"program_id": world.program["id"], "landing_url": landing_url},
-                           headers=world.affiliate["headers"])
+    response = client.post(
+        "/v1/links",
+        json={"program_id": world.program["id"], "landing_url": landing_url},
+        headers=world.affiliate["headers"],
+    )
 
     body = assert_problem(response, 422)
     assert "landing_url" in body["errors"]
@@ -211,7 +233,9 @@ def test_a_link_may_land_on_a_subdomain_and_is_refused_for_a_paused_program(clie
 
     client.patch(f"/v1/programs/{world.program['id']}", json={"active": False}, headers=world.merchant["headers"])
 
-    response = client.post("/v1/links", json={"program_id": world.program["id"],
-                                              "landing_url": "https://shop.example/"},
-                           headers=world.affiliate["headers"])
+    response = client.post(
+        "/v1/links",
+        json={"program_id": world.program["id"], "landing_url": "https://shop.example/"},
+        headers=world.affiliate["headers"],
+    )
     assert_problem(response, 422)

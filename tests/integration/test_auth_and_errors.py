@@ -266,7 +266,9 @@ def test_a_unique_key_refusing_a_concurrent_twin_answers_409_and_other_constrain
 
     @application.post("/test-dangling")
     def dangling():
-        db.session.execute(insert(MerchantMember), {"merchant_id": 10**15, "member_id": 10**15, "first_order_at": utcnow()})
+        db.session.execute(
+            insert(MerchantMember), {"merchant_id": 10**15, "member_id": 10**15, "first_order_at": utcnow()}
+        )
         return {}
 
     client = application.test_client()

@@ -40,7 +40,9 @@ def eur_balance(engine, name: str) -> int:
         return accounts.balance(s, found) if found else 0
 
 
-def test_a_physical_redemption_holds_points_then_fulfilment_spends_them_and_owes_the_supplier(app, client, engine, merchant):
+def test_a_physical_redemption_holds_points_then_fulfilment_spends_them_and_owes_the_supplier(
+    app, client, engine, merchant
+):
     item = reward(client, merchant, points_price=60, wholesale_value_cents=20)
     _, earned, member = member_with_points(app, engine, client, merchant)  # 100 points worth 50 cents
     margin_before = eur_balance(engine, accounts.REVENUE_MARGIN)
@@ -57,8 +59,9 @@ def test_a_physical_redemption_holds_points_then_fulfilment_spends_them_and_owes
     redemption_id = listed["data"][0]["id"]
     verify(engine)
 
-    done = client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={"tracking_reference": "TRK-1"},
-                       headers=merchant["headers"])
+    done = client.post(
+        f"/v1/redemptions/{redemption_id}/fulfil", json={"tracking_reference": "TRK-1"}, headers=merchant["headers"]
+    )
 
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["status"] == "fulfilled"
@@ -112,7 +115,12 @@ def test_fulfil_and_cancel_by_a_merchant_that_is_not_the_supplier_answer_404(app
     redemption_id = client.get("/v1/redemptions", headers=supplier["headers"]).get_json()["data"][0]["id"]
 
     assert client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=other["headers"]).status_code == 404
-    assert client.post(f"/v1/redemptions/{redemption_id}/cancel", json={"reason": "x"}, headers=other["headers"]).status_code == 404
+    assert (
+        client.post(
+            f"/v1/redemptions/{redemption_id}/cancel", json={"reason": "x"}, headers=other["headers"]
+        ).status_code
+        == 404
+    )
     assert client.get(f"/v1/redemptions/{redemption_id}", headers=other["headers"]).status_code == 404
     assert client.get("/v1/redemptions", headers=other["headers"]).get_json()["data"] == []
     assert client.get(f"/v1/redemptions/{redemption_id}", headers=supplier["headers"]).get_json()["status"] == "placed"
@@ -126,8 +134,9 @@ def test_cancel_releases_the_points_and_returns_the_stock(app, client, engine, m
     redemption_id = client.get("/v1/redemptions", headers=merchant["headers"]).get_json()["data"][0]["id"]
     assert stock_of(engine, item["id"]) == 0
 
-    cancelled = client.post(f"/v1/redemptions/{redemption_id}/cancel", json={"reason": "Sold out in the shop"},
-                            headers=merchant["headers"])
+    cancelled = client.post(
+        f"/v1/redemptions/{redemption_id}/cancel", json={"reason": "Sold out in the shop"}, headers=merchant["headers"]
+    )
 
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert stock_of(engine, item["id"]) == 1
@@ -135,7 +144,9 @@ def test_cancel_releases_the_points_and_returns_the_stock(app, client, engine, m
         points = ledger.member_points(s, earned["member_id"])
     assert (points.balance, points.pending) == (100, 0)
     assert "Sold out in the shop" in member.get("/orders").get_data(as_text=True)
-    assert client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=merchant["headers"]).status_code == 409
+    assert (
+        client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=merchant["headers"]).status_code == 409
+    )
     verify(engine)
 
 
@@ -173,8 +184,10 @@ def test_an_inactive_item_cannot_be_redeemed(app, client, engine, merchant):
     deactivated = client.post(f"/v1/catalog/items/{item['id']}/deactivate", headers=merchant["headers"])
     assert deactivated.get_json()["active"] is False
 
-    refused = member.post(f"/items/{item['id']}/redeem", data={
-        "csrf_token": csrf_of(confirm), "idempotency_key": "k" * 20, "shipping_address": "here"})
+    refused = member.post(
+        f"/items/{item['id']}/redeem",
+        data={"csrf_token": csrf_of(confirm), "idempotency_key": "k" * 20, "shipping_address": "here"},
+    )
 
     assert refused.status_code == 409
     assert "not available" in refused.get_data(as_text=True)
@@ -359,7 +372,9 @@ def test_sign_in_link_for_a_new_address_creates_the_member(app, engine):
 
 def test_redemptions_count_matches_the_supplier_listing(client, engine, merchant):
     with Session(engine) as s:
-        total = s.execute(select(func.count(Redemption.id)).where(Redemption.merchant_id == int(merchant["id"]))).scalar_one()
+        total = s.execute(
+            select(func.count(Redemption.id)).where(Redemption.merchant_id == int(merchant["id"]))
+        ).scalar_one()
     assert len(client.get("/v1/redemptions", headers=merchant["headers"]).get_json()["data"]) == total
 
 

@@ -22,7 +22,11 @@ def prepared_forms(app, member, item_id: str, count: int):
         browser.set_cookie("session", cookie)
         page = browser.get(f"/items/{item_id}/redeem")
         html = page.get_data(as_text=True)
-        data = {"csrf_token": csrf_of(page), "idempotency_key": KEY.search(html).group(1), "shipping_address": "1 Main St"}
+        data = {
+            "csrf_token": csrf_of(page),
+            "idempotency_key": KEY.search(html).group(1),
+            "shipping_address": "1 Main St",
+        }
         forms.append((browser, data))
     return forms
 
@@ -37,7 +41,9 @@ def stock_of(engine, item_id: str) -> int:
         return s.execute(select(CatalogItem.stock).where(CatalogItem.id == int(item_id))).scalar_one()
 
 
-def test_50_parallel_redemptions_by_a_member_whose_points_cover_10_let_exactly_10_through(app, client, engine, merchant):
+def test_50_parallel_redemptions_by_a_member_whose_points_cover_10_let_exactly_10_through(
+    app, client, engine, merchant
+):
     item = reward(client, merchant, points_price=10, stock=30)
     _, earned, member = member_with_points(app, engine, client, merchant)  # 100 points: 10 redemptions
 
@@ -54,7 +60,9 @@ def test_50_parallel_redemptions_by_a_member_whose_points_cover_10_let_exactly_1
         assert ledger.verify(s).violations == []
 
 
-def test_50_parallel_redemptions_of_4_units_sell_exactly_4_and_stock_never_goes_below_zero(app, client, engine, merchant):
+def test_50_parallel_redemptions_of_4_units_sell_exactly_4_and_stock_never_goes_below_zero(
+    app, client, engine, merchant
+):
     item = reward(client, merchant, points_price=1, stock=4)
     _, earned, member = member_with_points(app, engine, client, merchant)
 

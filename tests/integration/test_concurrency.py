@@ -52,9 +52,7 @@ def test_16_threads_sending_the_same_order_create_exactly_one_entry(app, merchan
     order_id = unique("same")
     body = {"order_id": order_id, "amount_cents": 27400, "currency": "EUR", "member_email": unique_email()}
 
-    responses = run_together(
-        16, lambda i: app.test_client().post("/v1/orders", json=body, headers=merchant["headers"])
-    )
+    responses = run_together(16, lambda i: app.test_client().post("/v1/orders", json=body, headers=merchant["headers"]))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 15 + [201]
@@ -65,19 +63,28 @@ def test_16_threads_sending_the_same_order_create_exactly_one_entry(app, merchan
 
 def test_parallel_holds_never_overdraw_a_member(app, merchant, engine):
     email = unique_email()
-    placed = app.test_client().post(
-        "/v1/orders",
-        json={"order_id": unique("o"), "amount_cents": 15000, "currency": "EUR", "member_email": email},
-        headers=merchant["headers"],
-    ).get_json()
+    placed = (
+        app.test_client()
+        .post(
+            "/v1/orders",
+            json={"order_id": unique("o"), "amount_cents": 15000, "currency": "EUR", "member_email": email},
+            headers=merchant["headers"],
+        )
+        .get_json()
+    )
     assert placed["points_balance"] == 100
 
     def hold(i):
         with Session(engine) as s:
             try:
                 ledger.place_hold(
-                    s, member_key=placed["member_id"], points=10, idempotency_key=unique(f"h{i}"),
-                    ref="test", now=utcnow(), timeout_s=600,
+                    s,
+                    member_key=placed["member_id"],
+                    points=10,
+                    idempotency_key=unique(f"h{i}"),
+                    ref="test",
+                    now=utcnow(),
+                    timeout_s=600,
                 )
                 s.commit()
                 return "held"

@@ -15,8 +15,15 @@ def _program_body():
 
 
 def _item_body():
-    return {"kind": "physical", "title": unique("Lamp"), "description": "A lamp.", "category": "home",
-            "points_price": 100, "wholesale_value_cents": 300, "stock": 2}
+    return {
+        "kind": "physical",
+        "title": unique("Lamp"),
+        "description": "A lamp.",
+        "category": "home",
+        "points_price": 100,
+        "wholesale_value_cents": 300,
+        "stock": 2,
+    }
 
 
 @pytest.fixture
@@ -31,22 +38,38 @@ def cases(world, client, admin_headers):
     link_body = {"program_id": world.program["id"], "landing_url": "https://shop.example/idem"}
     return {
         "program": ("/v1/programs", merchant_headers, _program_body, "/v1/programs", merchant_headers),
-        "link": ("/v1/links", affiliate_headers, lambda: link_body | {"landing_url": f"https://shop.example/{unique('p')}"},
-                 "/v1/links", affiliate_headers),
+        "link": (
+            "/v1/links",
+            affiliate_headers,
+            lambda: link_body | {"landing_url": f"https://shop.example/{unique('p')}"},
+            "/v1/links",
+            affiliate_headers,
+        ),
         "catalog item": ("/v1/catalog/items", merchant_headers, _item_body, "/v1/catalog/items", merchant_headers),
-        "voucher codes": (f"/v1/catalog/items/{voucher['id']}/codes", merchant_headers,
-                          lambda: {"generate_codes": 2}, None, None),
+        "voucher codes": (
+            f"/v1/catalog/items/{voucher['id']}/codes",
+            merchant_headers,
+            lambda: {"generate_codes": 2},
+            None,
+            None,
+        ),
         "merchant": ("/v1/merchants", admin_headers, merchant_body, "/v1/merchants", admin_headers),
-        "merchant key": (f"/v1/merchants/{world.merchant['id']}/api-keys", admin_headers, lambda: None,
-                         f"/v1/merchants/{world.merchant['id']}/api-keys", admin_headers),
+        "merchant key": (
+            f"/v1/merchants/{world.merchant['id']}/api-keys",
+            admin_headers,
+            lambda: None,
+            f"/v1/merchants/{world.merchant['id']}/api-keys",
+            admin_headers,
+        ),
     }
 
 
 def count(client, path, headers) -> int:
     total, cursor = 0, None
     while True:
-        page = client.get(path, query_string={"limit": 200, **({"cursor": cursor} if cursor else {})},
-                          headers=headers).get_json()
+        page = client.get(
+            path, query_string={"limit": 200, **({"cursor": cursor} if cursor else {})}, headers=headers
+        ).get_json()
         total += len(page["data"])
         cursor = page["next_cursor"]
         if cursor is None:
@@ -112,7 +135,9 @@ def test_the_same_key_from_two_merchants_is_two_requests(client, admin_headers, 
 
 
 def test_a_malformed_key_is_refused(client, world):
-    bad = client.post("/v1/programs", json=_program_body(), headers={**world.merchant["headers"], "Idempotency-Key": "has space"})
+    bad = client.post(
+        "/v1/programs", json=_program_body(), headers={**world.merchant["headers"], "Idempotency-Key": "has space"}
+    )
     assert (bad.status_code, bad.mimetype) == (422, "application/problem+json")
 
 

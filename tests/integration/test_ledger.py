@@ -22,8 +22,14 @@ DEAR = ledger.Issuer("issuer-dear", EUR, 800)
 
 def earn(session, member, points, *, issuer=CHEAP, at=None, lifetime_days=365):
     result = ledger.earn(
-        session, member_key=member, issuer=issuer, points=points, idempotency_key=unique("earn"),
-        ref="test", now=at or utcnow(), lifetime_days=lifetime_days,
+        session,
+        member_key=member,
+        issuer=issuer,
+        points=points,
+        idempotency_key=unique("earn"),
+        ref="test",
+        now=at or utcnow(),
+        lifetime_days=lifetime_days,
     )
     session.commit()
     return result
@@ -31,8 +37,13 @@ def earn(session, member, points, *, issuer=CHEAP, at=None, lifetime_days=365):
 
 def hold(session, member, points, *, timeout_s=600, at=None):
     placed = ledger.place_hold(
-        session, member_key=member, points=points, idempotency_key=unique("hold"), ref="test",
-        now=at or utcnow(), timeout_s=timeout_s,
+        session,
+        member_key=member,
+        points=points,
+        idempotency_key=unique("hold"),
+        ref="test",
+        now=at or utcnow(),
+        timeout_s=timeout_s,
     )
     session.commit()
     return placed.id
@@ -137,14 +148,20 @@ def test_placing_a_hold_again_with_its_key_returns_it_and_another_amount_conflic
     member = unique("m")
     earn(session, member, 100)
     key = unique("hold")
-    first = ledger.place_hold(session, member_key=member, points=10, idempotency_key=key, ref="t", now=utcnow(), timeout_s=60)
+    first = ledger.place_hold(
+        session, member_key=member, points=10, idempotency_key=key, ref="t", now=utcnow(), timeout_s=60
+    )
     session.commit()
-    again = ledger.place_hold(session, member_key=member, points=10, idempotency_key=key, ref="t", now=utcnow(), timeout_s=60)
+    again = ledger.place_hold(
+        session, member_key=member, points=10, idempotency_key=key, ref="t", now=utcnow(), timeout_s=60
+    )
     assert again.id == first.id
     session.rollback()
 
     with pytest.raises(ledger.IdempotencyConflict):
-        ledger.place_hold(session, member_key=member, points=11, idempotency_key=key, ref="t", now=utcnow(), timeout_s=60)
+        ledger.place_hold(
+            session, member_key=member, points=11, idempotency_key=key, ref="t", now=utcnow(), timeout_s=60
+        )
     session.rollback()
     assert points(session, member) == (100, 10, 0)
 
@@ -253,8 +270,14 @@ def test_debt_is_repaid_to_the_merchant_whose_refund_created_it(session):
     receivable_before = balance_of(session, accounts.receivable_account(DEAR.key), EUR)
 
     ledger.clawback(
-        session, member_key=member, issuer=DEAR, points=60, earn_entry_id=earned.entry_id,
-        idempotency_key=unique("cb"), ref="t", now=utcnow(),
+        session,
+        member_key=member,
+        issuer=DEAR,
+        points=60,
+        earn_entry_id=earned.entry_id,
+        idempotency_key=unique("cb"),
+        ref="t",
+        now=utcnow(),
     )
     session.commit()
     assert points(session, member) == (0, 0, 60)
@@ -300,10 +323,19 @@ def test_verify_passes_on_the_demo_database(own_database):
     ("tamper", "rule"),
     [
         ("UPDATE ledger_postings SET amount = amount + 1 WHERE id = (SELECT MIN(id) FROM ledger_postings)", "rule 1"),
-        ("UPDATE ledger_balances SET balance = balance + 5 WHERE account_id = (SELECT MIN(id) FROM ledger_accounts)", "rule 6"),
-        ("UPDATE ledger_lots SET points_remaining = points_remaining - 1 WHERE id = (SELECT MAX(id) FROM ledger_lots)", "rule 7"),
+        (
+            "UPDATE ledger_balances SET balance = balance + 5 WHERE account_id = (SELECT MIN(id) FROM ledger_accounts)",
+            "rule 6",
+        ),
+        (
+            "UPDATE ledger_lots SET points_remaining = points_remaining - 1 WHERE id = (SELECT MAX(id) FROM ledger_lots)",
+            "rule 7",
+        ),
         ("UPDATE ledger_lots SET value_expired = value_expired + 1 WHERE points_expired > 0", "rule 7"),
-        ("UPDATE ledger_balances SET pending = pending + 1 WHERE account_id = (SELECT MIN(account_id) FROM ledger_holds)", "rule 5"),
+        (
+            "UPDATE ledger_balances SET pending = pending + 1 WHERE account_id = (SELECT MIN(account_id) FROM ledger_holds)",
+            "rule 5",
+        ),
         ("UPDATE ledger_entries SET memo = 'changed' WHERE id = (SELECT MIN(id) FROM ledger_entries)", "rule 8"),
     ],
     ids=["posting", "stored-balance", "lot", "expired-lot", "pending", "entry-memo"],
@@ -366,8 +398,14 @@ def test_refunding_points_that_expired_takes_them_back_from_breakage_not_from_th
     receivable_before = balance_of(session, accounts.receivable_account(DEAR.key), EUR)
 
     result = ledger.clawback(
-        session, member_key=member, issuer=DEAR, points=60, earn_entry_id=earned.entry_id,
-        idempotency_key=unique("cb"), ref="t", now=utcnow(),
+        session,
+        member_key=member,
+        issuer=DEAR,
+        points=60,
+        earn_entry_id=earned.entry_id,
+        idempotency_key=unique("cb"),
+        ref="t",
+        now=utcnow(),
     )
     session.commit()
 

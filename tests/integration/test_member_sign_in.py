@@ -23,8 +23,14 @@ def mailed_token(engine, email: str) -> str:
 def ask(app, engine, email: str, now):
     with app.test_request_context():
         with Session(engine) as s:
-            services.request_link(s, email=email, client="203.0.113.9", secret_key=SECRET,
-                                  link_url=lambda t: f"http://x/signin/link?token={t}", now=now)
+            services.request_link(
+                s,
+                email=email,
+                client="203.0.113.9",
+                secret_key=SECRET,
+                link_url=lambda t: f"http://x/signin/link?token={t}",
+                now=now,
+            )
     return mailed_token(engine, email)
 
 
@@ -159,9 +165,14 @@ def test_concurrent_requests_for_one_address_never_pass_the_limit(app):
         with app.app_context():
             start.wait()
             try:
-                services.request_link(db.session, email=email, client=f"10.9.9.{index}", secret_key="k" * 32,
-                                      link_url=lambda token: f"http://boutique.test/signin/link?token={token}",
-                                      now=utcnow())
+                services.request_link(
+                    db.session,
+                    email=email,
+                    client=f"10.9.9.{index}",
+                    secret_key="k" * 32,
+                    link_url=lambda token: f"http://boutique.test/signin/link?token={token}",
+                    now=utcnow(),
+                )
                 outcomes.append("sent")
             except services.TooManyRequests:
                 outcomes.append("refused")

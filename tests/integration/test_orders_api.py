@@ -173,8 +173,13 @@ def test_refunding_points_already_spent_creates_debt_repaid_by_the_next_earn(cli
     email = unique_email()
     placed = order(client, merchant, 4599, email=email).get_json()
     hold = ledger.place_hold(
-        session, member_key=placed["member_id"], points=25, idempotency_key=unique("hold"),
-        ref="test", now=ledger.types.utcnow(), timeout_s=60,
+        session,
+        member_key=placed["member_id"],
+        points=25,
+        idempotency_key=unique("hold"),
+        ref="test",
+        now=ledger.types.utcnow(),
+        timeout_s=60,
     )
     ledger.post_hold(session, hold.id, now=ledger.types.utcnow())
     session.commit()

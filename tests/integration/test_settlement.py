@@ -58,8 +58,11 @@ def approved_sale(client, world: World, amount_cents: int) -> dict:
 
 
 def pay(client, admin_headers, world: World, payout_id: str | None = None, **body):
-    return client.post(f"/v1/affiliates/{world.affiliate['id']}/payouts",
-                       json={"payout_id": payout_id or unique("p"), "currency": "EUR", **body}, headers=admin_headers)
+    return client.post(
+        f"/v1/affiliates/{world.affiliate['id']}/payouts",
+        json={"payout_id": payout_id or unique("p"), "currency": "EUR", **body},
+        headers=admin_headers,
+    )
 
 
 def statuses(engine, world: World) -> dict[str, str]:
@@ -89,8 +92,12 @@ def test_a_payout_moves_approved_commissions_from_payable_to_cash_and_marks_them
     body = paid.get_json()
     assert (body["amount_cents"], body["commission_count"], body["currency"]) == (2_400, 2, "EUR")
     assert (body["affiliate_id"], body["reference"]) == (world.affiliate["id"], "SEPA-123")
-    assert statuses(engine, world) == {first["id"]: "paid", second["id"]: "paid", pending: "pending",
-                                       rejected: "rejected"}
+    assert statuses(engine, world) == {
+        first["id"]: "paid",
+        second["id"]: "paid",
+        pending: "pending",
+        rejected: "rejected",
+    }
     assert payable(engine, world) == 0
     assert cash(engine) - cash_before == 2_400
     shown = client.get(f"/v1/commissions/{first['id']}", headers=world.merchant["headers"]).get_json()
@@ -117,8 +124,11 @@ def test_pending_and_rejected_commissions_are_never_paid(client, engine, admin_h
 def test_a_negative_adjustment_is_carried_and_netted_in_the_next_payout(client, engine, admin_headers, world):
     sale = approved_sale(client, world, 10_000)
     assert pay(client, admin_headers, world).get_json()["amount_cents"] == 800
-    refund = client.post(f"/v1/orders/{sale['order_id']}/refunds",
-                         json={"refund_id": unique("r"), "amount_cents": 5_000}, headers=world.merchant["headers"])
+    refund = client.post(
+        f"/v1/orders/{sale['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 5_000},
+        headers=world.merchant["headers"],
+    )
     assert refund.status_code == 201, refund.get_json()
     assert payable(engine, world) == -400
     cash_before = cash(engine)
@@ -143,9 +153,7 @@ def test_a_negative_adjustment_is_carried_and_netted_in_the_next_payout(client, 
     assert_ledger_ok(engine)
 
 
-def test_a_replayed_payout_id_answers_the_first_payout_and_another_body_conflicts(
-    client, engine, admin_headers, world
-):
+def test_a_replayed_payout_id_answers_the_first_payout_and_another_body_conflicts(client, engine, admin_headers, world):
     approved_sale(client, world, 10_000)
     first = pay(client, admin_headers, world, "transfer-1", reference="T1")
     approved_sale(client, world, 10_000)
@@ -166,16 +174,23 @@ def test_concurrent_payouts_pay_each_commission_once(app, engine, admin_headers,
     amounts = [approved_sale(client, world, 10_000 * (i + 1))["amount_cents"] for i in range(4)]
     cash_before = cash(engine)
 
-    answers = run_together(6, lambda i: app.test_client().post(
-        f"/v1/affiliates/{world.affiliate['id']}/payouts", json={"payout_id": f"race-{i}", "currency": "EUR"},
-        headers=admin_headers))
+    answers = run_together(
+        6,
+        lambda i: app.test_client().post(
+            f"/v1/affiliates/{world.affiliate['id']}/payouts",
+            json={"payout_id": f"race-{i}", "currency": "EUR"},
+            headers=admin_headers,
+        ),
+    )
 
     codes = sorted(answer.status_code for answer in answers)
     assert codes == [201, 422, 422, 422, 422, 422], [a.get_json() for a in answers]
     assert cash(engine) - cash_before == sum(amounts)
     assert payable(engine, world) == 0
     with Session(engine) as session:
-        payouts = session.execute(select(Payout).where(Payout.affiliate_id == int(world.affiliate["id"]))).scalars().all()
+        payouts = (
+            session.execute(select(Payout).where(Payout.affiliate_id == int(world.affiliate["id"]))).scalars().all()
+        )
     assert [(p.amount_cents, p.commission_count) for p in payouts] == [(sum(amounts), 4)]
     assert_ledger_ok(engine)
 
@@ -207,8 +222,11 @@ def test_the_affiliate_report_shows_paid_amounts_that_reconcile_with_the_ledger(
     approved_sale(client, world, 20_000)
     cash_before = cash(engine)
     paid = pay(client, admin_headers, world).get_json()
-    client.post(f"/v1/orders/{sale['order_id']}/refunds", json={"refund_id": unique("r"), "amount_cents": 5_000},
-                headers=world.merchant["headers"])
+    client.post(
+        f"/v1/orders/{sale['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 5_000},
+        headers=world.merchant["headers"],
+    )
     approved_sale(client, world, 30_000)
 
     report = client.get("/v1/affiliate/report", headers=world.affiliate["headers"]).get_json()
@@ -242,21 +260,29 @@ def test_payout_lists_page_with_a_cursor(client, admin_headers, world):
         approved_sale(client, world, 10_000)
         assert pay(client, admin_headers, world).status_code == 201
 
-    first = client.get("/v1/affiliate/payouts", query_string={"limit": 2}, headers=world.affiliate["headers"]).get_json()
-    rest = client.get("/v1/affiliate/payouts", query_string={"limit": 2, "cursor": first["next_cursor"]},
-                      headers=world.affiliate["headers"]).get_json()
+    first = client.get(
+        "/v1/affiliate/payouts", query_string={"limit": 2}, headers=world.affiliate["headers"]
+    ).get_json()
+    rest = client.get(
+        "/v1/affiliate/payouts",
+        query_string={"limit": 2, "cursor": first["next_cursor"]},
+        headers=world.affiliate["headers"],
+    ).get_json()
 
     assert (len(first["data"]), len(rest["data"]), rest["next_cursor"]) == (2, 1, None)
 
 
-@pytest.mark.parametrize("body", [
-    {"currency": "EUR"},
-    {"payout_id": "", "currency": "EUR"},
-    {"payout_id": "has space", "currency": "EUR"},
-    {"payout_id": "p1", "currency": "XXX"},
-    {"payout_id": "p1", "currency": "EUR", "extra": 1},
-    {"payout_id": "p1", "currency": "EUR", "reference": "x" * 141},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"currency": "EUR"},
+        {"payout_id": "", "currency": "EUR"},
+        {"payout_id": "has space", "currency": "EUR"},
+        {"payout_id": "p1", "currency": "XXX"},
+        {"payout_id": "p1", "currency": "EUR", "extra": 1},
+        {"payout_id": "p1", "currency": "EUR", "reference": "x" * 141},
+    ],
+)
 def test_a_bad_payout_body_is_refused_and_pays_nothing(client, engine, admin_headers, world, body):
     approved_sale(client, world, 10_000)
 
@@ -282,8 +308,11 @@ def test_a_statement_states_what_the_ledger_says_the_merchant_owes_and_is_owed(
     # 300 EUR earn 200 points (1 EUR at 5 EUR per 1000 points) and a 24 EUR commission + 2.40 fee.
     sale = approved_sale(client, world, 30_000)
     # Half refunded: 100 points (0.50 EUR) back, commission adjusted by -12 EUR and fee by -1.20.
-    refund = client.post(f"/v1/orders/{sale['order_id']}/refunds",
-                         json={"refund_id": unique("r"), "amount_cents": 15_000}, headers=merchant["headers"])
+    refund = client.post(
+        f"/v1/orders/{sale['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 15_000},
+        headers=merchant["headers"],
+    )
     assert refund.status_code == 201, refund.get_json()
     # A member earns 100 points (0.50 EUR) and spends 60 on a lamp the merchant supplies at 3 EUR.
     item = reward(client, merchant, points_price=60, wholesale_value_cents=300)
@@ -299,8 +328,13 @@ def test_a_statement_states_what_the_ledger_says_the_merchant_owes_and_is_owed(
     statement = issued.get_json()
     (line,) = statement["lines"]
     assert line == {
-        "currency": "EUR", "points_bought_cents": 100, "commissions_cents": 1_200, "network_fees_cents": 120,
-        "rewards_supplied_cents": 300, "other_cents": 0, "net_cents": 100 + 1_200 + 120 - 300,
+        "currency": "EUR",
+        "points_bought_cents": 100,
+        "commissions_cents": 1_200,
+        "network_fees_cents": 120,
+        "rewards_supplied_cents": 300,
+        "other_cents": 0,
+        "net_cents": 100 + 1_200 + 120 - 300,
     }
     receivable = balance(engine, accounts.receivable_account(merchant["id"]))
     owed_to_merchant = balance(engine, accounts.payable_account(merchant["id"]))
@@ -321,8 +355,9 @@ def test_consecutive_statements_cover_adjacent_periods_and_overlaps_are_refused(
     end = utcnow()
 
     overlapping = issue(client, admin_headers, merchant, utcnow() - timedelta(days=1))
-    same_end = client.post(f"/v1/merchants/{merchant['id']}/statements", json={"period_end": first["period_end"]},
-                           headers=admin_headers)
+    same_end = client.post(
+        f"/v1/merchants/{merchant['id']}/statements", json={"period_end": first["period_end"]}, headers=admin_headers
+    )
     future = issue(client, admin_headers, merchant, utcnow() + timedelta(minutes=5))
     second = issue(client, admin_headers, merchant, end).get_json()
 
@@ -339,8 +374,12 @@ def test_consecutive_statements_cover_adjacent_periods_and_overlaps_are_refused(
 def test_concurrent_statements_of_one_merchant_never_overlap(app, engine, admin_headers, merchant):
     end = utcnow().isoformat()
 
-    answers = run_together(4, lambda i: app.test_client().post(
-        f"/v1/merchants/{merchant['id']}/statements", json={"period_end": end}, headers=admin_headers))
+    answers = run_together(
+        4,
+        lambda i: app.test_client().post(
+            f"/v1/merchants/{merchant['id']}/statements", json={"period_end": end}, headers=admin_headers
+        ),
+    )
 
     assert sorted(a.status_code for a in answers) == [201, 422, 422, 422], [a.get_json() for a in answers]
     with Session(engine) as session:
@@ -359,13 +398,16 @@ def test_a_merchant_reads_only_its_own_statements(client, admin_headers, new_mer
     assert_problem(issue(client, admin_headers, {"id": "999999999"}), 404)
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"period_end": "yesterday"},
-    {"period_end": "2026-01-01T00:00:00"},
-    {"period_end": "2026-01-01T00:00:00Z", "extra": 1},
-    {"period_end": "0001-01-01T00:00:00+14:00"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"period_end": "yesterday"},
+        {"period_end": "2026-01-01T00:00:00"},
+        {"period_end": "2026-01-01T00:00:00Z", "extra": 1},
+        {"period_end": "0001-01-01T00:00:00+14:00"},
+    ],
+)
 def test_a_bad_statement_body_is_refused(client, admin_headers, merchant, body):
     refused = client.post(f"/v1/merchants/{merchant['id']}/statements", json=body, headers=admin_headers)
 
@@ -389,8 +431,13 @@ ROUTES = [
 
 @pytest.mark.parametrize(("method", "path", "needs"), ROUTES)
 def test_every_settlement_route_refuses_the_wrong_keys(client, admin_headers, world, method, path, needs):
-    keys = {"operator": admin_headers, "merchant": world.merchant["headers"], "affiliate": world.affiliate["headers"],
-            "unknown": auth("lp_live_" + unique("x")), "none": {}}
+    keys = {
+        "operator": admin_headers,
+        "merchant": world.merchant["headers"],
+        "affiliate": world.affiliate["headers"],
+        "unknown": auth("lp_live_" + unique("x")),
+        "none": {},
+    }
     url = path.format(affiliate=world.affiliate["id"], merchant=world.merchant["id"])
     body = {"payout_id": "p1", "currency": "EUR"} if "payouts" in path else {"period_end": utcnow().isoformat()}
 

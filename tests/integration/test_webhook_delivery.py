@@ -82,7 +82,12 @@ def subscribe(api, shop, url, events=("order.points_awarded", "order.refunded"))
 
 
 def record_order(api, shop, order_id=None, amount_cents=4599):
-    body = {"order_id": order_id or unique("o"), "amount_cents": amount_cents, "currency": "EUR", "member_email": unique_email()}
+    body = {
+        "order_id": order_id or unique("o"),
+        "amount_cents": amount_cents,
+        "currency": "EUR",
+        "member_email": unique_email(),
+    }
     response = api.post("/v1/orders", json=body, headers=shop["headers"])
     assert response.status_code == 201, response.get_json()
     return response.get_json()
@@ -233,7 +238,8 @@ def test_attempts_are_listed_to_their_owner_only(api, shop, receiver, wh_engine)
     other = api.post("/v1/merchants", json=merchant_body(), headers=auth(ADMIN_KEY)).get_json()
     mine = subscribe(api, shop, receiver.url)
     theirs = api.post(
-        "/v1/webhook-endpoints", json={"url": receiver.url, "events": ["order.points_awarded"]},
+        "/v1/webhook-endpoints",
+        json={"url": receiver.url, "events": ["order.points_awarded"]},
         headers=auth(other["api_key"]),
     ).get_json()
     record_order(api, shop)
@@ -242,9 +248,10 @@ def test_attempts_are_listed_to_their_owner_only(api, shop, receiver, wh_engine)
 
     assert len(attempts(api, shop, mine["id"])) == 1
     assert api.get(f"/v1/webhook-endpoints/{mine['id']}/attempts", headers=auth(other["api_key"])).status_code == 404
-    assert api.get(f"/v1/webhook-endpoints/{theirs['id']}/attempts", headers=auth(other["api_key"])).get_json()[
-        "data"
-    ] == []
+    assert (
+        api.get(f"/v1/webhook-endpoints/{theirs['id']}/attempts", headers=auth(other["api_key"])).get_json()["data"]
+        == []
+    )
 
 
 def test_the_attempt_log_is_paginated(api, shop, receiver, wh_engine):
@@ -333,7 +340,11 @@ def test_the_worker_delivers_as_events_arrive_and_stops_cleanly_on_sigterm(wh_ap
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--poll-interval-s", "0.05"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert worker.stdout.readline().strip() == "worker started"

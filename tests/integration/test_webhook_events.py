@@ -40,8 +40,9 @@ def test_a_physical_redemption_tells_its_supplier_when_placed_and_when_fulfilled
 
     assert redeem(member, item["id"]).status_code == 303
     redemption_id = client.get("/v1/redemptions", headers=supplier["headers"]).get_json()["data"][0]["id"]
-    done = client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={"tracking_reference": "TRK-9"},
-                       headers=supplier["headers"])
+    done = client.post(
+        f"/v1/redemptions/{redemption_id}/fulfil", json={"tracking_reference": "TRK-9"}, headers=supplier["headers"]
+    )
     assert done.status_code == 200
 
     events = events_to(engine, endpoint)
@@ -67,7 +68,11 @@ def test_a_cancelled_redemption_is_announced_with_its_reason(app, client, engine
 
     [(kind, data)] = events_to(engine, endpoint)
     assert (kind, data["id"], data["status"], data["cancel_reason"]) == (
-        "redemption.cancelled", redemption_id, "cancelled", "Discontinued")
+        "redemption.cancelled",
+        redemption_id,
+        "cancelled",
+        "Discontinued",
+    )
 
 
 def test_a_voucher_is_announced_placed_then_fulfilled_with_its_code(app, client, engine, new_merchant):
@@ -125,7 +130,9 @@ def test_points_about_to_expire_are_announced_once_to_the_issuer_and_the_member(
     run_expiry_notices(app, utcnow())
     assert len(events_to(engine, endpoint)) == 1
     with Session(engine) as s:
-        assert s.execute(select(func.count()).select_from(OutboxMail).where(OutboxMail.recipient == email)).scalar() == 1
+        assert (
+            s.execute(select(func.count()).select_from(OutboxMail).where(OutboxMail.recipient == email)).scalar() == 1
+        )
 
 
 def test_spent_points_are_not_announced_as_expiring(app, client, engine, new_merchant):
@@ -154,9 +161,12 @@ COMMISSION_EVENTS = ("commission.created", "commission.approved", "commission.re
 def subscribe_affiliate(app, affiliate_id: str, events) -> str:
     with app.app_context():
         created, _ = webhooks.create_endpoint(
-            db.session, webhooks.Owner("affiliate", int(affiliate_id)),
+            db.session,
+            webhooks.Owner("affiliate", int(affiliate_id)),
             {"url": "http://127.0.0.1:9/hooks", "events": list(events), "enabled": True},
-            now=utcnow(), allow_insecure=True, key=None,
+            now=utcnow(),
+            allow_insecure=True,
+            key=None,
         )
         db.session.remove()
     return created["id"]
@@ -169,8 +179,10 @@ def test_a_commission_is_announced_to_its_merchant_and_affiliate_when_created_an
     bystander = build_world(client, admin_headers, new_merchant)
     merchant_endpoint = subscribe(client, world.merchant, COMMISSION_EVENTS)
     affiliate_endpoint = subscribe_affiliate(app, world.affiliate["id"], COMMISSION_EVENTS)
-    bystander_endpoints = [subscribe(client, bystander.merchant, COMMISSION_EVENTS),
-                           subscribe_affiliate(app, bystander.affiliate["id"], COMMISSION_EVENTS)]
+    bystander_endpoints = [
+        subscribe(client, bystander.merchant, COMMISSION_EVENTS),
+        subscribe_affiliate(app, bystander.affiliate["id"], COMMISSION_EVENTS),
+    ]
     recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
     commission_id = recorded["commission"]["id"]
 
@@ -178,7 +190,9 @@ def test_a_commission_is_announced_to_its_merchant_and_affiliate_when_created_an
     assert approved.status_code == 200, approved.get_json()
 
     to_merchant = events_to(engine, merchant_endpoint)
-    assert [(kind, data["id"], data["status"], data["amount_cents"], data["fee_cents"]) for kind, data in to_merchant] == [
+    assert [
+        (kind, data["id"], data["status"], data["amount_cents"], data["fee_cents"]) for kind, data in to_merchant
+    ] == [
         ("commission.created", commission_id, "pending", 800, 80),
         ("commission.approved", commission_id, "approved", 800, 80),
     ]
@@ -196,8 +210,11 @@ def test_a_rejected_commission_is_announced_with_its_reason(app, client, engine,
     endpoint = subscribe_affiliate(app, world.affiliate["id"], ["commission.rejected"])
     recorded = order(client, world.merchant["headers"], token=world.click(client)).get_json()
 
-    client.post(f"/v1/commissions/{recorded['commission']['id']}/reject", json={"reason": "Order cancelled"},
-                headers=world.merchant["headers"])
+    client.post(
+        f"/v1/commissions/{recorded['commission']['id']}/reject",
+        json={"reason": "Order cancelled"},
+        headers=world.merchant["headers"],
+    )
 
     [(kind, data)] = events_to(engine, endpoint)
     assert (kind, data["status"], data["reason"]) == ("commission.rejected", "rejected", "Order cancelled")
@@ -209,9 +226,14 @@ def test_a_refund_after_approval_announces_the_negative_adjustment(app, client, 
     recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
     client.post(f"/v1/commissions/{recorded['commission']['id']}/approve", headers=world.merchant["headers"])
 
-    refund = client.post(f"/v1/orders/{recorded['order_id']}/refunds", json={"refund_id": unique("r"), "amount_cents": 5_000},
-                         headers=world.merchant["headers"])
+    refund = client.post(
+        f"/v1/orders/{recorded['order_id']}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 5_000},
+        headers=world.merchant["headers"],
+    )
     assert refund.status_code == 201, refund.get_json()
 
-    kinds = [(data["kind"], data["amount_cents"], data["adjusts_commission_id"]) for _, data in events_to(engine, endpoint)]
+    kinds = [
+        (data["kind"], data["amount_cents"], data["adjusts_commission_id"]) for _, data in events_to(engine, endpoint)
+    ]
     assert kinds == [("sale", 800, None), ("adjustment", -400, recorded["commission"]["id"])]

@@ -45,8 +45,9 @@ def test_an_affiliate_may_not_subscribe_to_merchant_events(client, affiliate, ev
 def test_an_affiliate_may_not_widen_an_endpoint_to_merchant_events(client, affiliate):
     endpoint = create(client, affiliate["headers"], ["commission.paid"]).get_json()
 
-    refused = client.patch(f"/v1/webhook-endpoints/{endpoint['id']}", json={"events": ["order.refunded"]},
-                           headers=affiliate["headers"])
+    refused = client.patch(
+        f"/v1/webhook-endpoints/{endpoint['id']}", json={"events": ["order.refunded"]}, headers=affiliate["headers"]
+    )
 
     assert refused.status_code == 422
     shown = client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=affiliate["headers"]).get_json()
@@ -78,7 +79,11 @@ def test_merchants_and_affiliates_never_see_each_others_endpoints(client, mercha
     assert [e["id"] for e in client.get("/v1/webhook-endpoints", headers=merchant["headers"]).get_json()["data"]] == [
         theirs["id"]
     ]
-    for headers, foreign in ((merchant["headers"], mine), (affiliate["headers"], theirs), (other_affiliate["headers"], mine)):
+    for headers, foreign in (
+        (merchant["headers"], mine),
+        (affiliate["headers"], theirs),
+        (other_affiliate["headers"], mine),
+    ):
         path = f"/v1/webhook-endpoints/{foreign['id']}"
         assert client.get(path, headers=headers).status_code == 404
         assert client.patch(path, json={"enabled": False}, headers=headers).status_code == 404
@@ -86,7 +91,9 @@ def test_merchants_and_affiliates_never_see_each_others_endpoints(client, mercha
         assert client.get(path + "/attempts", headers=headers).status_code == 404
         assert client.delete(path, headers=headers).status_code == 404
     assert client.get(f"/v1/webhook-endpoints/{mine['id']}", headers=affiliate["headers"]).get_json()["enabled"] is True
-    assert client.get(f"/v1/webhook-endpoints/{theirs['id']}", headers=merchant["headers"]).get_json()["enabled"] is True
+    assert (
+        client.get(f"/v1/webhook-endpoints/{theirs['id']}", headers=merchant["headers"]).get_json()["enabled"] is True
+    )
 
 
 def test_an_affiliate_endpoint_gets_its_own_commission_events_only(app, client, affiliate, session):

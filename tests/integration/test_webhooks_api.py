@@ -228,7 +228,9 @@ def test_orders_and_refunds_write_one_event_per_subscribed_endpoint(client, new_
 
     assert order(client, merchant, order_id=order_id).status_code == 201
     refund = client.post(
-        f"/v1/orders/{order_id}/refunds", json={"refund_id": unique("r"), "amount_cents": 1500}, headers=merchant["headers"]
+        f"/v1/orders/{order_id}/refunds",
+        json={"refund_id": unique("r"), "amount_cents": 1500},
+        headers=merchant["headers"],
     )
 
     assert refund.status_code == 201
@@ -290,7 +292,6 @@ def test_the_endpoint_list_is_paginated(client, new_merchant):
 
     assert [e["id"] for e in first["data"] + second["data"]] == ids
     assert second["next_cursor"] is None
-
 
 
 def test_a_delete_retried_with_its_idempotency_key_answers_as_the_first_time(client, merchant):

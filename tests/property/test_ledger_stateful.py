@@ -188,9 +188,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = CLOCK_START
         self.tag = uuid.uuid4().hex[:10]
         self.member_keys = [f"prop-{self.tag}-m{i}" for i in range(MEMBERS)]
-        self.issuers = [
-            ledger.Issuer(f"prop-{self.tag}-{spec.name}", spec.currency, spec.price) for spec in ISSUERS
-        ]
+        self.issuers = [ledger.Issuer(f"prop-{self.tag}-{spec.name}", spec.currency, spec.price) for spec in ISSUERS]
         self.members = [MMember() for _ in range(MEMBERS)]
         self.earns: list[MEarn] = []
         self.holds: list[MHold] = []
@@ -573,7 +571,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _lot_expiries_ahead(self) -> list[datetime]:
         return sorted(
-            {lot.expires_at for m in self.members for lot in m.lots if lot.points_remaining and lot.expires_at > self.now}
+            {
+                lot.expires_at
+                for m in self.members
+                for lot in m.lots
+                if lot.points_remaining and lot.expires_at > self.now
+            }
         )
 
     @rule()
@@ -605,8 +608,15 @@ class LedgerMachine(RuleBasedStateMachine):
             ):
                 lots[names[name]].append(
                     (
-                        lot.entry_id, lot.currency, lot.points, lot.value, lot.expires_at,
-                        lot.points_remaining, lot.value_remaining, lot.points_expired, lot.value_expired,
+                        lot.entry_id,
+                        lot.currency,
+                        lot.points,
+                        lot.value,
+                        lot.expires_at,
+                        lot.points_remaining,
+                        lot.value_remaining,
+                        lot.points_expired,
+                        lot.value_expired,
                     )
                 )
             debts: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
@@ -620,14 +630,21 @@ class LedgerMachine(RuleBasedStateMachine):
             for m, member in enumerate(self.members):
                 assert lots[m] == [
                     (
-                        lot.entry_id, lot.currency, lot.points, lot.value, lot.expires_at,
-                        lot.points_remaining, lot.value_remaining, lot.points_expired, lot.value_expired,
+                        lot.entry_id,
+                        lot.currency,
+                        lot.points,
+                        lot.value,
+                        lot.expires_at,
+                        lot.points_remaining,
+                        lot.value_remaining,
+                        lot.points_expired,
+                        lot.value_expired,
                     )
                     for lot in member.lots
                 ], f"member {m}: lots differ"
-                assert debts[m] == [
-                    (d.creditor, d.currency, d.points, d.points_remaining) for d in member.debts
-                ], f"member {m}: debts differ"
+                assert debts[m] == [(d.creditor, d.currency, d.points, d.points_remaining) for d in member.debts], (
+                    f"member {m}: debts differ"
+                )
             holds = {
                 h.id: (h.status, h.points, h.points_posted)
                 for h in s.execute(select(Hold).where(Hold.id.in_([h.hold_id for h in self.holds]))).scalars()
@@ -649,8 +666,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 for lot in member.lots:
                     k = (accounts.POINTS_FLOAT, lot.currency)
                     expected[k] = expected.get(k, 0) + lot.value_remaining
-            nonzero = lambda d: {k: v for k, v in d.items() if v}
-            assert nonzero(stored) == nonzero(expected), "account balances differ from the model"
+            assert _nonzero(stored) == _nonzero(expected), "account balances differ from the model"
             report = ledger.verify(s)
             assert report.violations == [], "\n".join(map(str, report.violations))
 
@@ -663,3 +679,7 @@ TestLedgerStateful.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def _nonzero(balances: dict) -> dict:
+    return {k: v for k, v in balances.items() if v}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from app.clicks.tokens import ClickTokens, InvalidClickToken
 
 OLD, NEW = "old-key-" + "o" * 32, "new-key-" + "n" * 32
-AT = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def issue(tokens: ClickTokens, **kwargs) -> str:
@@ -48,7 +48,7 @@ def test_a_token_signed_with_a_removed_key_no_longer_verifies():
 def test_a_tampered_token_is_refused(position):
     token = issue(ClickTokens([NEW]))
     changed = "A" if token[position] != "A" else "B"
-    tampered = token[:position] + changed + (token[position + 1:] if position != -1 else "")
+    tampered = token[:position] + changed + (token[position + 1 :] if position != -1 else "")
 
     with pytest.raises(InvalidClickToken):
         ClickTokens([NEW]).verify(tampered)

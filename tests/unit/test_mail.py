@@ -13,8 +13,12 @@ from ledger.types import utcnow
 def smtp_app(**overrides) -> Flask:
     app = Flask(__name__)
     config = {
-        "MAIL_SMTP_HOST": "smtp.invalid", "MAIL_SMTP_PORT": 2525, "MAIL_SMTP_USER": "user",
-        "MAIL_SMTP_PASSWORD": "pw", "MAIL_SMTP_STARTTLS": True, "MAIL_FROM": "Boutique <no-reply@example.com>",
+        "MAIL_SMTP_HOST": "smtp.invalid",
+        "MAIL_SMTP_PORT": 2525,
+        "MAIL_SMTP_USER": "user",
+        "MAIL_SMTP_PASSWORD": "pw",
+        "MAIL_SMTP_STARTTLS": True,
+        "MAIL_FROM": "Boutique <no-reply@example.com>",
     }
     app.config.update({**config, **overrides})
     return app

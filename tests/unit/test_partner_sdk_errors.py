@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -91,7 +91,7 @@ def test_rate_limiting_reads_retry_after_seconds_case_insensitively() -> None:
 
 
 def test_rate_limiting_reads_retry_after_as_an_http_date() -> None:
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     headers = {"Retry-After": format_datetime(when, usegmt=True)}
 
     error = error_from_response(429, headers, problem(429))

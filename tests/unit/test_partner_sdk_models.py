@@ -50,7 +50,14 @@ def test_a_commission_takes_its_fields_by_name_and_keeps_the_rest_in_raw():
 
 
 def test_an_order_answer_exposes_its_commission_or_its_attribution_error():
-    brief = {"id": "7", "status": "pending", "amount_cents": 800, "currency": "EUR", "affiliate_id": "5", "suspicious": True}
+    brief = {
+        "id": "7",
+        "status": "pending",
+        "amount_cents": 800,
+        "currency": "EUR",
+        "affiliate_id": "5",
+        "suspicious": True,
+    }
 
     attributed = OrderResult.from_json({**ORDER, "commission": brief, "attribution_error": None})
     refused = OrderResult.from_json({**ORDER, "commission": None, "attribution_error": "expired"})
@@ -66,7 +73,12 @@ def test_a_lead_replay_is_marked_and_a_report_renames_from_and_to():
     lead = Lead.from_answer({"lead_id": "L-1", "commission": None, "attribution_error": "self_referral"}, replayed=True)
     report = Report.from_json({"from": "2026-01-01", "to": "2026-01-07", "group_by": "day", "rows": [], "totals": []})
 
-    assert (lead.lead_id, lead.commission, lead.attribution_error, lead.replayed) == ("L-1", None, "self_referral", True)
+    assert (lead.lead_id, lead.commission, lead.attribution_error, lead.replayed) == (
+        "L-1",
+        None,
+        "self_referral",
+        True,
+    )
     assert (report.from_date, report.to_date, report.rows) == ("2026-01-01", "2026-01-07", [])
 
 

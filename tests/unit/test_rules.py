@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import ConfigError, check_production, load
-from app.constants import DEV_CLICK_TOKEN_KEY
-from app.constants import DEV_ADMIN_KEY, DEV_SECRET_KEY
+from app.constants import DEV_ADMIN_KEY, DEV_CLICK_TOKEN_KEY, DEV_SECRET_KEY
 from app.orders.services import points_for
 from ledger.chain import GENESIS_HASH, entry_hash
 from ledger.models import Entry, Posting
@@ -80,7 +79,15 @@ def test_production_starts_with_real_secrets_and_postgresql():
         {"CLICK_TOKEN_KEYS": "c" * 40 + "," + DEV_CLICK_TOKEN_KEY},
         {"CLICK_TOKEN_KEYS": "short"},
     ],
-    ids=["dev-admin-key", "dev-secret", "weak-secret", "sqlite", "dev-click-key", "dev-click-key-kept", "weak-click-key"],
+    ids=[
+        "dev-admin-key",
+        "dev-secret",
+        "weak-secret",
+        "sqlite",
+        "dev-click-key",
+        "dev-click-key-kept",
+        "weak-click-key",
+    ],
 )
 def test_production_refuses_development_settings(overrides):
     with pytest.raises(ConfigError):
@@ -88,7 +95,7 @@ def test_production_refuses_development_settings(overrides):
 
 
 def test_the_chain_hash_covers_every_posting_and_the_previous_hash():
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
     entry = Entry(id=1, kind="earn", idempotency_key="k", reverses_entry_id=None, ref="r", memo="m", created_at=at)
     postings = [Posting(account_id=1, asset="PTS", amount=-10), Posting(account_id=2, asset="PTS", amount=10)]
     digest = entry_hash(GENESIS_HASH, entry, postings)

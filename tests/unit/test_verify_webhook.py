@@ -14,7 +14,12 @@ from partner_sdk import WebhookSignatureError, sign_webhook, verify_webhook
 SECRET = "whsec_test-secret"
 NOW = 1_800_000_000
 BODY = json.dumps(
-    {"id": "evt_1", "type": "order.points_awarded", "created_at": "2027-01-15T08:00:00+00:00", "data": {"points_earned": 30}}
+    {
+        "id": "evt_1",
+        "type": "order.points_awarded",
+        "created_at": "2027-01-15T08:00:00+00:00",
+        "data": {"points_earned": 30},
+    }
 ).encode()
 
 
