@@ -19,8 +19,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app_config.check_production(app.config)
 
-    from app import cli, errors, sealing
-    from app.extensions import configure_sqlite, db, migrate
+    from app import cli, errors, sealing, unit_of_work
+    from app.extensions import db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
@@ -37,7 +37,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     api.register_converter(IdConverter, id_schema)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    errors.register(app)
 
     from app.affiliates.views import affiliates_blp, links_blp, programs_blp
     from app.boutique.views import API_BLUEPRINTS as boutique_blps
@@ -49,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.orders.views import blp as orders_blp
     from app.settlement.views import blp as settlement_blp
     from app.web import views as web
+    from app.webhooks import services as webhook_services
     from app.webhooks.views import blp as webhooks_blp
 
     json_api = (
@@ -66,12 +66,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blp in json_api:
         api.register_blueprint(blp)
     web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
+    errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
+    unit_of_work.register(app)
+    unit_of_work.register_outbox(webhook_services.emit)
     app.register_blueprint(clicks_blp)  # the /c/<code> redirect: HTML, outside the spec
     clicks.register(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+            unit_of_work.configure_sqlite(db.engine)
     sealing.register(app)
     cli.register(app)
 

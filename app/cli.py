@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 import ledger
+from app import unit_of_work
 from app.constants import WORKER_JOBS_INTERVAL_S, WORKER_POLL_INTERVAL_S
 from app.extensions import db
 from app.webhooks.delivery import deliver_due
@@ -101,7 +102,8 @@ def demo_seed(base_url: str):
     """Fill an empty database with two merchants and members with history."""
     from app.demo import seed
 
-    seed(db.session, base_url=base_url, echo=click.echo)
+    with unit_of_work.unit(lambda: Session(db.engine)) as uow:
+        seed(uow, base_url=base_url, echo=click.echo)
 
 
 @click.command("worker")

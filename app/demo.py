@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -15,7 +15,8 @@ from app.members.models import Member
 from app.merchants.models import Merchant
 from app.merchants.services import create_merchant
 from app.orders.services import record_order, refund_order
-from ledger.types import utcnow
+from app.unit_of_work import UnitOfWork
+from ledger import utcnow
 
 MERCHANTS = [
     {
@@ -60,7 +61,14 @@ REWARDS = [
 ]
 
 
-def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> None:
+def _at(uow: UnitOfWork, when: datetime) -> UnitOfWork:
+    """The unit, its clock set to ``when``: the demo's history happened over months."""
+    uow.now = when
+    return uow
+
+
+def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None:
+    session = uow.session
     if session.execute(select(Merchant.id)).first() is not None:
         raise RuntimeError("the database already has merchants; demo data goes into an empty one")
     now = utcnow()
@@ -71,10 +79,10 @@ def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> Non
         keys.append(clear)
     for index, order_id, cents, email, days in ORDERS:
         data = {"order_id": order_id, "amount_cents": cents, "currency": "EUR", "member_email": email}
-        record_order(session, merchants[index], data, now=now - timedelta(days=days))
+        record_order(_at(uow, now - timedelta(days=days)), merchants[index], data)
     # Bruno returns part of his order; Chloe spends points, then returns the order they came from.
     refund_order(
-        session, merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500}, now=now - timedelta(days=25)
+        _at(uow, now - timedelta(days=25)), merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500}
     )
     items = _seed_catalog(session, merchants, now=now - timedelta(days=30))
     chloe = session.execute(select(Member).where(Member.email == "chloe@example.com")).scalar_one()
@@ -91,7 +99,7 @@ def seed(session: Session, *, base_url: str, echo: Callable[[str], None]) -> Non
         session, merchants[0], redemption.id, tracking_reference="COLIS-8841", now=now - timedelta(days=3)
     )
     refund_order(
-        session, merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000}, now=now - timedelta(days=2)
+        _at(uow, now - timedelta(days=2)), merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000}
     )
     ledger.expire_lots(session, now=now)
     session.commit()

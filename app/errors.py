@@ -1,12 +1,23 @@
-"""One error shape for the whole API: application/problem+json (RFC 9457)."""
+"""Domain errors and the one registry that turns them into answers.
+
+Services raise errors declared by their feature (``app/<feature>/errors.py``),
+each a subclass of one of the kinds below; they know nothing of HTTP. The
+registry ``PROBLEMS`` maps each problem type to its status and its one title,
+and every answer is built from it: under ``/v1`` an
+``application/problem+json`` body (RFC 9457), everywhere else an HTML page.
+Router errors (an unknown URL, a method not allowed) go the same way.
+"""
 
 from __future__ import annotations
 
 import http
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import marshmallow as ma
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +26,136 @@ from werkzeug.exceptions import HTTPException
 import ledger
 
 PROBLEM_MIME = "application/problem+json"
+API_PREFIX = "/v1/"
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    title: str
+
+
+def _slug(phrase: str) -> str:
+    return phrase.lower().replace("'", "").replace(" ", "-")
+
+
+# One title per problem type, by construction: the type is the key.
+PROBLEMS: dict[str, Problem] = {
+    "bad-request": Problem(400, "Bad request"),
+    "link-refused": Problem(400, "This sign-in link cannot be used"),
+    "unauthorized": Problem(401, "Authentication required"),
+    "forbidden": Problem(403, "Not allowed"),
+    "not-found": Problem(404, "Not found"),
+    "method-not-allowed": Problem(405, "Method not allowed"),
+    "conflict": Problem(409, "Conflict"),
+    "idempotency-conflict": Problem(409, "Idempotency key reused"),
+    "hold-already-resolved": Problem(409, "Hold already resolved"),
+    "hold-expired": Problem(409, "Hold expired"),
+    "out-of-stock": Problem(409, "Out of stock"),
+    "not-available": Problem(409, "Not available"),
+    "payload-too-large": Problem(413, "Payload too large"),
+    "unsupported-media-type": Problem(415, "Unsupported media type"),
+    "validation-failed": Problem(422, "The request is not valid"),
+    "insufficient-points": Problem(422, "Not enough points"),
+    "too-many-requests": Problem(429, "Too many requests"),
+    "internal-error": Problem(500, "Internal error"),
+    "service-unavailable": Problem(503, "Service unavailable"),
+}
+
+# The router's and the framework's errors, by status; any other status gets a type of its own.
+_HTTP_TYPES = {problem.status: name for name, problem in reversed(PROBLEMS.items())}
+_HTTP_TYPES.update({400: "bad-request", 409: "conflict", 422: "validation-failed", 500: "internal-error"})
+for _status in http.HTTPStatus:
+    if _status >= 400 and _status not in _HTTP_TYPES:
+        _HTTP_TYPES[_status] = _slug(_status.phrase)
+        PROBLEMS[_HTTP_TYPES[_status]] = Problem(_status, _status.phrase)
+
+
+class DomainError(Exception):
+    """A refusal a service raises: ``problem`` names its type in ``PROBLEMS``."""
+
+    problem: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, *, errors: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    problem = "not-found"
+
+
+class Unauthorized(DomainError):
+    problem = "unauthorized"
+
+
+class Forbidden(DomainError):
+    problem = "forbidden"
+
+
+class Conflict(DomainError):
+    problem = "conflict"
+
+
+class Invalid(DomainError):
+    problem = "validation-failed"
+
+
+class TooManyRequests(DomainError):
+    problem = "too-many-requests"
+
+
+# The ledger's refusals; any other LedgerError is a broken invariant (a bug): 500.
+LEDGER_PROBLEMS: dict[type[ledger.LedgerError], str] = {
+    ledger.IdempotencyConflict: "idempotency-conflict",
+    ledger.InsufficientPoints: "insufficient-points",
+    ledger.HoldAlreadyResolved: "hold-already-resolved",
+    ledger.HoldExpired: "hold-expired",
+    ledger.HoldNotFound: "not-found",
+}
+
+
+def problem_of(error: BaseException) -> tuple[str, Problem, str, dict | None]:
+    """(type, problem, detail, per-field errors) of any error an answer can carry."""
+    if isinstance(error, DomainError):
+        return error.problem, PROBLEMS[error.problem], error.detail, error.errors
+    if isinstance(error, ledger.LedgerError):
+        for kind, name in LEDGER_PROBLEMS.items():
+            if isinstance(error, kind):
+                return name, PROBLEMS[name], str(error), None
+        log.exception("ledger invariant refused a write", exc_info=error)
+        return "internal-error", PROBLEMS["internal-error"], "The ledger refused an inconsistent write.", None
+    if isinstance(error, HTTPException):
+        return _http_problem(error)
+    if isinstance(error, IntegrityError) and is_unique_violation(error):
+        # Services check before they insert; a unique key can still refuse a concurrent twin.
+        detail = "A concurrent request made the same change; read it and retry if needed."
+        return "conflict", PROBLEMS["conflict"], detail, None
+    log.exception("unhandled error", exc_info=error)
+    return "internal-error", PROBLEMS["internal-error"], "Something went wrong on our side.", None
+
+
+def _http_problem(error: HTTPException) -> tuple[str, Problem, str, dict | None]:
+    name = _HTTP_TYPES.get(error.code or 500, "internal-error")
+    data = getattr(error, "data", None) or {}
+    errors = _flatten_webargs(data["messages"]) if "messages" in data else None
+    detail = data.get("message") or error.description or PROBLEMS[name].title
+    if name == "validation-failed" and errors:
+        detail = "Some fields are missing or not valid; see errors."
+    return name, PROBLEMS[name], detail, errors
+
+
+def _flatten_webargs(messages: dict) -> dict:
+    """webargs nests messages by location ({"json": {...}}); clients want fields."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
 
 
 class ProblemSchema(ma.Schema):
@@ -32,74 +172,29 @@ class ProblemSchema(ma.Schema):
     )
 
 
-class ApiError(Exception):
-    """A refusal the service layer raises; rendered as a problem once, here."""
-
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
-
-    def __init__(self, detail: str, *, errors: dict | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
-
-
-class NotFound(ApiError):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class Unauthorized(ApiError):
-    status, slug, title = 401, "unauthorized", "Authentication required"
-
-
-class Forbidden(ApiError):
-    status, slug, title = 403, "forbidden", "Not allowed"
-
-
-class Conflict(ApiError):
-    status, slug, title = 409, "conflict", "Conflict"
-
-
-class Unprocessable(ApiError):
-    status, slug, title = 422, "validation-failed", "The request is not valid"
-
-
 def conflict(description: str) -> dict:
     """Arguments of ``alt_response`` documenting a 409 problem."""
     return {"schema": ProblemSchema, "content_type": PROBLEM_MIME, "description": description}
 
 
-def problem(
-    status: int, slug: str, title: str, detail: str, *, errors: dict | None = None, headers: dict | None = None
-) -> Response:
-    body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
+def problem_response(error: BaseException) -> Response:
+    """The problem+json answer to ``error``."""
+    name, found, detail, errors = problem_of(error)
+    body = {"type": f"/problems/{name}", "title": found.title, "status": found.status, "detail": detail}
     if errors:
         body["errors"] = errors
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response = Response(json.dumps(body), status=found.status, mimetype=PROBLEM_MIME)
+    headers = (getattr(error, "data", None) or {}).get("headers") if isinstance(error, HTTPException) else None
+    if isinstance(error, HTTPException):
+        # The router's own headers (Allow on a 405) stay on the answer.
+        headers = {**dict(error.get_headers()), **(headers or {})}
+        headers.pop("Content-Type", None)
+    for name_, value in (headers or {}).items():
+        response.headers[name_] = value
     return response
 
 
-def _flatten_webargs(messages: dict) -> dict:
-    """webargs nests messages by location ({"json": {...}}); clients want fields."""
-    flat: dict = {}
-    for location, fields in messages.items():
-        if isinstance(fields, dict):
-            flat.update(fields)
-        else:
-            flat[location] = fields
-    return flat
-
-
-_LEDGER_PROBLEMS: list[tuple[type[Exception], int, str, str]] = [
-    (ledger.IdempotencyConflict, 409, "idempotency-conflict", "Idempotency key reused"),
-    (ledger.InsufficientPoints, 422, "insufficient-points", "Not enough points"),
-    (ledger.HoldAlreadyResolved, 409, "hold-already-resolved", "Hold already resolved"),
-    (ledger.HoldExpired, 409, "hold-expired", "Hold expired"),
-    (ledger.HoldNotFound, 404, "not-found", "Not found"),
-]
+PageRenderer = Callable[[int, str, str], Response]
 
 
 class ProblemApi(Api):
@@ -118,45 +213,25 @@ class ProblemApi(Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException):
-        data = getattr(error, "data", None) or {}
-        errors = None
-        if "messages" in data:
-            errors = _flatten_webargs(data["messages"])
-        detail = data.get("message") or error.description or error.name
-        if error.code == 422 and errors:
-            detail = "Some fields are missing or not valid; see errors."
-        slug = "validation-failed" if error.code == 422 else error.name.lower().replace(" ", "-")
-        return problem(error.code or 500, slug, error.name, detail, errors=errors, headers=data.get("headers"))
+        return answer_error(error)
 
 
-def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError):
-        return problem(error.status, error.slug, error.title, error.detail, errors=error.errors)
+_page: list[PageRenderer] = []
 
-    @app.errorhandler(ledger.LedgerError)
-    def _ledger_error(error: ledger.LedgerError):
-        for kind, status, slug, title in _LEDGER_PROBLEMS:
-            if isinstance(error, kind):
-                return problem(status, slug, title, str(error))
-        log.exception("ledger invariant refused a write", exc_info=error)
-        return problem(500, "internal-error", "Internal error", "The ledger refused an inconsistent write.")
 
-    @app.errorhandler(IntegrityError)
-    def _integrity_error(error: IntegrityError):
-        # Services check before they insert; a unique key can still refuse a concurrent twin.
-        if not is_unique_violation(error):
-            log.exception("a database constraint refused a write", exc_info=error)
-            return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")
-        return problem(
-            409, "conflict", "Conflict", "A concurrent request made the same change; read it and retry if needed."
-        )
+def answer_error(error: BaseException) -> Response:
+    """problem+json under /v1, an HTML page everywhere else."""
+    if request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/") or not _page:
+        return problem_response(error)
+    _name, found, detail, _errors = problem_of(error)
+    return _page[0](found.status, found.title, detail)
 
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        # HTTP exceptions have their own, more specific handler (ProblemApi).
-        log.exception("unhandled error", exc_info=error)
-        return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")
+
+def register(app: Flask, *, page: PageRenderer) -> None:
+    """Answer every error through the registry; ``page`` renders the HTML pages."""
+    _page[:] = [page]
+    for kind in (DomainError, ledger.LedgerError, IntegrityError, HTTPException, Exception):
+        app.register_error_handler(kind, answer_error)
 
 
 def is_unique_violation(error: IntegrityError) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth import new_key
-from app.errors import NotFound, Unprocessable
+from app.errors import Invalid, NotFound
 from app.locks import serialize
 from app.pagination import Page, paginate
 
@@ -43,7 +43,7 @@ class KeyRing:
             select(func.count(self.model.id)).where(self._owner() == owner_id, self.model.revoked_at.is_(None))
         ).scalar_one()
         if live >= self.live_max:
-            raise Unprocessable(f"A {self.owner_noun} has at most {self.live_max} live keys; revoke one first.")
+            raise Invalid(f"A {self.owner_noun} has at most {self.live_max} live keys; revoke one first.")
         clear, prefix, digest = new_key()
         key = self.model(**{self.owner_column: owner_id}, prefix=prefix, key_hash=digest, created_at=now)
         session.add(key)

@@ -14,7 +14,8 @@ from flask import Flask, request
 from sqlalchemy.orm import Session
 
 import ledger
-from app.extensions import SAFE_METHODS, db
+from app.extensions import db
+from app.unit_of_work import SAFE_METHODS
 
 _lock = threading.Lock()
 _last_seal_s = 0.0

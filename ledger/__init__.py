@@ -18,12 +18,22 @@ from ledger.errors import (
     UnbalancedEntry,
 )
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
+from ledger.idempotency import KEY_LENGTH_MAX as IDEMPOTENCY_KEY_LENGTH_MAX
+from ledger.idempotency import claim, complete, fingerprint
 from ledger.journal import reverse
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
+from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
 __all__ = [
+    "IDEMPOTENCY_KEY_LENGTH_MAX",
+    "BigId",
+    "UTCDateTime",
+    "claim",
+    "complete",
+    "fingerprint",
+    "utcnow",
     "PTS",
     "Base",
     "HoldAlreadyResolved",

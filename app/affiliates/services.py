@@ -18,7 +18,7 @@ from app.affiliates.models import (
 )
 from app.affiliates.urls import BadLandingUrl, check_landing_url
 from app.constants import ACTIVE_KEYS_PER_AFFILIATE_MAX, LINK_CODE_BYTES
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.keys import KeyRing
 from app.merchants.models import MerchantDomain, MerchantTerms
 from app.pagination import Page, paginate
@@ -185,7 +185,7 @@ def create_link(session: Session, affiliate: AffiliateIdentity, data: dict, *, n
     if approved is None:
         raise Forbidden(f"You are not approved for program {program.id}; apply first.")
     if not program.active:
-        raise Unprocessable(f"Program {program.id} is paused.", errors={"program_id": ["The program is paused."]})
+        raise Invalid(f"Program {program.id} is paused.", errors={"program_id": ["The program is paused."]})
     domains = (
         session.execute(select(MerchantDomain.domain).where(MerchantDomain.merchant_id == program.merchant_id))
         .scalars()
@@ -194,7 +194,7 @@ def create_link(session: Session, affiliate: AffiliateIdentity, data: dict, *, n
     try:
         landing_url = check_landing_url(data["landing_url"], list(domains))
     except BadLandingUrl as error:
-        raise Unprocessable("The landing URL is refused.", errors={"landing_url": [str(error)]}) from error
+        raise Invalid("The landing URL is refused.", errors={"landing_url": [str(error)]}) from error
     link = Link(
         code=secrets.token_urlsafe(LINK_CODE_BYTES),
         affiliate_id=affiliate.id,

@@ -27,12 +27,11 @@ from app.affiliates.schemas import (
     ProgramUpdateSchema,
 )
 from app.auth import affiliate_required, merchant_required, operator_required
-from app.errors import conflict
 from app.extensions import db
-from app.idempotency_keys import idempotent_create
 from app.keys import with_key
 from app.merchants.schemas import ApiKeyCreatedSchema
 from app.schemas import PageArgsSchema
+from app.unit_of_work import idempotent
 from ledger.types import utcnow
 
 affiliates_blp = Blueprint(
@@ -54,9 +53,9 @@ links_blp = Blueprint("links", __name__, url_prefix="/v1", description="Affiliat
 class Affiliates(MethodView):
     decorators = [operator_required]
 
-    @idempotent_create(affiliates_blp, AffiliateCreatedSchema)
     @affiliates_blp.arguments(AffiliateCreateSchema)
     @affiliates_blp.response(201, AffiliateCreatedSchema)
+    @idempotent(affiliates_blp, AffiliateCreatedSchema)
     def post(self, data):
         """Onboard an affiliate
 
@@ -98,8 +97,8 @@ class AffiliateKeys(MethodView):
         """List an affiliate's keys (prefixes only)"""
         return services.KEYS.list(db.session, affiliate_id, **args)
 
-    @idempotent_create(affiliates_blp, ApiKeyCreatedSchema)
     @affiliates_blp.response(201, ApiKeyCreatedSchema)
+    @idempotent(affiliates_blp, ApiKeyCreatedSchema)
     def post(self, affiliate_id):
         """Issue an additional affiliate key (shown once)"""
         key, clear = services.KEYS.issue(db.session, affiliate_id, now=utcnow())
@@ -110,8 +109,8 @@ class AffiliateKeys(MethodView):
 class AffiliateKeyRotation(MethodView):
     decorators = [operator_required]
 
-    @idempotent_create(affiliates_blp, ApiKeyCreatedSchema)
     @affiliates_blp.response(201, ApiKeyCreatedSchema)
+    @idempotent(affiliates_blp, ApiKeyCreatedSchema)
     def post(self, affiliate_id, key_id):
         """Replace an affiliate key at once: the old key stops, the new one is returned once"""
         key, clear = services.KEYS.rotate(db.session, affiliate_id, key_id, now=utcnow())
@@ -135,9 +134,9 @@ class AffiliateKey(MethodView):
 class Programs(MethodView):
     decorators = [merchant_required]
 
-    @idempotent_create(programs_blp, ProgramSchema)
     @programs_blp.arguments(ProgramCreateSchema)
     @programs_blp.response(201, ProgramSchema)
+    @idempotent(programs_blp, ProgramSchema)
     def post(self, data):
         """Open an affiliate program
 
@@ -177,9 +176,8 @@ class ProgramById(MethodView):
 @programs_blp.route("/<id:program_id>/applications")
 class ProgramApplications(MethodView):
     @affiliate_required
-    @idempotent_create(programs_blp, ApplicationSchema)
     @programs_blp.response(201, ApplicationSchema)
-    @programs_blp.alt_response(409, **conflict("You already applied to this program."))
+    @idempotent(programs_blp, ApplicationSchema, conflicts="You already applied to this program.")
     def post(self, program_id):
         """Apply to a program (affiliate key)
 
@@ -226,9 +224,9 @@ def _with_url(link):
 class Links(MethodView):
     decorators = [affiliate_required]
 
-    @idempotent_create(links_blp, LinkSchema)
     @links_blp.arguments(LinkCreateSchema)
     @links_blp.response(201, LinkSchema)
+    @idempotent(links_blp, LinkSchema)
     def post(self, data):
         """Create a tracking link
 

@@ -25,7 +25,7 @@ from app.boutique.models import (
 )
 from app.boutique.schemas import RedemptionSchema
 from app.constants import REDEMPTION_EXPIRY_BATCH_MAX, VOUCHER_CODES_PER_ITEM_MAX
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
 from app.webhooks.services import emit
@@ -43,11 +43,11 @@ GENERATED_CODE_BYTES = 9  # 12 URL-safe characters
 
 
 class OutOfStock(Conflict):
-    slug, title = "out-of-stock", "Out of stock"
+    problem = "out-of-stock"
 
 
 class NotAvailable(Conflict):
-    slug, title = "not-available", "Not available"
+    problem = "not-available"
 
 
 # --- catalog (supplying merchant) -------------------------------------------------
@@ -80,7 +80,7 @@ def create_item(
 def add_codes(session: Session, merchant: MerchantTerms, item_id: int, data: dict, *, now: datetime) -> dict:
     item = _own_item(session, merchant, item_id, for_update=True)
     if item.kind != VOUCHER:
-        raise Unprocessable("Only voucher items have codes.", errors={"voucher_codes": ["Item is not a voucher."]})
+        raise Invalid("Only voucher items have codes.", errors={"voucher_codes": ["Item is not a voucher."]})
     generated = _add_codes(session, item, data["voucher_codes"], data["generate_codes"], now=now)
     added = len(data["voucher_codes"]) + len(generated)
     session.commit()
@@ -89,10 +89,10 @@ def add_codes(session: Session, merchant: MerchantTerms, item_id: int, data: dic
 
 def _add_codes(session: Session, item: CatalogItem, codes: list[str], generate: int, *, now: datetime) -> list[str]:
     if len(set(codes)) != len(codes):
-        raise Unprocessable("The same code is listed twice.", errors={"voucher_codes": ["Codes must be unique."]})
+        raise Invalid("The same code is listed twice.", errors={"voucher_codes": ["Codes must be unique."]})
     total = session.execute(select(func.count(VoucherCode.id)).where(VoucherCode.item_id == item.id)).scalar_one()
     if total + len(codes) + generate > VOUCHER_CODES_PER_ITEM_MAX:
-        raise Unprocessable(f"An item holds at most {VOUCHER_CODES_PER_ITEM_MAX} codes.")
+        raise Invalid(f"An item holds at most {VOUCHER_CODES_PER_ITEM_MAX} codes.")
     if codes:
         taken = (
             session.execute(
@@ -123,11 +123,11 @@ def _add_codes(session: Session, item: CatalogItem, codes: list[str], generate: 
 def update_item(session: Session, merchant: MerchantTerms, item_id: int, data: dict, *, now: datetime) -> CatalogItem:
     item = _own_item(session, merchant, item_id, for_update=True)
     if "stock" in data and item.kind == VOUCHER:
-        raise Unprocessable("A voucher's stock is its number of codes.", errors={"stock": ["Add codes instead."]})
+        raise Invalid("A voucher's stock is its number of codes.", errors={"stock": ["Add codes instead."]})
     for name, value in data.items():
         setattr(item, name, value)
     if item.active_from and item.active_until and item.active_until <= item.active_from:
-        raise Unprocessable(
+        raise Invalid(
             "The active window ends before it starts.", errors={"active_until": ["Must be after active_from."]}
         )
     item.updated_at = now
@@ -223,9 +223,7 @@ def place_redemption(
     if item is None or not item.available_at(now):
         raise NotAvailable("This reward is not available.")
     if item.kind == PHYSICAL and not shipping_address.strip():
-        raise Unprocessable(
-            "Tell us where to send it.", errors={"shipping_address": ["Required for a physical reward."]}
-        )
+        raise Invalid("Tell us where to send it.", errors={"shipping_address": ["Required for a physical reward."]})
     hold = ledger.place_hold(
         session,
         member_key=member_key,

@@ -30,7 +30,7 @@ from app.boutique.schemas import (
 )
 from app.errors import NotFound, conflict
 from app.extensions import db
-from app.idempotency_keys import idempotent_create
+from app.unit_of_work import idempotent
 from ledger.types import utcnow
 
 catalog_blp = Blueprint(
@@ -52,10 +52,9 @@ API_BLUEPRINTS = (catalog_blp, vouchers_blp, redemptions_blp)
 class Items(MethodView):
     decorators = [merchant_required]
 
-    @idempotent_create(catalog_blp, ItemCreatedSchema)
     @catalog_blp.arguments(ItemCreateSchema)
     @catalog_blp.response(201, ItemCreatedSchema)
-    @catalog_blp.alt_response(409, **conflict("A voucher code exists already among your codes."))
+    @idempotent(catalog_blp, ItemCreatedSchema, conflicts="A voucher code exists already among your codes.")
     def post(self, data):
         """Supply a reward
 
@@ -113,10 +112,9 @@ class ItemDeactivation(MethodView):
 class ItemCodes(MethodView):
     decorators = [merchant_required]
 
-    @idempotent_create(catalog_blp, CodesAddedSchema)
     @catalog_blp.arguments(CodesAddSchema)
     @catalog_blp.response(201, CodesAddedSchema)
-    @catalog_blp.alt_response(409, **conflict("A code exists already among your codes."))
+    @idempotent(catalog_blp, CodesAddedSchema, conflicts="A code exists already among your codes.")
     def post(self, data, item_id):
         """Add codes to a voucher item (uploaded or generated); its stock grows by as many"""
         return services.add_codes(db.session, g.merchant, item_id, data, now=utcnow())

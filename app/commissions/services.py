@@ -13,7 +13,7 @@ from app.affiliates.models import Program
 from app.commissions import events
 from app.commissions.attribution import fee_cents, sale_amount_cents
 from app.commissions.models import AttributionError, Commission
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
 from ledger import accounts
@@ -116,7 +116,7 @@ def bulk(session: Session, merchant: MerchantTerms, items: list[dict], *, now: d
             errors[str(index)] = [error.detail]
     if errors:
         session.rollback()
-        raise Unprocessable("Nothing was changed: some lines are refused; see errors (by line, from 0).", errors=errors)
+        raise Invalid("Nothing was changed: some lines are refused; see errors (by line, from 0).", errors=errors)
     session.commit()
     return done
 

@@ -26,7 +26,7 @@ from app.commissions.schemas import (
     ReportSchema,
 )
 from app.constants import BULK_COMMISSIONS_MAX
-from app.errors import Unprocessable, conflict
+from app.errors import Invalid, conflict
 from app.extensions import db
 from ledger.types import utcnow
 
@@ -109,11 +109,11 @@ def _csv_items(text: str) -> dict:
     try:
         lines = [line for line in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in line)]
     except csv.Error as error:
-        raise Unprocessable(f"Not readable as CSV: {error}.") from error
+        raise Invalid(f"Not readable as CSV: {error}.") from error
     if lines and lines[0][0].strip().lower() == "id":
         lines = lines[1:]
     if len(lines) > BULK_COMMISSIONS_MAX:
-        raise Unprocessable(f"At most {BULK_COMMISSIONS_MAX} lines.")
+        raise Invalid(f"At most {BULK_COMMISSIONS_MAX} lines.")
     items = []
     for cells in lines:
         item = {"id": cells[0].strip(), "action": cells[1].strip() if len(cells) > 1 else ""}
@@ -129,15 +129,15 @@ def _bulk_items() -> list[dict]:
         try:
             body = _csv_items(request.get_data().decode("utf-8"))
         except UnicodeDecodeError as error:
-            raise Unprocessable("Send the CSV in UTF-8.") from error
+            raise Invalid("Send the CSV in UTF-8.") from error
     elif request.mimetype == "application/json":
         body = request.get_json(silent=True)
     else:
-        raise Unprocessable("Send application/json or text/csv.")
+        raise Invalid("Send application/json or text/csv.")
     try:
         return _BULK_SCHEMA.load(body if isinstance(body, dict) else {"items": body})["items"]
     except ma.ValidationError as error:
-        raise Unprocessable("Some lines are not valid; see errors.", errors=error.normalized_messages()) from error
+        raise Invalid("Some lines are not valid; see errors.", errors=error.normalized_messages()) from error
 
 
 @blp.route("/commissions/bulk")

@@ -6,7 +6,6 @@ from marshmallow import RAISE
 
 from app.auth import operator_required
 from app.extensions import db
-from app.idempotency_keys import idempotent_create
 from app.keys import with_key
 from app.merchants import services
 from app.merchants.schemas import (
@@ -19,6 +18,7 @@ from app.merchants.schemas import (
     MerchantUpdateSchema,
 )
 from app.schemas import PageArgsSchema
+from app.unit_of_work import idempotent
 from ledger.types import utcnow
 
 blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="Operator: merchants and their keys.")
@@ -28,9 +28,9 @@ blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="
 class Merchants(MethodView):
     decorators = [operator_required]
 
-    @idempotent_create(blp, MerchantCreatedSchema)
     @blp.arguments(MerchantCreateSchema)
     @blp.response(201, MerchantCreatedSchema)
+    @idempotent(blp, MerchantCreatedSchema)
     def post(self, data):
         """Onboard a merchant
 
@@ -75,8 +75,8 @@ class MerchantKeys(MethodView):
         """List a merchant's keys (prefixes only)"""
         return services.KEYS.list(db.session, merchant_id, **args)
 
-    @idempotent_create(blp, ApiKeyCreatedSchema)
     @blp.response(201, ApiKeyCreatedSchema)
+    @idempotent(blp, ApiKeyCreatedSchema)
     def post(self, merchant_id):
         """Issue an additional key
 
@@ -91,8 +91,8 @@ class MerchantKeys(MethodView):
 class MerchantKeyRotation(MethodView):
     decorators = [operator_required]
 
-    @idempotent_create(blp, ApiKeyCreatedSchema)
     @blp.response(201, ApiKeyCreatedSchema)
+    @idempotent(blp, ApiKeyCreatedSchema)
     def post(self, merchant_id, key_id):
         """Replace a key at once: the old key stops working, the new one is returned once"""
         key, clear = services.KEYS.rotate(db.session, merchant_id, key_id, now=utcnow())

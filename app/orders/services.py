@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import ledger
 from app.commissions import attribution
 from app.commissions import services as commissions
-from app.errors import NotFound, Unprocessable
 from app.members import services as members
 from app.merchants.models import MerchantTerms
+from app.orders.errors import CurrencyNotAccepted, OrderNotFound, RefundExceedsOrder
 from app.orders.models import Order, Refund
 from app.orders.schemas import OrderSchema, RefundSchema
-from app.webhooks.services import emit
-from ledger import idempotency
+from app.unit_of_work import UnitOfWork
 
 _ORDER_SCHEMA = OrderSchema()
 _INSERT_ORDER = insert(Order.__table__)
@@ -35,22 +32,19 @@ def points_for(amount_cents: int, earn_points: int, per_amount_cents: int) -> in
     return (amount_cents // per_amount_cents) * earn_points
 
 
-def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: datetime) -> tuple[dict, bool]:
-    """Record an order and award its points; returns (answer, created).
+def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
+    """Record an order and award its points, and commit; returns the answer.
 
-    Replaying the same ``order_id`` with the same body returns the first answer;
-    with another body it raises ``IdempotencyConflict``.
+    ``order_id`` is the idempotency key: replaying it with the same (loaded)
+    body returns the first answer (``uow.replayed``); with another body it
+    raises ``IdempotencyKeyReused``.
     """
-    scope = f"orders:{merchant.id}"
-    stored = idempotency.claim(session, scope, data["order_id"], idempotency.fingerprint(data))
+    stored = uow.once(f"orders:{merchant.id}", data["order_id"], data)
     if stored is not None:
-        session.rollback()
-        return stored, False
+        return stored
     if data["currency"] != merchant.currency:
-        raise Unprocessable(
-            f"This merchant records orders in {merchant.currency}.",
-            errors={"currency": [f"Must be {merchant.currency}."]},
-        )
+        raise CurrencyNotAccepted(merchant.currency)
+    session, now = uow.session, uow.now
     member_id = members.find_or_create_customer(session, merchant.id, data["member_email"], now=now)
     points = points_for(data["amount_cents"], merchant.earn_points, merchant.earn_per_amount_cents)
     earned = ledger.earn(
@@ -95,10 +89,8 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
     after = earned.member_after or ledger.member_points(session, str(member_id))
     # A transient Order (never added to the session) gives the answer the same shape as GET.
     answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attributed})
-    idempotency.complete(session, scope, data["order_id"], answer)
-    emit(session, "merchant", merchant.id, "order.points_awarded", answer, now=now)
-    session.commit()
-    return answer, True
+    uow.emit("merchant", merchant.id, "order.points_awarded", answer)
+    return uow.commit(answer)
 
 
 def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
@@ -109,23 +101,17 @@ def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
     }
 
 
-def refund_order(
-    session: Session, merchant: MerchantTerms, order_id: str, data: dict, *, now: datetime
-) -> tuple[dict, bool]:
-    """Refund part of an order: points are recomputed on the net amount and the
-    difference is taken back; points already spent become member debt."""
-    scope = f"refunds:{merchant.id}"
-    request = {"order_id": order_id, **data}
-    stored = idempotency.claim(session, scope, data["refund_id"], idempotency.fingerprint(request))
+def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: dict) -> dict:
+    """Refund part of an order, and commit: points are recomputed on the net amount
+    and the difference is taken back; points already spent become member debt.
+    ``refund_id`` is the idempotency key, as ``order_id`` is for orders."""
+    stored = uow.once(f"refunds:{merchant.id}", data["refund_id"], {"order_id": order_id, **data})
     if stored is not None:
-        session.rollback()
-        return stored, False
+        return stored
+    session, now = uow.session, uow.now
     order = _order_of(session, merchant, order_id, for_update=True)
     if data["amount_cents"] > order.net_amount_cents:
-        raise Unprocessable(
-            f"Order {order_id} has {order.net_amount_cents} cents left to refund.",
-            errors={"amount_cents": [f"Must be at most {order.net_amount_cents}."]},
-        )
+        raise RefundExceedsOrder(order_id, order.net_amount_cents)
     net_after = order.net_amount_cents - data["amount_cents"]
     points_after = points_for(net_after, order.earn_points, order.earn_per_amount_cents)
     reverse = max(0, order.points_net - points_after)
@@ -169,10 +155,8 @@ def refund_order(
             **members.points_of(session, order.member_id),
         }
     )
-    idempotency.complete(session, scope, data["refund_id"], answer)
-    emit(session, "merchant", merchant.id, "order.refunded", answer, now=now)
-    session.commit()
-    return answer, True
+    uow.emit("merchant", merchant.id, "order.refunded", answer)
+    return uow.commit(answer)
 
 
 def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_update: bool = False) -> Order:
@@ -181,7 +165,7 @@ def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_u
         query = query.with_for_update()
     order = session.execute(query).scalar_one_or_none()
     if order is None:
-        raise NotFound(f"No order {order_id!r} from this merchant.")
+        raise OrderNotFound(order_id)
     return order
 
 

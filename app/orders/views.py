@@ -1,25 +1,20 @@
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app import unit_of_work
 from app.auth import merchant_required
 from app.errors import conflict
 from app.extensions import db
 from app.orders import services
 from app.orders.schemas import OrderCreateSchema, OrderSchema, RefundCreateSchema, RefundSchema
-from ledger.types import utcnow
+from app.unit_of_work import answered
 
 blp = Blueprint(
     "orders", __name__, url_prefix="/v1/orders", description="Merchant: orders earn points, refunds take them back."
 )
-
-
-def _created_or_replayed(answer: dict, created: bool):
-    # The service already dumped the answer with the schema: the stored first
-    # answer is replayed byte for byte.
-    return jsonify(answer), 201 if created else 200
 
 
 @blp.route("")
@@ -37,7 +32,7 @@ class Orders(MethodView):
         The member is found by email (trimmed, case-insensitive) or created.
         Safe to retry: `order_id` is the idempotency key.
         """
-        return _created_or_replayed(*services.record_order(db.session, g.merchant, data, now=utcnow()))
+        return answered(services.record_order(unit_of_work.current(), g.merchant, data))
 
 
 @blp.route("/<string:order_id>")
@@ -65,4 +60,4 @@ class OrderRefunds(MethodView):
         is taken back. Points the member already spent become debt, repaid first
         by later earns. Safe to retry: `refund_id` is the idempotency key.
         """
-        return _created_or_replayed(*services.refund_order(db.session, g.merchant, order_id, data, now=utcnow()))
+        return answered(services.refund_order(unit_of_work.current(), g.merchant, order_id, data))

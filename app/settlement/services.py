@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.affiliates.models import Affiliate
 from app.commissions import events
 from app.commissions.models import Commission
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Invalid, NotFound
 from app.locks import serialize
 from app.merchants.models import Merchant
 from app.pagination import Page, paginate
@@ -70,7 +70,7 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
     total_cents = sum(c.amount_cents for c in due)
     if total_cents <= 0:
         session.rollback()
-        raise Unprocessable(
+        raise Invalid(
             f"Nothing to pay: the approved, unpaid commissions in {data['currency']} sum to {total_cents} cents.",
             errors={"currency": ["Nothing to pay in this currency."]},
         )
@@ -149,9 +149,9 @@ def issue_statement(
     try:
         period_end = period_end.astimezone(UTC)
     except OverflowError:
-        raise Unprocessable("period_end is out of range.", errors={"period_end": ["Out of range."]}) from None
+        raise Invalid("period_end is out of range.", errors={"period_end": ["Out of range."]}) from None
     if period_end > now - timedelta(seconds=close_delay_s):
-        raise Unprocessable(
+        raise Invalid(
             f"period_end must be at least {close_delay_s} seconds in the past.",
             errors={"period_end": [f"Must be at least {close_delay_s} seconds in the past."]},
         )
@@ -162,7 +162,7 @@ def issue_statement(
     period_start = merchant.created_at if last is None else last.period_end
     if period_end <= period_start:
         session.rollback()
-        raise Unprocessable(
+        raise Invalid(
             f"period_end must be after {period_start.isoformat()}, where this merchant's open period starts.",
             errors={"period_end": ["Must be after the end of the previous statement."]},
         )

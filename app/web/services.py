@@ -24,7 +24,7 @@ from app.constants import (
     SIGN_IN_LINKS_PER_EMAIL_MAX,
     SIGN_IN_RATE_WINDOW_S,
 )
-from app.errors import ApiError, NotFound
+from app.errors import DomainError, NotFound, TooManyRequests
 from app.locks import serialize
 from app.members.models import Member
 from app.members.services import ERASED_EMAIL_DOMAIN, find_or_create_member
@@ -38,12 +38,8 @@ SIGN_IN_SALT = "member-sign-in"
 LINK_ID_BYTES = 16
 
 
-class TooManyRequests(ApiError):
-    status, slug, title = 429, "too-many-requests", "Too many requests"
-
-
-class LinkRefused(ApiError):
-    status, slug, title = 400, "link-refused", "This sign-in link cannot be used"
+class LinkRefused(DomainError):
+    problem = "link-refused"
 
 
 # --- sign-in ----------------------------------------------------------------------

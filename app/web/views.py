@@ -24,14 +24,15 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
 
 import ledger
+from app import unit_of_work
 from app.boutique import services as boutique
 from app.constants import CATALOG_PAGE_SIZE, MOVEMENTS_PAGE_SIZE, OUTBOX_SHOWN_MAX
-from app.errors import ApiError
-from app.extensions import SAFE_METHODS, db
+from app.errors import PROBLEMS, DomainError
+from app.extensions import db
 from app.mail import outbox
+from app.unit_of_work import SAFE_METHODS
 from app.web import services
 from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
 from app.web.sessions import MemberSessionInterface
@@ -144,8 +145,8 @@ def redeem(item_id: int):
     except ledger.InsufficientPoints as error:
         message = f"Not enough points: this reward needs {error.wanted}, you have {error.available} available."
         return _redeem_again(item_id, form, {"_": [message]}, 422)
-    except ApiError as error:
-        return _redeem_again(item_id, form, {"_": [error.detail]}, error.status)
+    except DomainError as error:
+        return _redeem_again(item_id, form, {"_": [error.detail]}, PROBLEMS[error.problem].status)
     if redemption.kind == "voucher":
         flash(f"Done: your voucher code for {redemption.title} is in your orders.")
     else:
@@ -154,10 +155,10 @@ def redeem(item_id: int):
 
 
 def _redeem_again(item_id: int, form: dict, errors: dict, status: int):
-    db.session.rollback()
+    unit_of_work.current().rollback()
     try:
         shelf = services.item(db.session, item_id, now=utcnow())
-    except ApiError:
+    except DomainError:
         return render_template("error.html", title="Not available", detail=" ".join(errors.get("_", []))), status
     key = form.get("idempotency_key") or secrets.token_urlsafe(REDEEM_KEY_BYTES)
     return render_template("redeem.html", shelf=shelf, key=key, form=form, errors=errors), status
@@ -295,33 +296,17 @@ def dev_outbox():
 # --- errors as pages, never JSON ------------------------------------------------
 
 
-def _error_page(status: int, title: str, detail: str):
-    db.session.rollback()
-    return render_template("error.html", title=title, detail=detail), status
+def error_page(status: int, title: str, detail: str) -> Response:
+    """An error as an HTML page: every error outside /v1 is answered with one."""
+    return Response(render_template("error.html", title=title, detail=detail), status=status, mimetype="text/html")
 
 
 @bp.errorhandler(FormError)
 def _form_error(error: FormError):
     fields = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in error.messages.items())
-    return _error_page(400, "Not a valid request", fields)
+    return error_page(400, "Not a valid request", fields)
 
 
 @bp.errorhandler(CSRFError)
 def _csrf_error(error: CSRFError):
-    return _error_page(400, "This form has expired", "Go back, reload the page and try again.")
-
-
-@bp.errorhandler(ApiError)
-def _api_error(error: ApiError):
-    return _error_page(error.status, error.title, error.detail)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    return _error_page(error.code or 500, error.name, error.description or "")
-
-
-@bp.errorhandler(Exception)
-def _unexpected(error: Exception):
-    current_app.logger.exception("unhandled error on a page", exc_info=error)
-    return _error_page(500, "Something went wrong", "Please try again in a moment.")
+    return error_page(400, "This form has expired", "Go back, reload the page and try again.")

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX, WEBHOOK_SECRET_GRACE_S
-from app.errors import NotFound, Unprocessable
+from app.errors import Invalid, NotFound
 from app.idempotency_keys import run_once
 from app.locks import serialize
 from app.pagination import Page, paginate
@@ -123,7 +123,7 @@ def check_events(owner: Owner, events: list[str]) -> None:
     allowed = EVENT_TYPES_BY_OWNER_KIND[owner.kind]
     refused = sorted({event for event in events if event not in allowed})
     if refused:
-        raise Unprocessable(
+        raise Invalid(
             f"Not in the event catalog of {owner.kind}s.",
             errors={"events": [f"{event!r} is not available to {owner.kind}s." for event in refused]},
         )
@@ -148,7 +148,7 @@ def check_url(url: str, *, allow_insecure: bool) -> None:
         elif _private_host(parts.hostname):
             problems.append("Must name a public host.")
     if problems:
-        raise Unprocessable("The webhook URL is not accepted.", errors={"url": problems})
+        raise Invalid("The webhook URL is not accepted.", errors={"url": problems})
 
 
 def _private_host(host: str) -> bool:
@@ -177,7 +177,7 @@ def create_endpoint(
             .where(_ENDPOINTS.c.owner_kind == owner.kind, _ENDPOINTS.c.owner_id == owner.id)
         ).scalar_one()
         if count >= WEBHOOK_ENDPOINTS_PER_OWNER_MAX:
-            raise Unprocessable(f"At most {WEBHOOK_ENDPOINTS_PER_OWNER_MAX} webhook endpoints; delete one first.")
+            raise Invalid(f"At most {WEBHOOK_ENDPOINTS_PER_OWNER_MAX} webhook endpoints; delete one first.")
         endpoint = WebhookEndpoint(
             owner_kind=owner.kind,
             owner_id=owner.id,

@@ -10,8 +10,9 @@ from marshmallow import RAISE
 from app.auth import affiliate_of_key, bearer_token, hash_key, merchant_of_key
 from app.errors import Unauthorized, conflict
 from app.extensions import db
-from app.idempotency_keys import HEADER_DOC, header_key
 from app.schemas import PageArgsSchema
+from app.unit_of_work import IDEMPOTENCY_HEADER_DOC as HEADER_DOC
+from app.unit_of_work import header_key
 from app.webhooks import services
 from app.webhooks.schemas import (
     AttemptPageSchema,

@@ -257,14 +257,14 @@ def test_a_unique_key_refusing_a_concurrent_twin_answers_409_and_other_constrain
     application = make_app(db_url)
     email = unique_email()
 
-    @application.post("/test-twin")
+    @application.post("/v1/test-twin")
     def twin():
         # What two concurrent requests do when both pass a service's check before inserting.
         for _ in range(2):
             db.session.execute(insert(Member), {"email": email, "created_at": utcnow()})
         return {}
 
-    @application.post("/test-dangling")
+    @application.post("/v1/test-dangling")
     def dangling():
         db.session.execute(
             insert(MerchantMember), {"merchant_id": 10**15, "member_id": 10**15, "first_order_at": utcnow()}
@@ -272,10 +272,10 @@ def test_a_unique_key_refusing_a_concurrent_twin_answers_409_and_other_constrain
         return {}
 
     client = application.test_client()
-    twin_answer = client.post("/test-twin")
+    twin_answer = client.post("/v1/test-twin")
     assert (twin_answer.status_code, twin_answer.mimetype) == (409, "application/problem+json")
     assert twin_answer.get_json()["type"].endswith("/conflict")
-    assert client.post("/test-dangling").status_code == 500
+    assert client.post("/v1/test-dangling").status_code == 500
     with application.app_context():
         assert db.session.query(Member).filter_by(email=email).count() == 0
         db.session.remove()

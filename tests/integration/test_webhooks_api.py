@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX
-from app.errors import Unprocessable
+from app.errors import Invalid
 from app.webhooks.models import WebhookDelivery, WebhookEvent
 from app.webhooks.services import check_url, emit
 from ledger.types import utcnow
@@ -126,7 +126,7 @@ def test_bad_endpoints_are_refused_with_the_field_named_and_nothing_written(clie
     ["http://hooks.shop.example/", "https://127.0.0.1/", "https://localhost/x", "https://10.0.0.8/", "https://[::1]/"],
 )
 def test_production_refuses_http_and_private_hosts(url):
-    with pytest.raises(Unprocessable):
+    with pytest.raises(Invalid):
         check_url(url, allow_insecure=False)
     check_url(url, allow_insecure=True)
 
