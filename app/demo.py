@@ -74,7 +74,7 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     now = utcnow()
     merchants, keys = [], []
     for data in MERCHANTS:
-        merchant, _, clear = create_merchant(session, data, now=now - timedelta(days=500))
+        merchant, _, clear = create_merchant(_at(uow, now - timedelta(days=500)), data)
         merchants.append(merchant)
         keys.append(clear)
     for index, order_id, cents, email, days in ORDERS:
@@ -107,21 +107,20 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
         session.commit()
     session.commit()
     _print_welcome(base_url, keys, echo)
-    _seed_affiliate(session, merchants[0], base_url=base_url, echo=echo, now=now)
+    _seed_affiliate(_at(uow, now), merchants[0], base_url=base_url, echo=echo)
 
 
-def _seed_affiliate(session: Session, merchant: Merchant, *, base_url: str, echo: Callable[[str], None], now) -> None:
+def _seed_affiliate(uow: UnitOfWork, merchant: Merchant, *, base_url: str, echo: Callable[[str], None]) -> None:
     """One affiliate with an approved application to an 8% program of the first merchant, and a link."""
     from app.affiliates import services as affiliates
     from app.affiliates.models import AffiliateIdentity
 
     affiliate, _, clear = affiliates.create_affiliate(
-        session,
+        uow,
         {"name": "Le Comparateur", "email": "team@comparateur.example", "website": "https://comparateur.example/"},
-        now=now,
     )
     program = affiliates.create_program(
-        session,
+        uow,
         merchant,
         {
             "name": "Spring collection",
@@ -133,16 +132,15 @@ def _seed_affiliate(session: Session, merchant: Merchant, *, base_url: str, echo
             "cap_cents": None,
             "auto_approve_affiliates": True,
         },
-        now=now,
     )
     identity = AffiliateIdentity(affiliate.id, affiliate.name, affiliate.email, affiliate.website)
-    affiliates.apply(session, identity, program.id, now=now)
+    affiliates.apply(uow, identity, program.id)
     link = affiliates.create_link(
-        session,
+        uow,
         identity,
         {"program_id": program.id, "landing_url": "https://maison-lumiere.example/printemps?ref=comparateur"},
-        now=now,
     )
+    uow.commit()
     echo("Affiliate network (docs/affiliates.md)")
     echo(f"  Affiliate key (Le Comparateur): {clear}")
     echo(f"  Tracking URL:                  {base_url}/c/{link.code}")

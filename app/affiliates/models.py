@@ -14,10 +14,12 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import identity
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from app.identity.models import AffiliateKey
+from ledger import BigId, UTCDateTime
 
 APPLICATION_STATUSES = ("pending", "approved", "refused")
 
@@ -33,18 +35,6 @@ class Affiliate(db.Model):
     website: Mapped[str] = mapped_column(String(2048))
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class AffiliateKey(db.Model):
-    __tablename__ = "affiliate_keys"
-    __table_args__ = (Index("ix_affiliate_keys_affiliate", "affiliate_id", "id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    affiliate_id: Mapped[int] = mapped_column(ForeignKey("affiliates.id"))
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Program(db.Model):
@@ -119,6 +109,15 @@ AFFILIATE_BY_KEY = (
     .join(_KEYS, _KEYS.c.affiliate_id == _AFFILIATES.c.id)
     .where(_KEYS.c.key_hash == bindparam("key_hash"), _KEYS.c.revoked_at.is_(None), _AFFILIATES.c.active.is_(True))
 )
+
+
+def affiliate_of_key(session: Session, key_hash: str) -> AffiliateIdentity | None:
+    """The active affiliate holding this live key, if any."""
+    found = session.execute(AFFILIATE_BY_KEY, {"key_hash": key_hash}).first()
+    return None if found is None else AffiliateIdentity(*found)
+
+
+identity.register_owner("affiliate", affiliate_of_key)
 
 _LINKS = Link.__table__
 _PROGRAMS = Program.__table__

@@ -1,38 +1,52 @@
-"""Affiliates and their keys (operator), programs (merchant), applications and links."""
+"""Affiliates and their keys (operator), programs (merchant), applications and links.
+
+The mutations work in the caller's unit of work and leave the commit to it
+(the view's ``idempotent``, which stores the answer with the same commit)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.affiliates.errors import (
+    AffiliateNotFound,
+    AlreadyApplied,
+    ApplicationNotFound,
+    LandingUrlRefused,
+    LinkNotFound,
+    LinkProgramNotFound,
+    NotApproved,
+    OpenProgramNotFound,
+    ProgramNotFound,
+    ProgramPaused,
+)
 from app.affiliates.models import (
     Affiliate,
     AffiliateIdentity,
-    AffiliateKey,
     Application,
     Link,
     Program,
 )
 from app.affiliates.urls import BadLandingUrl, check_landing_url
 from app.constants import ACTIVE_KEYS_PER_AFFILIATE_MAX, LINK_CODE_BYTES
-from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.keys import KeyRing
+from app.identity.keys import KeyRing
+from app.identity.models import AffiliateKey
 from app.merchants.models import MerchantDomain, MerchantTerms
 from app.pagination import Page, paginate
+from app.unit_of_work import UnitOfWork
 
 # ----------------------------------------------------------------- affiliates and keys
 
 
-def create_affiliate(session: Session, data: dict, *, now: datetime) -> tuple[Affiliate, AffiliateKey, str]:
+def create_affiliate(uow: UnitOfWork, data: dict) -> tuple[Affiliate, AffiliateKey, str]:
     """Create an affiliate with its first API key; returns the key in clear, once."""
+    session, now = uow.session, uow.now
     affiliate = Affiliate(name=data["name"], email=data["email"], website=data["website"], active=True, created_at=now)
     session.add(affiliate)
     session.flush()
     key, clear = KEYS.add(session, affiliate.id, now)
-    session.commit()
     return affiliate, key, clear
 
 
@@ -43,21 +57,21 @@ def list_affiliates(session: Session, *, limit: int, cursor: str | None) -> Page
 def get_affiliate(session: Session, affiliate_id: int) -> Affiliate:
     affiliate = session.get(Affiliate, affiliate_id)
     if affiliate is None:
-        raise NotFound(f"No affiliate {affiliate_id}.")
+        raise AffiliateNotFound(affiliate_id)
     return affiliate
 
 
-def update_affiliate(session: Session, affiliate_id: int, data: dict) -> Affiliate:
-    affiliate = get_affiliate(session, affiliate_id)
+def update_affiliate(uow: UnitOfWork, affiliate_id: int, data: dict) -> Affiliate:
+    affiliate = get_affiliate(uow.session, affiliate_id)
     affiliate.active = data["active"]
-    session.commit()
+    uow.session.flush()
     return affiliate
 
 
 # ----------------------------------------------------------------- programs
 
 
-def create_program(session: Session, merchant: MerchantTerms, data: dict, *, now: datetime) -> Program:
+def create_program(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> Program:
     rule = data["commission"]
     program = Program(
         merchant_id=merchant.id,
@@ -72,10 +86,10 @@ def create_program(session: Session, merchant: MerchantTerms, data: dict, *, now
         cap_cents=data["cap_cents"],
         auto_approve_affiliates=data["auto_approve_affiliates"],
         active=True,
-        created_at=now,
+        created_at=uow.now,
     )
-    session.add(program)
-    session.commit()
+    uow.session.add(program)
+    uow.session.flush()
     return program
 
 
@@ -87,31 +101,32 @@ def list_programs(session: Session, merchant: MerchantTerms, *, limit: int, curs
 def get_program(session: Session, merchant: MerchantTerms, program_id: int) -> Program:
     program = session.get(Program, program_id)
     if program is None or program.merchant_id != merchant.id:
-        raise NotFound(f"No program {program_id} of yours.")
+        raise ProgramNotFound(program_id)
     return program
 
 
-def update_program(session: Session, merchant: MerchantTerms, program_id: int, data: dict) -> Program:
-    program = get_program(session, merchant, program_id)
+def update_program(uow: UnitOfWork, merchant: MerchantTerms, program_id: int, data: dict) -> Program:
+    program = get_program(uow.session, merchant, program_id)
     for field, value in data.items():
         setattr(program, field, value)
-    session.commit()
+    uow.session.flush()
     return program
 
 
 # ----------------------------------------------------------------- applications
 
 
-def apply(session: Session, affiliate: AffiliateIdentity, program_id: int, *, now: datetime) -> Application:
+def apply(uow: UnitOfWork, affiliate: AffiliateIdentity, program_id: int) -> Application:
     """Ask to promote a program; approved at once when the program auto-approves."""
+    session, now = uow.session, uow.now
     program = session.get(Program, program_id)
     if program is None or not program.active:
-        raise NotFound(f"No open program {program_id}.")
+        raise OpenProgramNotFound(program_id)
     existing = session.execute(
         select(Application).where(Application.program_id == program_id, Application.affiliate_id == affiliate.id)
     ).scalar_one_or_none()
     if existing is not None:
-        raise Conflict(f"You already applied to program {program_id} (status {existing.status}).")
+        raise AlreadyApplied(program_id, existing.status)
     auto = program.auto_approve_affiliates
     application = Application(
         program_id=program_id,
@@ -121,7 +136,7 @@ def apply(session: Session, affiliate: AffiliateIdentity, program_id: int, *, no
         decided_at=now if auto else None,
     )
     session.add(application)
-    session.commit()
+    session.flush()
     return _with_affiliate(session, application)
 
 
@@ -149,15 +164,16 @@ def affiliate_applications(session: Session, affiliate: AffiliateIdentity, *, li
 
 
 def decide_application(
-    session: Session, merchant: MerchantTerms, program_id: int, application_id: int, status: str, *, now: datetime
+    uow: UnitOfWork, merchant: MerchantTerms, program_id: int, application_id: int, status: str
 ) -> Application:
+    session = uow.session
     get_program(session, merchant, program_id)
     application = session.get(Application, application_id)
     if application is None or application.program_id != program_id:
-        raise NotFound(f"No application {application_id} to program {program_id}.")
+        raise ApplicationNotFound(program_id, application_id)
     application.status = status
-    application.decided_at = now
-    session.commit()
+    application.decided_at = uow.now
+    session.flush()
     return _with_affiliate(session, application)
 
 
@@ -171,10 +187,11 @@ def _with_affiliate(session: Session, application: Application) -> Application:
 # ----------------------------------------------------------------- links
 
 
-def create_link(session: Session, affiliate: AffiliateIdentity, data: dict, *, now: datetime) -> Link:
+def create_link(uow: UnitOfWork, affiliate: AffiliateIdentity, data: dict) -> Link:
+    session = uow.session
     program = session.get(Program, data["program_id"])
     if program is None:
-        raise NotFound(f"No program {data['program_id']}.")
+        raise LinkProgramNotFound(data["program_id"])
     approved = session.execute(
         select(Application.id).where(
             Application.program_id == program.id,
@@ -183,9 +200,9 @@ def create_link(session: Session, affiliate: AffiliateIdentity, data: dict, *, n
         )
     ).first()
     if approved is None:
-        raise Forbidden(f"You are not approved for program {program.id}; apply first.")
+        raise NotApproved(program.id)
     if not program.active:
-        raise Invalid(f"Program {program.id} is paused.", errors={"program_id": ["The program is paused."]})
+        raise ProgramPaused(program.id)
     domains = (
         session.execute(select(MerchantDomain.domain).where(MerchantDomain.merchant_id == program.merchant_id))
         .scalars()
@@ -194,17 +211,17 @@ def create_link(session: Session, affiliate: AffiliateIdentity, data: dict, *, n
     try:
         landing_url = check_landing_url(data["landing_url"], list(domains))
     except BadLandingUrl as error:
-        raise Invalid("The landing URL is refused.", errors={"landing_url": [str(error)]}) from error
+        raise LandingUrlRefused(str(error)) from error
     link = Link(
         code=secrets.token_urlsafe(LINK_CODE_BYTES),
         affiliate_id=affiliate.id,
         program_id=program.id,
         landing_url=landing_url,
         active=True,
-        created_at=now,
+        created_at=uow.now,
     )
     session.add(link)
-    session.commit()
+    session.flush()
     return link
 
 
@@ -216,14 +233,14 @@ def list_links(session: Session, affiliate: AffiliateIdentity, *, limit: int, cu
 def get_link(session: Session, affiliate: AffiliateIdentity, link_id: int) -> Link:
     link = session.get(Link, link_id)
     if link is None or link.affiliate_id != affiliate.id:
-        raise NotFound(f"No link {link_id} of yours.")
+        raise LinkNotFound(link_id)
     return link
 
 
-def update_link(session: Session, affiliate: AffiliateIdentity, link_id: int, data: dict) -> Link:
-    link = get_link(session, affiliate, link_id)
+def update_link(uow: UnitOfWork, affiliate: AffiliateIdentity, link_id: int, data: dict) -> Link:
+    link = get_link(uow.session, affiliate, link_id)
     link.active = data["active"]
-    session.commit()
+    uow.session.flush()
     return link
 
 

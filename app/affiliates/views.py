@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import unit_of_work
 from app.affiliates import services
 from app.affiliates.schemas import (
     AffiliateCreatedSchema,
@@ -26,13 +27,12 @@ from app.affiliates.schemas import (
     ProgramSchema,
     ProgramUpdateSchema,
 )
-from app.auth import affiliate_required, merchant_required, operator_required
 from app.extensions import db
-from app.keys import with_key
-from app.merchants.schemas import ApiKeyCreatedSchema
+from app.identity.auth import affiliate_required, merchant_required, operator_required
+from app.identity.keys import with_key
+from app.merchants.schemas import ApiKeyCreatedSchema, RevokedSchema
 from app.schemas import PageArgsSchema
 from app.unit_of_work import idempotent
-from ledger.types import utcnow
 
 affiliates_blp = Blueprint(
     "affiliates", __name__, url_prefix="/v1/affiliates", description="Operator: affiliates and their keys."
@@ -61,7 +61,7 @@ class Affiliates(MethodView):
 
         Returns the affiliate with its first API key, shown only in this answer.
         """
-        affiliate, key, clear = services.create_affiliate(db.session, data, now=utcnow())
+        affiliate, key, clear = services.create_affiliate(unit_of_work.current(), data)
         return with_key(affiliate, clear, api_key_id=str(key.id))
 
     @affiliates_blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
@@ -82,9 +82,10 @@ class AffiliateById(MethodView):
 
     @affiliates_blp.arguments(AffiliateUpdateSchema)
     @affiliates_blp.response(200, AffiliateSchema)
+    @idempotent(affiliates_blp, AffiliateSchema, status=200)
     def patch(self, data, affiliate_id):
         """Deactivate or reactivate an affiliate"""
-        return services.update_affiliate(db.session, affiliate_id, data)
+        return services.update_affiliate(unit_of_work.current(), affiliate_id, data)
 
 
 @affiliates_blp.route("/<id:affiliate_id>/api-keys")
@@ -101,7 +102,7 @@ class AffiliateKeys(MethodView):
     @idempotent(affiliates_blp, ApiKeyCreatedSchema)
     def post(self, affiliate_id):
         """Issue an additional affiliate key (shown once)"""
-        key, clear = services.KEYS.issue(db.session, affiliate_id, now=utcnow())
+        key, clear = services.KEYS.issue(unit_of_work.current(), affiliate_id)
         return with_key(key, clear)
 
 
@@ -113,7 +114,7 @@ class AffiliateKeyRotation(MethodView):
     @idempotent(affiliates_blp, ApiKeyCreatedSchema)
     def post(self, affiliate_id, key_id):
         """Replace an affiliate key at once: the old key stops, the new one is returned once"""
-        key, clear = services.KEYS.rotate(db.session, affiliate_id, key_id, now=utcnow())
+        key, clear = services.KEYS.rotate(unit_of_work.current(), affiliate_id, key_id)
         return with_key(key, clear)
 
 
@@ -122,9 +123,14 @@ class AffiliateKey(MethodView):
     decorators = [operator_required]
 
     @affiliates_blp.response(204)
+    @idempotent(affiliates_blp, RevokedSchema, status=204)
     def delete(self, affiliate_id, key_id):
-        """Revoke an affiliate key"""
-        services.KEYS.revoke(db.session, affiliate_id, key_id, now=utcnow())
+        """Revoke an affiliate key
+
+        A retry with the same `Idempotency-Key` answers 200 with an empty object.
+        """
+        services.KEYS.revoke(unit_of_work.current(), affiliate_id, key_id)
+        return {}
 
 
 # ----------------------------------------------------------------- merchant: programs
@@ -144,7 +150,7 @@ class Programs(MethodView):
         points) or a fixed amount; optionally a fixed amount per lead and a cap
         per order. The network fee is paid by you on top of each commission.
         """
-        return services.create_program(db.session, g.merchant, data, now=utcnow())
+        return services.create_program(unit_of_work.current(), g.merchant, data)
 
     @programs_blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @programs_blp.response(200, ProgramPageSchema)
@@ -164,13 +170,14 @@ class ProgramById(MethodView):
 
     @programs_blp.arguments(ProgramUpdateSchema)
     @programs_blp.response(200, ProgramSchema)
+    @idempotent(programs_blp, ProgramSchema, status=200)
     def patch(self, data, program_id):
         """Pause, resume or change a program
 
         A paused program's links answer 404 within seconds and its tokens earn
         no commission (`program_paused`).
         """
-        return services.update_program(db.session, g.merchant, program_id, data)
+        return services.update_program(unit_of_work.current(), g.merchant, program_id, data)
 
 
 @programs_blp.route("/<id:program_id>/applications")
@@ -183,7 +190,7 @@ class ProgramApplications(MethodView):
 
         Approved at once when the program auto-approves affiliates, pending otherwise.
         """
-        return services.apply(db.session, g.affiliate, program_id, now=utcnow())
+        return services.apply(unit_of_work.current(), g.affiliate, program_id)
 
     @merchant_required
     @programs_blp.arguments(ApplicationArgsSchema, location="query", unknown=RAISE)
@@ -202,13 +209,14 @@ class ProgramApplication(MethodView):
 
     @programs_blp.arguments(ApplicationDecisionSchema)
     @programs_blp.response(200, ApplicationSchema)
+    @idempotent(programs_blp, ApplicationSchema, status=200)
     def patch(self, data, program_id, application_id):
         """Approve or refuse an affiliate's application
 
         Refusing an approved affiliate stops its links and its new commissions.
         """
         return services.decide_application(
-            db.session, g.merchant, program_id, application_id, data["status"], now=utcnow()
+            unit_of_work.current(), g.merchant, program_id, application_id, data["status"]
         )
 
 
@@ -234,7 +242,7 @@ class Links(MethodView):
         https, on the default port, on one of the merchant's registered domains
         or a subdomain of one; anything else is refused with 422.
         """
-        return _with_url(services.create_link(db.session, g.affiliate, data, now=utcnow()))
+        return _with_url(services.create_link(unit_of_work.current(), g.affiliate, data))
 
     @links_blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @links_blp.response(200, LinkPageSchema)
@@ -257,9 +265,10 @@ class LinkById(MethodView):
 
     @links_blp.arguments(LinkUpdateSchema)
     @links_blp.response(200, LinkSchema)
+    @idempotent(links_blp, LinkSchema, status=200)
     def patch(self, data, link_id):
         """Pause or resume a link (a paused link answers 404 within seconds)"""
-        return _with_url(services.update_link(db.session, g.affiliate, link_id, data))
+        return _with_url(services.update_link(unit_of_work.current(), g.affiliate, link_id, data))
 
 
 @links_blp.route("/affiliate/applications")

@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import merchant_required
 from app.boutique import services
 from app.boutique.schemas import (
     VOUCHER_CODE_PATTERN,
@@ -30,6 +29,7 @@ from app.boutique.schemas import (
 )
 from app.errors import NotFound, conflict
 from app.extensions import db
+from app.identity.auth import merchant_required
 from app.unit_of_work import idempotent
 from ledger.types import utcnow
 

@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import affiliate_required, merchant_required
 from app.commissions import attribution, reports, services
 from app.commissions.schemas import (
     AttributionErrorArgsSchema,
@@ -28,6 +27,7 @@ from app.commissions.schemas import (
 from app.constants import BULK_COMMISSIONS_MAX
 from app.errors import Invalid, conflict
 from app.extensions import db
+from app.identity.auth import affiliate_required, merchant_required
 from ledger.types import utcnow
 
 blp = Blueprint(

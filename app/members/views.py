@@ -5,8 +5,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import merchant_required
 from app.extensions import db
+from app.identity.auth import merchant_required
 from app.members import services
 from app.members.schemas import MemberPageSchema, MemberQuerySchema
 

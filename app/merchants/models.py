@@ -3,11 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, bindparam, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Integer, String, bindparam, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from app import identity
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from app.identity.models import ApiKey
+from ledger import BigId, UTCDateTime
 
 
 class Merchant(db.Model):
@@ -48,18 +50,6 @@ class MerchantDomain(db.Model):
     domain: Mapped[str] = mapped_column(String(253), primary_key=True)
 
 
-class ApiKey(db.Model):
-    __tablename__ = "api_keys"
-    __table_args__ = (Index("ix_api_keys_merchant", "merchant_id", "id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 _TERMS = Merchant.__table__
 _KEYS = ApiKey.__table__
 MERCHANT_BY_KEY = (
@@ -67,3 +57,12 @@ MERCHANT_BY_KEY = (
     .join(_KEYS, _KEYS.c.merchant_id == _TERMS.c.id)
     .where(_KEYS.c.key_hash == bindparam("key_hash"), _KEYS.c.revoked_at.is_(None), _TERMS.c.active.is_(True))
 )
+
+
+def merchant_of_key(session: Session, key_hash: str) -> MerchantTerms | None:
+    """The active merchant holding this live key, if any."""
+    found = session.execute(MERCHANT_BY_KEY, {"key_hash": key_hash}).first()
+    return None if found is None else MerchantTerms(*found)
+
+
+identity.register_owner("merchant", merchant_of_key)

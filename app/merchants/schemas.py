@@ -101,6 +101,10 @@ class ApiKeySchema(ma.Schema):
     revoked_at = ma.fields.DateTime(allow_none=True)
 
 
+class RevokedSchema(ma.Schema):
+    """The empty answer of a revocation (a 204 has no body; its replay is ``{}``)."""
+
+
 class ApiKeyCreatedSchema(ApiKeySchema):
     api_key = ma.fields.String(metadata={"description": "Shown once: store it now."})
 

@@ -1,21 +1,25 @@
-"""Onboarding merchants and managing their API keys (the operator's work)."""
+"""Onboarding merchants and managing their API keys (the operator's work).
+
+The mutations work in the caller's unit of work and leave the commit to it
+(the view's ``idempotent``, which stores the answer with the same commit)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.constants import ACTIVE_KEYS_PER_MERCHANT_MAX
-from app.errors import NotFound
-from app.keys import KeyRing
-from app.merchants.models import ApiKey, Merchant, MerchantDomain
+from app.identity.keys import KeyRing
+from app.identity.models import ApiKey
+from app.merchants.errors import MerchantNotFound
+from app.merchants.models import Merchant, MerchantDomain
 from app.pagination import Page, paginate
+from app.unit_of_work import UnitOfWork
 
 
-def create_merchant(session: Session, data: dict, *, now: datetime) -> tuple[Merchant, ApiKey, str]:
+def create_merchant(uow: UnitOfWork, data: dict) -> tuple[Merchant, ApiKey, str]:
     """Create a merchant with its first API key; returns the key in clear, once."""
+    session = uow.session
     merchant = Merchant(
         name=data["name"],
         currency=data["currency"],
@@ -24,13 +28,12 @@ def create_merchant(session: Session, data: dict, *, now: datetime) -> tuple[Mer
         price_per_1000_points_cents=data["price_per_1000_points_cents"],
         points_lifetime_days=data["points_lifetime_days"],
         active=True,
-        created_at=now,
+        created_at=uow.now,
         domains=_domains(data["domains"]),
     )
     session.add(merchant)
     session.flush()
-    key, clear = KEYS.add(session, merchant.id, now)
-    session.commit()
+    key, clear = KEYS.add(session, merchant.id, uow.now)
     return merchant, key, clear
 
 
@@ -41,23 +44,23 @@ def list_merchants(session: Session, *, limit: int, cursor: str | None) -> Page:
 def get_merchant(session: Session, merchant_id: int) -> Merchant:
     merchant = session.get(Merchant, merchant_id)
     if merchant is None:
-        raise NotFound(f"No merchant {merchant_id}.")
+        raise MerchantNotFound(merchant_id)
     return merchant
 
 
-def update_merchant(session: Session, merchant_id: int, data: dict) -> Merchant:
+def update_merchant(uow: UnitOfWork, merchant_id: int, data: dict) -> Merchant:
     """Change a merchant's terms; orders already recorded keep the rule they earned under."""
-    merchant = get_merchant(session, merchant_id)
+    merchant = get_merchant(uow.session, merchant_id)
     if "earn_rule" in data:
         merchant.earn_points = data["earn_rule"]["points"]
         merchant.earn_per_amount_cents = data["earn_rule"]["per_amount_cents"]
     if "domains" in data:
         merchant.domains = _domains(data["domains"])
-        session.flush()
+        uow.session.flush()
     for field in ("name", "price_per_1000_points_cents", "points_lifetime_days", "active"):
         if field in data:
             setattr(merchant, field, data[field])
-    session.commit()
+    uow.session.flush()
     return merchant
 
 

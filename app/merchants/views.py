@@ -4,9 +4,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import operator_required
+from app import unit_of_work
 from app.extensions import db
-from app.keys import with_key
+from app.identity.auth import operator_required
+from app.identity.keys import with_key
 from app.merchants import services
 from app.merchants.schemas import (
     ApiKeyCreatedSchema,
@@ -16,10 +17,10 @@ from app.merchants.schemas import (
     MerchantPageSchema,
     MerchantSchema,
     MerchantUpdateSchema,
+    RevokedSchema,
 )
 from app.schemas import PageArgsSchema
 from app.unit_of_work import idempotent
-from ledger.types import utcnow
 
 blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="Operator: merchants and their keys.")
 
@@ -36,7 +37,7 @@ class Merchants(MethodView):
 
         Returns the merchant with its first API key, shown only in this answer.
         """
-        merchant, key, clear = services.create_merchant(db.session, data, now=utcnow())
+        merchant, key, clear = services.create_merchant(unit_of_work.current(), data)
         return with_key(merchant, clear, api_key_id=str(key.id))
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
@@ -57,12 +58,13 @@ class MerchantById(MethodView):
 
     @blp.arguments(MerchantUpdateSchema)
     @blp.response(200, MerchantSchema)
+    @idempotent(blp, MerchantSchema, status=200)
     def patch(self, data, merchant_id):
         """Change a merchant's terms, or deactivate it
 
         A new earn rule or point price applies to orders recorded from now on.
         """
-        return services.update_merchant(db.session, merchant_id, data)
+        return services.update_merchant(unit_of_work.current(), merchant_id, data)
 
 
 @blp.route("/<id:merchant_id>/api-keys")
@@ -83,7 +85,7 @@ class MerchantKeys(MethodView):
         The key is shown only in this answer. Use it to rotate without downtime:
         deploy the new key, then revoke the old one.
         """
-        key, clear = services.KEYS.issue(db.session, merchant_id, now=utcnow())
+        key, clear = services.KEYS.issue(unit_of_work.current(), merchant_id)
         return with_key(key, clear)
 
 
@@ -95,7 +97,7 @@ class MerchantKeyRotation(MethodView):
     @idempotent(blp, ApiKeyCreatedSchema)
     def post(self, merchant_id, key_id):
         """Replace a key at once: the old key stops working, the new one is returned once"""
-        key, clear = services.KEYS.rotate(db.session, merchant_id, key_id, now=utcnow())
+        key, clear = services.KEYS.rotate(unit_of_work.current(), merchant_id, key_id)
         return with_key(key, clear)
 
 
@@ -104,6 +106,11 @@ class MerchantKey(MethodView):
     decorators = [operator_required]
 
     @blp.response(204)
+    @idempotent(blp, RevokedSchema, status=204)
     def delete(self, merchant_id, key_id):
-        """Revoke a key"""
-        services.KEYS.revoke(db.session, merchant_id, key_id, now=utcnow())
+        """Revoke a key
+
+        A retry with the same `Idempotency-Key` answers 200 with an empty object.
+        """
+        services.KEYS.revoke(unit_of_work.current(), merchant_id, key_id)
+        return {}

@@ -5,9 +5,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import unit_of_work
-from app.auth import merchant_required
 from app.errors import conflict
 from app.extensions import db
+from app.identity.auth import merchant_required
 from app.orders import services
 from app.orders.schemas import OrderCreateSchema, OrderSchema, RefundCreateSchema, RefundSchema
 from app.unit_of_work import answered

@@ -5,9 +5,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import affiliate_required, merchant_required, operator_required
 from app.errors import conflict
 from app.extensions import db
+from app.identity.auth import affiliate_required, merchant_required, operator_required
 from app.schemas import PageArgsSchema
 from app.settlement import services
 from app.settlement.schemas import (

@@ -7,9 +7,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app.auth import affiliate_of_key, bearer_token, hash_key, merchant_of_key
 from app.errors import Unauthorized, conflict
 from app.extensions import db
+from app.identity.auth import affiliate_of_key, bearer_token, merchant_of_key
+from app.identity.keys import hash_key
 from app.schemas import PageArgsSchema
 from app.unit_of_work import IDEMPOTENCY_HEADER_DOC as HEADER_DOC
 from app.unit_of_work import header_key

@@ -73,7 +73,7 @@ def test_an_affiliate_key_is_not_a_merchant_or_operator_key(client, admin_header
 
 
 def test_an_affiliate_is_created_with_a_key_shown_once_and_stored_as_a_hash(client, admin_headers, session):
-    from app.affiliates.models import AffiliateKey
+    from app.identity.models import AffiliateKey
 
     affiliate = new_affiliate(client, admin_headers)
 

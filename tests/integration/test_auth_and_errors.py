@@ -65,7 +65,7 @@ def order_with(client, headers):
 
 
 def test_a_created_merchant_shows_its_key_once_and_stores_only_a_hash(client, admin_headers, merchant, session):
-    from app.merchants.models import ApiKey
+    from app.identity.models import ApiKey
 
     stored = session.query(ApiKey.key_hash, ApiKey.prefix).filter_by(merchant_id=int(merchant["id"])).one()
     session.rollback()

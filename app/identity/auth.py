@@ -1,0 +1,95 @@
+"""Who calls: the bearer key of a request, and the decorators that admit the
+operator, a merchant or an affiliate.
+
+A key's owner is found by the resolver its feature registered
+(``register_owner``): identity knows the key tables, not the owners.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.identity.errors import MissingBearer, OperatorKeyRequired, UnknownKey
+from app.identity.keys import KEY_LENGTH_MAX, hash_key
+
+# (session, key hash) -> the active owner holding this live key, or None.
+OwnerResolver = Callable[[Session, str], Any]
+_owners: dict[str, OwnerResolver] = {}
+
+
+def register_owner(kind: str, resolver: OwnerResolver) -> None:
+    """Say how a key hash finds its ``kind`` owner (the merchants and affiliates packages do)."""
+    _owners[kind] = resolver
+
+
+def owner_of_key(kind: str, key_hash: str) -> Any:
+    """The active ``kind`` owner holding this live key, if any."""
+    resolver = _owners.get(kind)
+    if resolver is None:
+        raise RuntimeError(f"no key resolver is registered for {kind!r} (its package registers one)")
+    return resolver(db.session, key_hash)
+
+
+def bearer_token() -> str:
+    """The key of the `Authorization: Bearer <key>` header; 401 without one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > KEY_LENGTH_MAX:
+        raise MissingBearer()
+    return token
+
+
+def operator_required(view):
+    """Only the operator key from LOYALTY_ADMIN_KEY passes."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        expected = current_app.config["LOYALTY_ADMIN_KEY"]
+        if not hmac.compare_digest(bearer_token().encode(), expected.encode()):
+            raise OperatorKeyRequired()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _owner_required(kind: str) -> Callable:
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            owner = owner_of_key(kind, hash_key(bearer_token()))
+            if owner is None:
+                raise UnknownKey(kind)
+            setattr(g, kind, owner)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def merchant_required(view):
+    """A live key of an active merchant passes; its terms are in ``g.merchant``."""
+    return _owner_required("merchant")(view)
+
+
+def affiliate_required(view):
+    """A live key of an active affiliate passes; who it is is in ``g.affiliate``."""
+    return _owner_required("affiliate")(view)
+
+
+def merchant_of_key(key_hash: str) -> Any:
+    """The active merchant holding this live key, if any."""
+    return owner_of_key("merchant", key_hash)
+
+
+def affiliate_of_key(key_hash: str) -> Any:
+    """The active affiliate holding this live key, if any."""
+    return owner_of_key("affiliate", key_hash)
