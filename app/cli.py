@@ -77,7 +77,7 @@ def _approve_commissions(session: Session, now) -> int:
     from app.commissions.services import approve_due
     from app.constants import APPROVE_COMMISSIONS_BATCH
 
-    return approve_due(session, now=now, limit=APPROVE_COMMISSIONS_BATCH)
+    return approve_due(unit_of_work.UnitOfWork(session, now=now), limit=APPROVE_COMMISSIONS_BATCH)
 
 
 @jobs_cli.command("run")

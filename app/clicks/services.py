@@ -26,6 +26,7 @@ from flask import Flask
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.affiliates.models import LIVE_LINK_BY_CODE
 from app.clicks.models import ClickStat, ClickVisitor
 from app.clicks.tokens import ClickTokens
@@ -146,9 +147,9 @@ class ClickState:
                 with self.app.app_context():
                     from app.extensions import db
 
-                    with Session(db.engine) as session:
-                        _write(session, buffered)
-                        session.commit()
+                    with unit_of_work.unit(lambda: Session(db.engine)) as uow:
+                        _write(uow.session, buffered)
+                        uow.commit()
             except Exception:
                 self._merge_back(buffered)
                 raise

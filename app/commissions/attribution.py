@@ -19,7 +19,7 @@ from app.commissions import events
 from app.commissions.models import AttributionError, Commission
 from app.constants import SUSPICIOUS_CLICK_TO_ORDER_S
 from app.merchants.models import MerchantDomain, MerchantTerms
-from ledger import idempotency
+from app.unit_of_work import UnitOfWork
 from ledger.accounts import dialect_insert
 
 # A token issued later than this ahead of our clock is not ours to trust.
@@ -53,7 +53,7 @@ def brief(commission: Commission | None) -> dict | None:
 
 
 def attribute(
-    session: Session,
+    uow: UnitOfWork,
     merchant: MerchantTerms,
     *,
     token: str,
@@ -61,13 +61,14 @@ def attribute(
     conversion_ref: str,
     sale_cents: int | None,
     member_email: str | None,
-    now: datetime,
 ) -> tuple[dict | None, str | None]:
-    """Create the commission a click token earns for this sale or lead, or store why not.
+    """Create the commission a click token earns for this sale or lead, or store why not,
+    in the conversion's unit of work (its caller commits).
 
     Returns (commission brief, None) or (None, error code). Never raises for a
     bad token: the order or lead is recorded either way.
     """
+    session, now = uow.session, uow.now
     click = None
     try:
         click = _verified_click(token, now)
@@ -76,7 +77,7 @@ def attribute(
         _check_window(program, click, now)
         _check_self_referral(session, merchant, affiliate, member_email)
         commission = _insert(session, merchant, program, click, kind, conversion_ref, sale_cents, now)
-        events.announce(session, commission, "commission.created", now=now)
+        events.announce(uow.session, commission, "commission.created", now=uow.now)
     except Refused as refused:
         click = refused.click or click
         session.add(
@@ -204,27 +205,23 @@ def _insert(session, merchant, program, click, kind, conversion_ref, sale_cents,
 # ----------------------------------------------------------------- leads
 
 
-def record_lead(session: Session, merchant: MerchantTerms, data: dict, *, now: datetime) -> tuple[dict, bool]:
-    """Attribute a lead (sign-up, quote request) to its click; idempotent on ``lead_id``."""
-    scope = f"leads:{merchant.id}"
-    stored = idempotency.claim(session, scope, data["lead_id"], idempotency.fingerprint(data))
+def record_lead(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
+    """Attribute a lead (sign-up, quote request) to its click, and commit; returns the
+    answer. ``lead_id`` is the idempotency key: a replay with the same body returns
+    the first answer (``uow.replayed``), another body raises ``IdempotencyKeyReused``."""
+    stored = uow.once(f"leads:{merchant.id}", data["lead_id"], data)
     if stored is not None:
-        session.rollback()
-        return stored, False
+        return stored
     commission, error = attribute(
-        session,
+        uow,
         merchant,
         token=data["click_token"],
         kind="lead",
         conversion_ref=f"lead:{data['lead_id']}",
         sale_cents=None,
         member_email=None,
-        now=now,
     )
-    answer = {"lead_id": data["lead_id"], "commission": commission, "attribution_error": error}
-    idempotency.complete(session, scope, data["lead_id"], answer)
-    session.commit()
-    return answer, True
+    return uow.commit({"lead_id": data["lead_id"], "commission": commission, "attribution_error": error})
 
 
 def order_attribution(session: Session, merchant_id: int, order_id: str) -> dict:

@@ -12,12 +12,16 @@ from sqlalchemy.orm import Session
 from app.affiliates.models import Program
 from app.commissions import events
 from app.commissions.attribution import fee_cents, sale_amount_cents
+from app.commissions.errors import BulkRefused, CommissionNotFound, CommissionNotPending, DuplicateLine
 from app.commissions.models import AttributionError, Commission
-from app.errors import Conflict, Invalid, NotFound
+from app.commissions.schemas import CommissionSchema
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
+from app.unit_of_work import UnitOfWork
 from ledger import accounts
 from ledger.journal import Leg, post
+
+_SCHEMA = CommissionSchema()
 
 # ----------------------------------------------------------------- lifecycle
 
@@ -52,82 +56,93 @@ def _locked(session: Session, merchant_id: int | None, commission_id: int) -> Co
         query = query.where(Commission.merchant_id == merchant_id)
     commission = session.execute(query).scalar_one_or_none()
     if commission is None or commission.kind == "adjustment":
-        raise NotFound(f"No commission {commission_id} of yours.")
+        raise CommissionNotFound(commission_id)
     return commission
 
 
-def _approve(session: Session, commission: Commission, now: datetime) -> None:
+def _approve(uow: UnitOfWork, commission: Commission) -> None:
     if commission.status != "pending":
-        raise Conflict(f"Commission {commission.id} is {commission.status}, not pending.")
+        raise CommissionNotPending(commission.id, commission.status)
     commission.status = "approved"
-    commission.decided_at = now
-    _post(session, commission, key=f"commission:{commission.id}:approve", now=now)
-    events.announce(session, commission, "commission.approved", now=now)
+    commission.decided_at = uow.now
+    _post(uow.session, commission, key=f"commission:{commission.id}:approve", now=uow.now)
+    events.announce(uow.session, commission, "commission.approved", now=uow.now)
 
 
-def _reject(session: Session, commission: Commission, reason: str, now: datetime) -> None:
+def _reject(uow: UnitOfWork, commission: Commission, reason: str) -> None:
     if commission.status != "pending":
-        raise Conflict(f"Commission {commission.id} is {commission.status}, not pending.")
+        raise CommissionNotPending(commission.id, commission.status)
     commission.status = "rejected"
     commission.reason = reason
-    commission.decided_at = now
-    events.announce(session, commission, "commission.rejected", now=now)
+    commission.decided_at = uow.now
+    events.announce(uow.session, commission, "commission.rejected", now=uow.now)
 
 
-def approve(session: Session, merchant: MerchantTerms, commission_id: int, *, now: datetime) -> Commission:
-    """Approve a pending commission; approving it again (a retry) answers the same."""
-    commission = _locked(session, merchant.id, commission_id)
-    if commission.status == "approved":
-        session.rollback()
-        return commission
-    _approve(session, commission, now)
-    session.commit()
-    return commission
+def _decisions_scope(merchant: MerchantTerms) -> str:
+    # One scope for approve, reject and bulk: a key used for one decision is refused for another.
+    return f"commission-decisions:{merchant.id}"
 
 
-def reject(session: Session, merchant: MerchantTerms, commission_id: int, reason: str, *, now: datetime) -> Commission:
-    """Reject a pending commission; rejecting it again with the same reason (a retry) answers the same."""
-    commission = _locked(session, merchant.id, commission_id)
-    if commission.status == "rejected" and commission.reason == reason:
-        session.rollback()
-        return commission
-    _reject(session, commission, reason, now)
-    session.commit()
-    return commission
+def approve(uow: UnitOfWork, merchant: MerchantTerms, commission_id: int, *, key: str | None = None) -> dict:
+    """Approve a pending commission, and commit; returns the answer. Approving it
+    again (a retry) answers the same, with or without ``key`` (an Idempotency-Key)."""
+    stored = uow.once(_decisions_scope(merchant), key, {"approve": commission_id})
+    if stored is not None:
+        return stored
+    commission = _locked(uow.session, merchant.id, commission_id)
+    if commission.status != "approved":
+        _approve(uow, commission)
+    return uow.commit(_SCHEMA.dump(commission))
 
 
-def bulk(session: Session, merchant: MerchantTerms, items: list[dict], *, now: datetime) -> list[Commission]:
-    """Approve or reject many commissions: all of them or, on any refusal, none."""
+def reject(
+    uow: UnitOfWork, merchant: MerchantTerms, commission_id: int, reason: str, *, key: str | None = None
+) -> dict:
+    """Reject a pending commission, and commit; rejecting it again with the same
+    reason (a retry) answers the same."""
+    stored = uow.once(_decisions_scope(merchant), key, {"reject": commission_id, "reason": reason})
+    if stored is not None:
+        return stored
+    commission = _locked(uow.session, merchant.id, commission_id)
+    if not (commission.status == "rejected" and commission.reason == reason):
+        _reject(uow, commission, reason)
+    return uow.commit(_SCHEMA.dump(commission))
+
+
+def bulk(uow: UnitOfWork, merchant: MerchantTerms, items: list[dict], *, key: str | None = None) -> dict:
+    """Approve or reject many commissions, and commit: all of them or, on any refusal, none."""
+    stored = uow.once(_decisions_scope(merchant), key, {"bulk": items})
+    if stored is not None:
+        return stored
     errors: dict[str, list[str]] = {}
     done = []
     seen: set[int] = set()
     for index, item in enumerate(items):
         try:
             if item["id"] in seen:
-                raise Conflict(f"Commission {item['id']} appears twice.")
+                raise DuplicateLine(item["id"])
             seen.add(item["id"])
-            commission = _locked(session, merchant.id, item["id"])
+            commission = _locked(uow.session, merchant.id, item["id"])
             if item["action"] == "approve":
-                _approve(session, commission, now)
+                _approve(uow, commission)
             else:
-                _reject(session, commission, item["reason"], now)
+                _reject(uow, commission, item["reason"])
             done.append(commission)
-        except (Conflict, NotFound) as error:
+        except (CommissionNotFound, CommissionNotPending, DuplicateLine) as error:
             errors[str(index)] = [error.detail]
     if errors:
-        session.rollback()
-        raise Invalid("Nothing was changed: some lines are refused; see errors (by line, from 0).", errors=errors)
-    session.commit()
-    return done
+        raise BulkRefused(errors)  # the unit rolls back the lines already done
+    return uow.commit({"data": _SCHEMA.dump(done, many=True)})
 
 
-def approve_due(session: Session, *, now: datetime, limit: int) -> int:
-    """Approve pending commissions whose hold has ended (the job); returns how many.
-    Idempotent; on PostgreSQL several workers share the work (SKIP LOCKED)."""
+def approve_due(uow: UnitOfWork, *, limit: int) -> int:
+    """Approve pending commissions whose hold has ended (the job), one batch of at
+    most ``limit``, and commit; returns how many. Idempotent; on PostgreSQL several
+    workers share the work (SKIP LOCKED)."""
     due = (
-        session.execute(
+        uow.session.execute(
             select(Commission)
-            .where(Commission.status == "pending", Commission.hold_until <= now)
+            .where(Commission.status == "pending", Commission.hold_until <= uow.now)
             .order_by(Commission.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -136,15 +151,16 @@ def approve_due(session: Session, *, now: datetime, limit: int) -> int:
         .all()
     )
     for commission in due:
-        _approve(session, commission, now)
+        _approve(uow, commission)
+    uow.commit()
     return len(due)
 
 
-def on_refund(
-    session: Session, merchant: MerchantTerms, order_id: str, net_cents: int, refund_id: str, *, now: datetime
-) -> None:
-    """Follow a refund: a pending commission is recomputed on the net amount (rejected
-    when nothing is left); an approved one gets a negative adjustment, posted at once."""
+def on_refund(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, net_cents: int, refund_id: str) -> None:
+    """Follow a refund, in the refund's unit (it commits): a pending commission is
+    recomputed on the net amount (rejected when nothing is left); an approved one
+    gets a negative adjustment, posted at once."""
+    session = uow.session
     commission = session.execute(
         select(Commission)
         .where(Commission.merchant_id == merchant.id, Commission.conversion_ref == f"order:{order_id}")
@@ -159,18 +175,23 @@ def on_refund(
         commission.amount_cents = target
         commission.fee_cents = fee_cents(program, target)
         if net_cents == 0:
-            _reject(session, commission, "Order refunded in full.", now)
+            _reject(uow, commission, "Order refunded in full.")
         return
     effective, effective_fee = session.execute(
         select(
             func.coalesce(func.sum(Commission.amount_cents), 0), func.coalesce(func.sum(Commission.fee_cents), 0)
         ).where(Commission.adjusts_commission_id == commission.id)
     ).one()
-    effective += commission.amount_cents
-    effective_fee += commission.fee_cents
-    delta = target - effective
+    delta = target - (effective + commission.amount_cents)
     if delta >= 0:
         return
+    fee_delta = fee_cents(program, target) - (effective_fee + commission.fee_cents)
+    _adjust(uow, commission, delta, fee_delta, reason=f"Refund {refund_id} of order {order_id}.", refund_id=refund_id)
+
+
+def _adjust(uow: UnitOfWork, commission: Commission, delta: int, fee_delta: int, *, reason: str, refund_id: str):
+    """A negative adjustment of an approved commission, approved and posted at once."""
+    now = uow.now
     adjustment = Commission(
         merchant_id=commission.merchant_id,
         program_id=commission.program_id,
@@ -182,20 +203,20 @@ def on_refund(
         currency=commission.currency,
         base_amount_cents=0,
         amount_cents=delta,
-        fee_cents=fee_cents(program, target) - effective_fee,
+        fee_cents=fee_delta,
         status="approved",
         suspicious=False,
-        reason=f"Refund {refund_id} of order {order_id}.",
+        reason=reason,
         adjusts_commission_id=commission.id,
         clicked_at=None,
         created_at=now,
         hold_until=now,
         decided_at=now,
     )
-    session.add(adjustment)
-    session.flush()
-    _post(session, adjustment, key=f"commission:{commission.id}:refund:{refund_id}", now=now)
-    events.announce(session, adjustment, "commission.approved", now=now)
+    uow.session.add(adjustment)
+    uow.session.flush()
+    _post(uow.session, adjustment, key=f"commission:{commission.id}:refund:{refund_id}", now=now)
+    events.announce(uow.session, adjustment, "commission.approved", now=uow.now)
 
 
 # ----------------------------------------------------------------- merchant reads
@@ -224,7 +245,7 @@ def list_commissions(
 def get_commission(session: Session, merchant: MerchantTerms, commission_id: int) -> Commission:
     commission = session.get(Commission, commission_id)
     if commission is None or commission.merchant_id != merchant.id:
-        raise NotFound(f"No commission {commission_id} of yours.")
+        raise CommissionNotFound(commission_id)
     return commission
 
 

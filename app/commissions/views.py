@@ -4,11 +4,12 @@ import csv
 import io
 
 import marshmallow as ma
-from flask import Response, g, jsonify, request
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import unit_of_work
 from app.commissions import attribution, reports, services
 from app.commissions.schemas import (
     AttributionErrorArgsSchema,
@@ -28,7 +29,8 @@ from app.constants import BULK_COMMISSIONS_MAX
 from app.errors import Invalid, conflict
 from app.extensions import db
 from app.identity.auth import affiliate_required, merchant_required
-from ledger.types import utcnow
+from app.unit_of_work import IDEMPOTENCY_HEADER_DOC, answered, header_key
+from ledger import utcnow
 
 blp = Blueprint(
     "commissions",
@@ -37,6 +39,7 @@ blp = Blueprint(
     description="Commissions: merchants validate conversions; affiliates read their report.",
 )
 _BULK_SCHEMA = BulkSchema()
+_KEY_REUSED = "the Idempotency-Key was used for a different decision."
 _BULK_BODY = {
     "required": True,
     "content": {
@@ -80,14 +83,16 @@ class CommissionApproval(MethodView):
     decorators = [merchant_required]
 
     @blp.response(200, CommissionSchema)
-    @blp.alt_response(409, **conflict("The commission was rejected already."))
+    @blp.alt_response(409, **conflict(f"The commission was rejected already, or {_KEY_REUSED}"))
+    @blp.doc(**IDEMPOTENCY_HEADER_DOC)
     def post(self, commission_id):
         """Approve a pending commission
 
         Posts the commission to the affiliate's payable and the network fee to
         the platform, both owed by you. Approving it again answers the same.
         """
-        return services.approve(db.session, g.merchant, commission_id, now=utcnow())
+        uow = unit_of_work.current()
+        return answered(services.approve(uow, g.merchant, commission_id, key=header_key()), created=200)
 
 
 @blp.route("/commissions/<id:commission_id>/reject")
@@ -96,13 +101,15 @@ class CommissionRejection(MethodView):
 
     @blp.arguments(RejectSchema)
     @blp.response(200, CommissionSchema)
-    @blp.alt_response(409, **conflict("The commission was decided already."))
+    @blp.alt_response(409, **conflict(f"The commission was decided already, or {_KEY_REUSED}"))
+    @blp.doc(**IDEMPOTENCY_HEADER_DOC)
     def post(self, data, commission_id):
         """Reject a pending commission, with a reason the affiliate sees
 
         Rejecting it again with the same reason answers the same.
         """
-        return services.reject(db.session, g.merchant, commission_id, data["reason"], now=utcnow())
+        uow = unit_of_work.current()
+        return answered(services.reject(uow, g.merchant, commission_id, data["reason"], key=header_key()), created=200)
 
 
 def _csv_items(text: str) -> dict:
@@ -144,8 +151,9 @@ def _bulk_items() -> list[dict]:
 class CommissionsBulk(MethodView):
     decorators = [merchant_required]
 
-    @blp.doc(requestBody=_BULK_BODY)
+    @blp.doc(requestBody=_BULK_BODY, **IDEMPOTENCY_HEADER_DOC)
     @blp.response(200, BulkResultSchema)
+    @blp.alt_response(409, **conflict(f"The {_KEY_REUSED}"))
     def post(self):
         """Approve or reject many commissions at once (JSON or CSV upload)
 
@@ -153,7 +161,8 @@ class CommissionsBulk(MethodView):
         CSV (`Content-Type: text/csv`): lines `id,action,reason`. All lines
         apply, or none: any refused line answers 422 with errors by line.
         """
-        return {"data": services.bulk(db.session, g.merchant, _bulk_items(), now=utcnow())}
+        uow = unit_of_work.current()
+        return answered(services.bulk(uow, g.merchant, _bulk_items(), key=header_key()), created=200)
 
 
 @blp.route("/attribution-errors")
@@ -181,8 +190,7 @@ class Leads(MethodView):
         Earns the program's fixed lead amount. Safe to retry: `lead_id` is the
         idempotency key.
         """
-        answer, created = attribution.record_lead(db.session, g.merchant, data, now=utcnow())
-        return jsonify(answer), 201 if created else 200
+        return answered(attribution.record_lead(unit_of_work.current(), g.merchant, data))
 
 
 @blp.route("/affiliate/report")

@@ -76,14 +76,13 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
     attributed = _NO_ATTRIBUTION
     if "click_token" in data:
         commission, error = attribution.attribute(
-            session,
+            uow,
             merchant,
             token=data["click_token"],
             kind="sale",
             conversion_ref=f"order:{data['order_id']}",
             sale_cents=data["amount_cents"],
             member_email=data["member_email"],
-            now=now,
         )
         attributed = {"commission": commission, "attribution_error": error}
     after = earned.member_after or ledger.member_points(session, str(member_id))
@@ -128,7 +127,7 @@ def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: 
     )
     order.refunded_cents += data["amount_cents"]
     order.points_reversed += reverse
-    commissions.on_refund(session, merchant, order_id, order.net_amount_cents, data["refund_id"], now=now)
+    commissions.on_refund(uow, merchant, order_id, order.net_amount_cents, data["refund_id"])
     refund = Refund(
         merchant_id=merchant.id,
         refund_id=data["refund_id"],
