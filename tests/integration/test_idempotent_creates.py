@@ -149,3 +149,20 @@ def test_an_application_retried_with_its_key_answers_the_same(client, admin_head
     retry = client.post(f"/v1/programs/{program['id']}/applications", headers=keyed)
     assert first.status_code == 201
     assert (retry.status_code, retry.get_json()) == (200, first.get_json())
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("case", ["merchant", "program"])
+def test_16_concurrent_identical_creates_with_one_key_make_one(app, admin_headers, world, case):
+    from tests.integration.test_concurrency import run_together
+
+    path, headers, body_of, list_path, list_headers = cases(world, app.test_client(), admin_headers)[case]
+    body, keyed = body_of(), {**headers, "Idempotency-Key": unique("idem")}
+    before = count(app.test_client(), list_path, list_headers)
+
+    responses = run_together(16, lambda i: app.test_client().post(path, json=body, headers=keyed))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 15 + [201], [r.get_json() for r in responses]
+    assert len({r.data for r in responses}) == 1  # the replays carry the first answer, byte for byte
+    assert count(app.test_client(), list_path, list_headers) == before + 1
