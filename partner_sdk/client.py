@@ -6,7 +6,8 @@ import json
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, TypedDict
+from types import TracebackType
+from typing import Any, Literal, NotRequired, Self, TypedDict
 
 from partner_sdk._transport import Transport
 from partner_sdk.models import (
@@ -232,6 +233,11 @@ class _Client:
     of a mutation always send the same idempotency key: the order_id, the
     refund_id, or an `Idempotency-Key` generated once per call, so a retried
     call never counts twice. Other 4xx answers raise at once.
+
+    Connections are kept alive and reused between calls. A client is safe to
+    share between threads: each call borrows its own connection from the
+    client's pool. Call `close()` when done, or use the client as a context
+    manager (``with MerchantClient(...) as client:``).
     """
 
     def __init__(
@@ -261,6 +267,18 @@ class _Client:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the client's keep-alive connections; the client cannot be used afterwards."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
     # Webhook endpoints
 
@@ -345,6 +363,8 @@ class MerchantClient(_Client):
     of a mutation always send the same idempotency key: the order_id, the
     refund_id, the lead_id, or an `Idempotency-Key` generated once per call,
     so a retried call never counts twice. Other 4xx answers raise at once.
+    Connections are kept alive; the client is thread-safe; `close()` it or
+    use it in a ``with``.
     """
 
     # Orders and refunds
