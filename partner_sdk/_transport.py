@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from partner_sdk._connections import ConnectionPool, Reply
-from partner_sdk.errors import ConnectionFailed, LoyaltyError, RateLimited, error_from_response
+from partner_sdk._version import __version__
+from partner_sdk.errors import ConnectionFailed, RateLimited, UnexpectedAnswer, error_from_response
 
-USER_AGENT = "partner-sdk/0.3"
+USER_AGENT = f"partner-sdk/{__version__}"
 JSON_ACCEPT = "application/json, application/problem+json"
 RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 # Methods the platform treats as reads: sending one twice changes nothing.
@@ -89,7 +90,7 @@ class Transport:
         )
         if status == 204:
             return status, {}
-        return status, _json_object(status, payload)
+        return status, json_object(status, payload)
 
     def call(
         self,
@@ -151,13 +152,13 @@ class Transport:
         return self.pool.send(method, target, data, headers, resendable=resendable)
 
 
-def _json_object(status: int, payload: bytes) -> dict[str, Any]:
+def json_object(status: int, payload: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         parsed = None
     if not isinstance(parsed, dict):
-        raise LoyaltyError(status, "Invalid response", "expected a JSON object from the platform")
+        raise UnexpectedAnswer("answer", "expected a JSON object from the platform", status=status)
     return parsed
 
 
