@@ -145,6 +145,40 @@ def session(engine) -> Iterator[Session]:
         yield s
 
 
+@pytest.fixture
+def db_session(engine) -> Iterator[Session]:
+    """A session whose every write is rolled back after the test, commits included.
+
+    As pypi/warehouse does: one connection, an outer transaction begun on it, and a
+    Session bound to it with ``join_transaction_mode="create_savepoint"``. Code under
+    test that calls ``session.commit()`` only releases a SAVEPOINT and
+    ``session.rollback()`` only rolls back to one; the outer transaction is rolled
+    back at teardown, so nothing the test wrote is seen by the next test or left in
+    the run's shared database.
+
+    Use it for service-level tests that take a session (``ledger.*``, ``services.*``,
+    later a unit of work built on it): pass ``db_session`` where the code takes a
+    session. Requests through ``client`` run on their own connections and do not see
+    its uncommitted rows; on SQLite the outer transaction also holds the database's
+    write lock (the engine begins with ``BEGIN IMMEDIATE``), so a test must not write
+    through ``client`` or another session while it holds ``db_session``.
+
+    SQLite: pysqlite's own transaction handling breaks SAVEPOINT; app.extensions
+    already applies SQLAlchemy's documented workaround (``isolation_level = None`` on
+    connect, ``BEGIN`` emitted on the engine's begin event), so savepoints nest
+    properly here as on PostgreSQL.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
