@@ -8,6 +8,7 @@ cannot be reached the run fails instead of skipping.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -20,6 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
+
+from tests.factories.merchants import auth, create_merchant
 
 ADMIN_KEY = "test-operator-key-0123456789abcdef"
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -179,47 +182,15 @@ def db_session(engine) -> Iterator[Session]:
         connection.close()
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return auth(ADMIN_KEY)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def unique_email() -> str:
-    return f"{unique('member')}@example.com"
-
-
-def merchant_body(**overrides) -> dict:
-    body = {
-        "name": unique("Shop"),
-        "domains": ["shop.example"],
-        "currency": "EUR",
-        "earn_rule": {"points": 10, "per_amount_cents": 1500},
-        "price_per_1000_points_cents": 500,
-    }
-    body.update(overrides)
-    return body
-
-
 @pytest.fixture
 def new_merchant(client, admin_headers) -> Callable[..., dict]:
     """Create a merchant through the API: returns its JSON plus ready `headers`."""
-
-    def create(**overrides) -> dict:
-        response = client.post("/v1/merchants", json=merchant_body(**overrides), headers=admin_headers)
-        assert response.status_code == 201, response.get_json()
-        merchant = response.get_json()
-        merchant["headers"] = auth(merchant["api_key"])
-        return merchant
-
-    return create
+    return functools.partial(create_merchant, client, admin_headers)
 
 
 @pytest.fixture
@@ -247,9 +218,7 @@ def live_server(app) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def api_merchant(app) -> dict:
     """One merchant for generated requests (session-wide: hypothesis calls the test many times)."""
-    response = app.test_client().post("/v1/merchants", json=merchant_body(), headers=auth(ADMIN_KEY))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return create_merchant(app.test_client(), auth(ADMIN_KEY))
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.members.models import Member
 from ledger.types import utcnow
-from tests.conftest import unique_email
+from tests.factories.names import unique_email
 
 # The email the first test writes, for the second test to look for.
 WRITTEN: list[str] = []

@@ -17,9 +17,13 @@ from sqlalchemy import func, select
 
 from app.auth import AFFILIATE, MERCHANT, OPERATOR, PUBLIC
 from app.routes_doc import api_operations
-from tests.boutique_helpers import member_with_points, redeem, reward
-from tests.conftest import ADMIN_KEY, auth, make_app
-from tests.integration.affiliate_world import follow, new_affiliate, new_link, new_program, order, token_of
+from tests.conftest import ADMIN_KEY, make_app
+from tests.factories.affiliates import follow, new_affiliate, new_link, new_program, token_of
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import member_with_points
+from tests.factories.merchants import auth, create_merchant
+from tests.factories.orders import record_order
+from tests.factories.webhooks import register_endpoint
 
 # Collection needs the routes before any database exists; they are the same in every app.
 OPERATIONS = api_operations(make_app("sqlite://"))
@@ -109,14 +113,7 @@ def tenants(app) -> Tenants:
 
     client = app.test_client()
     operator = auth(ADMIN_KEY)
-    merchants = []
-    for _ in range(2):
-        created = client.post("/v1/merchants", json=_merchant_body(), headers=operator)
-        assert created.status_code == 201, created.get_json()
-        merchant = created.get_json()
-        merchant["headers"] = auth(merchant["api_key"])
-        merchants.append(merchant)
-    merchant_a, merchant_b = merchants
+    merchant_a, merchant_b = create_merchant(client, operator), create_merchant(client, operator)
     affiliate_a, affiliate_b = new_affiliate(client, operator), new_affiliate(client, operator)
 
     program = new_program(client, merchant_a["headers"])
@@ -124,7 +121,9 @@ def tenants(app) -> Tenants:
     assert applied.status_code == 201, applied.get_json()
     link = new_link(client, affiliate_a["headers"], program["id"])
     clicked = follow(client, link["code"])
-    ordered = order(client, merchant_a["headers"], token=token_of(clicked.headers["Location"]))
+    ordered = record_order(
+        client, merchant_a["headers"], click_token=token_of(clicked.headers["Location"]), amount_cents=10_000
+    )
     assert ordered.status_code == 201 and ordered.get_json()["commission"], ordered.get_json()
 
     item = reward(client, merchant_a)
@@ -133,11 +132,7 @@ def tenants(app) -> Tenants:
         _email, _earned, member = member_with_points(app, db.engine, client, merchant_a)
     assert redeem(member, item["id"]).status_code == 303
     redemptions = client.get("/v1/redemptions", headers=merchant_a["headers"]).get_json()["data"]
-    endpoint = client.post(
-        "/v1/webhook-endpoints",
-        json={"url": "http://127.0.0.1:9/hook", "events": ["order.points_awarded"]},
-        headers=merchant_a["headers"],
-    )
+    endpoint = register_endpoint(client, merchant_a["headers"])
     assert endpoint.status_code == 201, endpoint.get_json()
     statement = client.post(
         f"/v1/merchants/{merchant_a['id']}/statements",
@@ -163,12 +158,6 @@ def tenants(app) -> Tenants:
         "statement_id": statement.get_json()["id"],
     }
     return Tenants(operator, merchant_a, merchant_b, affiliate_a, affiliate_b, values, affiliate_a["api_key_id"])
-
-
-def _merchant_body() -> dict:
-    from tests.conftest import merchant_body
-
-    return merchant_body(domains=["shop.example"])
 
 
 def call(client, op, path: str, headers: dict):

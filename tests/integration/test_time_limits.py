@@ -25,9 +25,10 @@ from app.settlement import services as settlement
 from app.web import services as web
 from ledger.models import Hold
 from ledger.types import utcnow
-from tests.boutique_helpers import member_with_points, redeem, reward
-from tests.conftest import unique, unique_email
-from tests.integration.affiliate_world import build_world
+from tests.factories.affiliates import build_world
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import member_with_points
+from tests.factories.names import unique, unique_email
 
 ONE_SECOND = timedelta(seconds=1)
 # Far before any other test's rows: a job run at this instant sees only this module's.
