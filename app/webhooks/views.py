@@ -9,7 +9,7 @@ from marshmallow import RAISE
 
 from app.errors import Unauthorized, conflict
 from app.extensions import db
-from app.identity.auth import affiliate_of_key, bearer_token, merchant_of_key
+from app.identity.auth import AFFILIATE, MERCHANT, affiliate_of_key, bearer_token, grants, merchant_of_key
 from app.identity.keys import hash_key
 from app.schemas import PageArgsSchema
 from app.unit_of_work import IDEMPOTENCY_HEADER_DOC as HEADER_DOC
@@ -37,6 +37,7 @@ _KEY_CONFLICT = conflict("This Idempotency-Key was used for a different request.
 _KEY_HEADER = HEADER_DOC
 
 
+@grants(MERCHANT, AFFILIATE)
 def owner_required(view):
     """A live merchant key or a live affiliate key passes; the owner is in ``g.webhook_owner``.
 

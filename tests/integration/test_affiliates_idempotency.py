@@ -14,8 +14,9 @@ from app.commissions.errors import BulkRefused, CommissionNotPending
 from app.commissions.models import Commission
 from app.merchants.models import MerchantTerms
 from app.unit_of_work import IdempotencyKeyReused, UnitOfWork
-from tests.conftest import unique
-from tests.integration.affiliate_world import World, build_world, order
+from tests.factories.affiliates import World, build_world
+from tests.factories.names import unique
+from tests.factories.orders import record_order
 from tests.integration.test_auth_and_errors import assert_problem
 from tests.integration.test_idempotent_creates import count
 
@@ -180,7 +181,7 @@ def _live_keys(client, path, headers) -> int:
 
 
 def _pending(client, world) -> str:
-    response = order(client, world.merchant["headers"], token=world.click(client))
+    response = record_order(client, world.merchant["headers"], click_token=world.click(client))
     return response.get_json()["commission"]["id"]
 
 
