@@ -15,7 +15,7 @@ from app.members.models import Member
 from app.merchants.models import Merchant
 from app.merchants.services import create_merchant
 from app.orders.services import record_order, refund_order
-from ledger.types import utcnow
+from ledger import utcnow
 
 MERCHANTS = [
     {

@@ -5,7 +5,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 
-from ledger.models import Base
+from ledger import Base
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -10,12 +10,12 @@ from flask import g, jsonify, request
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+import ledger
 from app.errors import Unprocessable, conflict
 from app.extensions import db
-from ledger import idempotency
 
 HEADER = "Idempotency-Key"
-_KEY = re.compile(rf"^[\x21-\x7e]{{1,{idempotency.KEY_LENGTH_MAX}}}$")
+_KEY = re.compile(rf"^[\x21-\x7e]{{1,{ledger.IDEMPOTENCY_KEY_LENGTH_MAX}}}$")
 
 
 def header_key() -> str | None:
@@ -25,7 +25,7 @@ def header_key() -> str | None:
         return None
     if not _KEY.match(key):
         raise Unprocessable(
-            f"{HEADER} must be 1 to {idempotency.KEY_LENGTH_MAX} visible ASCII characters.",
+            f"{HEADER} must be 1 to {ledger.IDEMPOTENCY_KEY_LENGTH_MAX} visible ASCII characters.",
             errors={HEADER: ["Not a valid key."]},
         )
     return key
@@ -37,13 +37,13 @@ def run_once(
     """Do ``work`` (which must not commit) and commit; with a key, a retry of the
     same request gets the first answer back and ``False``, another request 409."""
     if key is not None:
-        stored = idempotency.claim(session, scope, key, idempotency.fingerprint(request_data))
+        stored = ledger.claim_request(session, scope, key, ledger.request_fingerprint(request_data))
         if stored is not None:
             session.rollback()
             return stored, False
     answer = work()
     if key is not None:
-        idempotency.complete(session, scope, key, answer)
+        ledger.complete_request(session, scope, key, answer)
     session.commit()
     return answer, True
 
@@ -87,12 +87,12 @@ def idempotent_create(blp: Blueprint, schema):
             # Short enough for the record's scope column: caller and view, e.g. "m42:programs.Programs".
             scope = f"{_caller()}:{request.endpoint}"
             asked = {"path": request.path, "body": request.get_json(silent=True)}
-            stored = idempotency.claim(db.session, scope, key, idempotency.fingerprint(asked))
+            stored = ledger.claim_request(db.session, scope, key, ledger.request_fingerprint(asked))
             if stored is not None:
                 db.session.rollback()
                 return jsonify(stored), 200
             response = view(*args, **kwargs)
-            idempotency.complete(db.session, scope, key, response.get_json())
+            ledger.complete_request(db.session, scope, key, response.get_json())
             db.session.commit()
             return response
 

@@ -1,10 +1,29 @@
 """The double-entry points ledger: framework-free, on SQLAlchemy sessions.
 
 Public functions take a SQLAlchemy ``Session`` and plain values; the caller
-owns the transaction. See ``shared`` design rules 1 to 8 in docs/ledger.md.
+owns the transaction. See design rules 1 to 8 in docs/ledger.md.
+
+The application imports this package only, never its modules: every name it
+may use is in ``__all__``. The surface is deliberate:
+
+- money flows, each one balanced entry with its own kind, ref and
+  idempotency key: ``earn``, ``clawback``, ``place_hold`` / ``post_hold`` /
+  ``void_hold`` / ``expire_holds``, ``expire_lots``, ``reverse``;
+- reads: ``member_points``;
+- request idempotency (the first answer to a key answers every retry):
+  ``claim_request``, ``complete_request``, ``request_fingerprint``,
+  ``IDEMPOTENCY_KEY_LENGTH_MAX``;
+- the ledger's own column types and helpers, which the application's tables
+  share so that one time source and one id type hold everywhere: ``utcnow``,
+  ``BigId``, ``UTCDateTime``, ``Base``, ``dialect_insert``,
+  ``upsert_statement``;
+- integrity: ``seal``, ``verify``; and the ledger's exceptions.
+
+Journal legs (``post``, ``Leg``) stay inside: a new money flow is a new
+function here, never postings written by hand in the application.
 """
 
-from ledger.accounts import PTS
+from ledger.accounts import PTS, dialect_insert, upsert_statement
 from ledger.chain import seal
 from ledger.errors import (
     HoldAlreadyResolved,
@@ -18,14 +37,25 @@ from ledger.errors import (
     UnbalancedEntry,
 )
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
+from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
 from ledger.journal import reverse
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
+from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
 __all__ = [
+    "IDEMPOTENCY_KEY_LENGTH_MAX",
     "PTS",
     "Base",
+    "BigId",
+    "UTCDateTime",
+    "claim_request",
+    "complete_request",
+    "dialect_insert",
+    "request_fingerprint",
+    "upsert_statement",
+    "utcnow",
     "HoldAlreadyResolved",
     "HoldExpired",
     "HoldNotFound",

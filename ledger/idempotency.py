@@ -14,25 +14,25 @@ from ledger.errors import IdempotencyConflict
 from ledger.models import IdempotencyRecord
 from ledger.types import utcnow
 
-KEY_LENGTH_MAX = 250
+IDEMPOTENCY_KEY_LENGTH_MAX = 250
 SCOPE_LENGTH_MAX = 64
 
 
-def fingerprint(request: Any) -> str:
+def request_fingerprint(request: Any) -> str:
     """A stable hash of a JSON-able request (key order does not matter)."""
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | None:
+def claim_request(session: Session, scope: str, key: str, request_hash: str) -> dict | None:
     """Reserve ``key`` in ``scope`` for this request, or return the stored answer.
 
     Returns ``None`` when the caller is first and must do the work, then call
-    ``complete``. Raises ``IdempotencyConflict`` when the key was used for a
+    ``complete_request``. Raises ``IdempotencyConflict`` when the key was used for a
     different request. A concurrent first caller makes this wait for its commit.
     """
-    if not key or len(key) > KEY_LENGTH_MAX:
-        raise ValueError("idempotency key must have 1 to 250 characters")
+    if not key or len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+        raise ValueError(f"idempotency key must have 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
     if not scope or len(scope) > SCOPE_LENGTH_MAX:
         raise ValueError(f"idempotency scope must have 1 to {SCOPE_LENGTH_MAX} characters: {scope!r}")
     records = IdempotencyRecord.__table__
@@ -54,7 +54,7 @@ def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | N
     return json.loads(record.result)
 
 
-def complete(session: Session, scope: str, key: str, result: dict) -> None:
+def complete_request(session: Session, scope: str, key: str, result: dict) -> None:
     """Store the answer given to the request that claimed ``key``."""
     records = IdempotencyRecord.__table__
     done = session.execute(

@@ -33,7 +33,7 @@ from app.idempotency_keys import idempotent_create
 from app.keys import with_key
 from app.merchants.schemas import ApiKeyCreatedSchema
 from app.schemas import PageArgsSchema
-from ledger.types import utcnow
+from ledger import utcnow
 
 affiliates_blp = Blueprint(
     "affiliates", __name__, url_prefix="/v1/affiliates", description="Operator: affiliates and their keys."

@@ -14,7 +14,8 @@ from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
 from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
 from app.webhooks.services import emit
-from ledger.accounts import member_account, upsert_statement
+from ledger import upsert_statement
+from ledger.accounts import member_account
 from ledger.models import Account, Lot
 
 _MEMBERS = Member.__table__

@@ -16,7 +16,6 @@ from app.merchants.models import MerchantTerms
 from app.orders.models import Order, Refund
 from app.orders.schemas import OrderSchema, RefundSchema
 from app.webhooks.services import emit
-from ledger import idempotency
 
 _ORDER_SCHEMA = OrderSchema()
 _INSERT_ORDER = insert(Order.__table__)
@@ -42,7 +41,7 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
     with another body it raises ``IdempotencyConflict``.
     """
     scope = f"orders:{merchant.id}"
-    stored = idempotency.claim(session, scope, data["order_id"], idempotency.fingerprint(data))
+    stored = ledger.claim_request(session, scope, data["order_id"], ledger.request_fingerprint(data))
     if stored is not None:
         session.rollback()
         return stored, False
@@ -95,7 +94,7 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
     after = earned.member_after or ledger.member_points(session, str(member_id))
     # A transient Order (never added to the session) gives the answer the same shape as GET.
     answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attributed})
-    idempotency.complete(session, scope, data["order_id"], answer)
+    ledger.complete_request(session, scope, data["order_id"], answer)
     emit(session, "merchant", merchant.id, "order.points_awarded", answer, now=now)
     session.commit()
     return answer, True
@@ -116,7 +115,7 @@ def refund_order(
     difference is taken back; points already spent become member debt."""
     scope = f"refunds:{merchant.id}"
     request = {"order_id": order_id, **data}
-    stored = idempotency.claim(session, scope, data["refund_id"], idempotency.fingerprint(request))
+    stored = ledger.claim_request(session, scope, data["refund_id"], ledger.request_fingerprint(request))
     if stored is not None:
         session.rollback()
         return stored, False
@@ -169,7 +168,7 @@ def refund_order(
             **members.points_of(session, order.member_id),
         }
     )
-    idempotency.complete(session, scope, data["refund_id"], answer)
+    ledger.complete_request(session, scope, data["refund_id"], answer)
     emit(session, "merchant", merchant.id, "order.refunded", answer, now=now)
     session.commit()
     return answer, True

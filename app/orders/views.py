@@ -9,7 +9,7 @@ from app.errors import conflict
 from app.extensions import db
 from app.orders import services
 from app.orders.schemas import OrderCreateSchema, OrderSchema, RefundCreateSchema, RefundSchema
-from ledger.types import utcnow
+from ledger import utcnow
 
 blp = Blueprint(
     "orders", __name__, url_prefix="/v1/orders", description="Merchant: orders earn points, refunds take them back."

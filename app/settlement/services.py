@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.affiliates.models import Affiliate
 from app.commissions import events
 from app.commissions.models import Commission
@@ -24,7 +25,6 @@ from app.settlement.models import Payout, Statement, StatementLine, fees_beside,
 from app.settlement.schemas import StatementSchema
 from app.webhooks.services import emit
 from ledger import accounts
-from ledger.idempotency import fingerprint
 from ledger.journal import Leg, post
 
 # ----------------------------------------------------------------- payouts
@@ -44,7 +44,7 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
     affiliate = _affiliate(session, affiliate_id)
     # One payout at a time per affiliate: commissions are read, then marked paid.
     serialize(session, f"payouts:a{affiliate.id}")
-    request_hash = fingerprint({"currency": data["currency"], "reference": data["reference"]})
+    request_hash = ledger.request_fingerprint({"currency": data["currency"], "reference": data["reference"]})
     existing = session.execute(
         select(Payout).where(Payout.affiliate_id == affiliate.id, Payout.payout_key == data["payout_id"])
     ).scalar_one_or_none()
