@@ -8,8 +8,12 @@ may use is in ``__all__``. The surface is deliberate:
 
 - money flows, each one balanced entry with its own kind, ref and
   idempotency key: ``earn``, ``clawback``, ``place_hold`` / ``post_hold`` /
-  ``void_hold`` / ``expire_holds``, ``expire_lots``, ``reverse``;
-- reads: ``member_points``;
+  ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
+  spent, the supplier credited), ``expire_lots``, ``post_commission``,
+  ``post_payout``, ``reverse``; ``lock_member`` takes a member's lock early;
+- reads: ``member_points``; for statements ``account_movements`` and
+  ``fees_beside`` on the accounts named by ``receivable_account`` and
+  ``payable_account``;
 - request idempotency (the first answer to a key answers every retry):
   ``claim_request``, ``complete_request``, ``request_fingerprint``,
   ``IDEMPOTENCY_KEY_LENGTH_MAX``;
@@ -23,7 +27,7 @@ Journal legs (``post``, ``Leg``) stay inside: a new money flow is a new
 function here, never postings written by hand in the application.
 """
 
-from ledger.accounts import PTS, dialect_insert, upsert_statement
+from ledger.accounts import PTS, dialect_insert, payable_account, receivable_account, upsert_statement
 from ledger.chain import seal
 from ledger.errors import (
     HoldAlreadyResolved,
@@ -36,15 +40,26 @@ from ledger.errors import (
     Overdraft,
     UnbalancedEntry,
 )
+from ledger.flows import lock_member, post_commission, post_payout, post_redemption
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
 from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
 from ledger.journal import reverse
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
+from ledger.reads import Movement, account_movements, fees_beside
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
 __all__ = [
+    "Movement",
+    "account_movements",
+    "fees_beside",
+    "lock_member",
+    "payable_account",
+    "post_commission",
+    "post_payout",
+    "post_redemption",
+    "receivable_account",
     "IDEMPOTENCY_KEY_LENGTH_MAX",
     "PTS",
     "Base",
