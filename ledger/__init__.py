@@ -11,7 +11,9 @@ may use is in ``__all__``. The surface is deliberate:
   ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
   spent, the supplier credited), ``expire_lots``, ``post_commission``,
   ``post_payout``, ``reverse``; ``lock_member`` takes a member's lock early;
-- reads: ``member_points``; for statements ``account_movements`` and
+- reads: ``member_points``, ``member_history`` (structured ``Reference``s,
+  never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
+  caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for statements ``account_movements`` and
   ``fees_beside`` on the accounts named by ``receivable_account`` and
   ``payable_account``;
 - request idempotency (the first answer to a key answers every retry):
@@ -41,6 +43,16 @@ from ledger.errors import (
     UnbalancedEntry,
 )
 from ledger.flows import lock_member, post_commission, post_payout, post_redemption
+from ledger.history import (
+    HistoryEntry,
+    OpenLot,
+    Reference,
+    lots_expiring,
+    member_history,
+    member_lots,
+    order_ref,
+    redemption_ref,
+)
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
 from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
 from ledger.journal import reverse
@@ -51,6 +63,14 @@ from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
 __all__ = [
+    "HistoryEntry",
+    "OpenLot",
+    "Reference",
+    "lots_expiring",
+    "member_history",
+    "member_lots",
+    "order_ref",
+    "redemption_ref",
     "Movement",
     "account_movements",
     "fees_beside",

@@ -253,7 +253,7 @@ def place_redemption(
     )
     session.add(redemption)
     session.flush()
-    hold.ref = f"redemption:{redemption.id}"
+    hold.ref = ledger.redemption_ref(redemption.id)
     session.flush()
     _announce(session, redemption, now=now)
     if item.kind == VOUCHER:

@@ -58,7 +58,7 @@ def record_order(session: Session, merchant: MerchantTerms, data: dict, *, now: 
         issuer=issuer_of(merchant),
         points=points,
         idempotency_key=f"earn:{merchant.id}:{data['order_id']}",
-        ref=f"order:{merchant.id}:{data['order_id']}",
+        ref=ledger.order_ref(str(merchant.id), data["order_id"]),
         memo=f"Order {data['order_id']} at {merchant.name}",
         now=now,
         lifetime_days=merchant.points_lifetime_days,
@@ -135,7 +135,7 @@ def refund_order(
         points=reverse,
         earn_entry_id=order.earn_entry_id,
         idempotency_key=f"refund:{merchant.id}:{data['refund_id']}",
-        ref=f"order:{merchant.id}:{order_id}",
+        ref=ledger.order_ref(str(merchant.id), order_id),
         memo=f"Refund {data['refund_id']} of order {order_id} at {merchant.name}",
         now=now,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 import ledger
-from ledger.models import Entry
+from ledger.models import Entry, Hold, Lot
 from tests.conftest import unique
 from tests.integration.test_ledger import assert_rules_hold, balance_of, earn, hold
 
@@ -148,3 +149,115 @@ def test_account_movements_sum_per_kind_inside_the_period_only(session):
 def test_account_movements_of_an_unknown_account_are_empty(session):
     now = ledger.utcnow()
     assert ledger.account_movements(session, unique("nobody"), now - timedelta(days=1), now) == []
+
+
+def earn_order(session, member, points, *, merchant, order_id, at=None, lifetime_days=365):
+    result = ledger.earn(
+        session,
+        member_key=member,
+        issuer=ledger.Issuer(merchant, EUR, 500),
+        points=points,
+        idempotency_key=unique("earn"),
+        ref=ledger.order_ref(merchant, order_id),
+        memo=f"Order {order_id}",
+        now=at or ledger.utcnow(),
+        lifetime_days=lifetime_days,
+    )
+    session.commit()
+    return result
+
+
+def test_the_history_names_each_entry_by_structured_reference_newest_first(session):
+    member, merchant = unique("u"), unique("m")
+    earned = earn_order(session, member, 100, merchant=merchant, order_id="A:1")  # a colon inside the order id
+    hold_id = hold(session, member, 30)
+    session.get(Hold, hold_id).ref = ledger.redemption_ref(41)
+    session.commit()
+    redeemed = ledger.post_redemption(
+        session, hold_id, supplier_key=merchant, currency=EUR, wholesale_value_cents=10, now=ledger.utcnow()
+    )
+    session.commit()
+
+    history, older = ledger.member_history(session, member, before=None, limit=10)
+
+    assert older is None
+    assert [(h.kind, h.points, h.reference) for h in history] == [
+        ("redeem", -30, ledger.Reference("redemption", redemption_id=41)),
+        ("earn", 100, ledger.Reference("order", merchant_key=merchant, order_id="A:1")),
+    ]
+    assert [h.entry_id for h in history] == [redeemed.entry_id, earned.entry_id]
+    assert history[1].memo == "Order A:1"
+
+
+def test_an_expiry_in_the_history_names_the_lot_and_its_issuing_merchant(session):
+    member, merchant = unique("u"), unique("m")
+    past = ledger.utcnow() - timedelta(days=10)
+    earned = earn_order(session, member, 50, merchant=merchant, order_id="o", at=past, lifetime_days=1)
+    while ledger.expire_lots(session, now=ledger.utcnow()):
+        session.commit()
+    session.commit()
+
+    history, _ = ledger.member_history(session, member, before=None, limit=10)
+
+    assert history[0].kind == "expire"
+    assert history[0].points == -50
+    assert history[0].reference == ledger.Reference("lot", merchant_key=merchant, lot_id=earned.lot_id)
+
+
+def test_the_history_pages_by_keyset_without_gaps_or_repeats(session):
+    member, merchant = unique("u"), unique("m")
+    for n in range(5):
+        earn_order(session, member, 10 + n, merchant=merchant, order_id=str(n))
+
+    seen, before = [], None
+    while True:
+        page, before = ledger.member_history(session, member, before=before, limit=2)
+        seen += [h.points for h in page]
+        if before is None:
+            break
+
+    assert seen == [14, 13, 12, 11, 10]
+    assert ledger.member_history(session, unique("nobody"), before=None, limit=2) == ([], None)
+    with pytest.raises(ValueError):
+        ledger.member_history(session, member, before=None, limit=0)
+
+
+def test_member_lots_list_open_lots_soonest_expiry_first(session):
+    member, merchant = unique("u"), unique("m")
+    later = earn_order(session, member, 10, merchant=merchant, order_id="a", lifetime_days=300)
+    sooner = earn_order(session, member, 20, merchant=merchant, order_id="b", lifetime_days=30)
+    spent = hold(session, member, 20)
+    ledger.post_hold(session, spent, now=ledger.utcnow())  # oldest first: all of `later`, 10 of `sooner`
+    session.commit()
+
+    lots = ledger.member_lots(session, member, limit=5)
+
+    assert [(lot.lot_id, lot.points_remaining, lot.issuer, lot.member_key) for lot in lots] == [
+        (sooner.lot_id, 10, merchant, member)
+    ]
+    assert later.lot_id not in {lot.lot_id for lot in lots}
+
+
+def test_lots_expiring_skips_the_lots_the_caller_has_handled_inside_the_query(session):
+    member, merchant = unique("u"), unique("m")
+    now = ledger.utcnow()
+    first = earn_order(session, member, 10, merchant=merchant, order_id="a", at=now, lifetime_days=2)
+    second = earn_order(session, member, 20, merchant=merchant, order_id="b", at=now, lifetime_days=3)
+    handled = Lot.__table__.alias("handled")
+    only_first = select(handled.c.id).where(handled.c.id == first.lot_id).subquery()
+
+    mine = [
+        lot
+        for lot in ledger.lots_expiring(session, after=now, until=now + timedelta(days=4), limit=10_000)
+        if lot.member_key == member
+    ]
+    unhandled = [
+        lot
+        for lot in ledger.lots_expiring(
+            session, after=now, until=now + timedelta(days=4), limit=10_000, skip_lot_ids_in=only_first.c.id
+        )
+        if lot.member_key == member
+    ]
+
+    assert [lot.lot_id for lot in mine] == [first.lot_id, second.lot_id]
+    assert [lot.lot_id for lot in unhandled] == [second.lot_id]
