@@ -1,8 +1,8 @@
 """Accounts and their stored running balances.
 
 Hot accounts (a merchant's issued points, the platform's float) keep their
-balance in several stripes so that concurrent writers update different rows;
-a read sums the stripes. Member accounts have one stripe, which is locked
+balance in several shards so that concurrent writers update different rows;
+a read sums the shards. Member accounts have one shard, which is locked
 before any decision about the member's points.
 
 Accounts never change once created, so each process remembers the committed
@@ -103,7 +103,7 @@ def account(
 ) -> AccountRef:
     """The account ``name`` in ``asset``, created on first use (safe under concurrency).
 
-    ``shards`` stripes spread a hot account's writers; an account that one
+    ``shards`` balance rows spread a hot account's writers; an account that one
     member's lock already serializes needs one.
     """
     found = find_account(session, name, asset)
@@ -144,7 +144,7 @@ def account_by_id(session: Session, account_id: int) -> AccountRef:
 
 
 def member(session: Session, member_key: str) -> AccountRef:
-    """A member's points: one stripe (the member's lock), never overdrawn."""
+    """A member's points: one shard (the member's lock), never overdrawn."""
     return account(session, member_account(member_key), PTS, non_negative=True, shards=1)
 
 
@@ -167,15 +167,15 @@ def find_account(session: Session, name: str, asset: str) -> AccountRef | None:
 
 
 def lock(session: Session, acct: AccountRef):
-    """Lock a single-stripe account's balance row for the rest of the transaction;
+    """Lock a single-shard account's balance row for the rest of the transaction;
     returns its ``balance`` and ``pending``."""
     if acct.shards != 1:
-        raise ValueError("only single-stripe accounts are locked")
+        raise ValueError("only single-shard accounts are locked")
     return session.execute(_LOCK, {"a": acct.id}).one()
 
 
 def balance(session: Session, acct: AccountRef) -> int:
-    """Posted balance: the sum of the account's stripes."""
+    """Posted balance: the sum of the account's shards."""
     return int(
         session.execute(
             select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.account_id == acct.id)
@@ -221,7 +221,7 @@ def apply(session: Session, changes: list[tuple[AccountRef, int]]) -> None:
         else:
             batch.append(params)
     if batch and session.execute(_ADD, batch).rowcount != len(batch):
-        raise Overdraft("a balance stripe is missing")
+        raise Overdraft("a balance shard is missing")
 
 
 def add_pending(session: Session, acct: AccountRef, amount: int) -> None:

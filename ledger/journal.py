@@ -77,7 +77,7 @@ def post(
                 for acct_id, amount in sorted(amounts.items())
             ],
         )
-    # One global order (member stripes first, then by id) keeps concurrent writers deadlock-free.
+    # One global order (member shards first, then by id) keeps concurrent writers deadlock-free.
     order = sorted(amounts, key=lambda a: (not by_id[a].non_negative, a))
     accounts.apply(session, [(by_id[acct_id], amounts[acct_id]) for acct_id in order])
     return Posted(entry_id)

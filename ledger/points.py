@@ -74,7 +74,7 @@ class EarnResult:
     points: int
     points_to_balance: int
     points_to_debt: int
-    value: int
+    value_cents: int
     # The member's points once this earn is in (None when nothing was earned).
     member_after: MemberPoints | None = None
 
@@ -86,7 +86,7 @@ class ClawbackResult:
     points_from_balance: int
     points_from_expired: int
     points_to_debt: int
-    value_returned: int
+    value_returned_cents: int
 
 
 def value_of(points: int, price_per_1000_points_cents: int) -> int:
@@ -105,9 +105,9 @@ def take_from_lot(lot: Lot, points: int) -> int:
     """Remove ``points`` from a lot with their share of its value; returns the value."""
     if not 0 < points <= lot.points_remaining:
         raise ValueError(f"lot {lot.id} holds {lot.points_remaining} points, not {points}")
-    value = share(lot.value_remaining, points, lot.points_remaining)
+    value = share(lot.value_remaining_cents, points, lot.points_remaining)
     lot.points_remaining -= points
-    lot.value_remaining -= value
+    lot.value_remaining_cents -= value
     return value
 
 
@@ -116,9 +116,9 @@ def unexpire_from_lot(lot: Lot, points: int) -> int:
     breakage value; returns the value."""
     if not 0 < points <= lot.points_expired:
         raise ValueError(f"lot {lot.id} has {lot.points_expired} expired points, not {points}")
-    value = share(lot.value_expired, points, lot.points_expired)
+    value = share(lot.value_expired_cents, points, lot.points_expired)
     lot.points_expired -= points
-    lot.value_expired -= value
+    lot.value_expired_cents -= value
     return value
 
 
@@ -177,8 +177,8 @@ def earn(
                 "points": plan.to_lot,
                 "points_remaining": plan.to_lot,
                 # The table keeps its column names; the mapped attributes carry the unit.
-                "value": plan.lot_value,
-                "value_remaining": plan.lot_value,
+                "value": plan.lot_value_cents,
+                "value_remaining": plan.lot_value_cents,
                 "points_expired": 0,
                 "value_expired": 0,
                 "earned_at": now,
@@ -187,15 +187,15 @@ def earn(
             },
         ).scalar_one()
     after = MemberPoints(row.balance + plan.to_lot, row.pending, row.owed - plan.repaid)
-    return EarnResult(entry.id, lot_id, points, plan.to_lot, plan.repaid, plan.value, after)
+    return EarnResult(entry.id, lot_id, points, plan.to_lot, plan.repaid, plan.value_cents, after)
 
 
 @dataclass(frozen=True)
 class _EarnPlan:
     legs: list[Leg]
-    value: int
+    value_cents: int
     to_lot: int
-    lot_value: int
+    lot_value_cents: int
     repaid: int
     # (debt id, points repaid), oldest debt first.
     repayments: list[tuple[int, int]]
@@ -284,7 +284,7 @@ def clawback(
             )
         )
     session.flush()
-    return ClawbackResult(entry.id, points, plan.taken, plan.unexpired, plan.owed, plan.value_returned)
+    return ClawbackResult(entry.id, points, plan.taken, plan.unexpired, plan.owed, plan.value_returned_cents)
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ class _ClawbackPlan:
     taken: int
     unexpired: int
     owed: int
-    value_returned: int
+    value_returned_cents: int
 
 
 def _plan_clawback(
@@ -414,7 +414,7 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
         key = f"expire:lot:{lot.id}:{lot.points_remaining}"
         value = take_from_lot(lot, taken)
         lot.points_expired += taken
-        lot.value_expired += value
+        lot.value_expired_cents += value
         post(
             session,
             kind="expire",

@@ -182,23 +182,23 @@ def _lots_match_balances(session: Session) -> list[Violation]:
         select(Lot.id).where(
             (Lot.points_remaining < 0)
             | (Lot.points_remaining > Lot.points)
-            | (Lot.value_remaining < 0)
-            | (Lot.value_remaining > Lot.value)
-            | and_(Lot.points_remaining == 0, Lot.value_remaining != 0)
+            | (Lot.value_remaining_cents < 0)
+            | (Lot.value_remaining_cents > Lot.value_cents)
+            | and_(Lot.points_remaining == 0, Lot.value_remaining_cents != 0)
             | (Lot.points_expired < 0)
             | (Lot.points_remaining + Lot.points_expired > Lot.points)
-            | (Lot.value_expired < 0)
-            | (Lot.value_remaining + Lot.value_expired > Lot.value)
-            | and_(Lot.points_expired == 0, Lot.value_expired != 0)
+            | (Lot.value_expired_cents < 0)
+            | (Lot.value_remaining_cents + Lot.value_expired_cents > Lot.value_cents)
+            | and_(Lot.points_expired == 0, Lot.value_expired_cents != 0)
         )
     ).scalars()
     out += [Violation(7, "lots", f"lot {i} has remaining or expired points or value out of range") for i in bad]
     # What the lots say is still unspent or expired must be exactly what these accounts hold.
     out += _account_equals_lots(
-        session, POINTS_FLOAT, select(Lot.currency, func.sum(Lot.value_remaining)).group_by(Lot.currency)
+        session, POINTS_FLOAT, select(Lot.currency, func.sum(Lot.value_remaining_cents)).group_by(Lot.currency)
     )
     out += _account_equals_lots(
-        session, REVENUE_BREAKAGE, select(Lot.currency, func.sum(Lot.value_expired)).group_by(Lot.currency)
+        session, REVENUE_BREAKAGE, select(Lot.currency, func.sum(Lot.value_expired_cents)).group_by(Lot.currency)
     )
     out += _account_equals_lots(session, PLATFORM_EXPIRED, select(literal(PTS), func.sum(Lot.points_expired)))
     debts = dict(

@@ -177,7 +177,7 @@ def test_spending_takes_the_oldest_lot_first_with_its_own_value(session):
     session.commit()
 
     lots = session.execute(
-        select(Lot.issuer, Lot.points_remaining, Lot.value_remaining)
+        select(Lot.issuer, Lot.points_remaining, Lot.value_remaining_cents)
         .where(Lot.member_account_id == accounts.find_account(session, f"member:{member}", "PTS").id)
         .order_by(Lot.earned_at)
     ).all()
