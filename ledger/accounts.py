@@ -14,12 +14,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Result, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ledger.errors import Overdraft
-from ledger.models import Account, Balance
+from ledger.models import Account, Balance, table
 from ledger.types import utcnow
 
 PTS = "PTS"
@@ -64,8 +65,8 @@ def affiliate_payable_account(affiliate: str) -> str:
     return f"affiliate:{affiliate}:payable"
 
 
-_ACCOUNTS = Account.__table__
-_BALANCES = Balance.__table__
+_ACCOUNTS = table(Account)
+_BALANCES = table(Balance)
 _known: dict[tuple[str, str, str], AccountRef] = {}
 _CREATED_HERE = "ledger_accounts_created"
 _upserts: dict[tuple, object] = {}
@@ -78,6 +79,13 @@ class AccountRef:
     asset: str
     shards: int
     non_negative: bool
+
+
+def rows_changed(result: Result) -> int:
+    """How many rows an UPDATE or INSERT changed (only cursor results count them)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} does not count changed rows")
+    return result.rowcount
 
 
 def dialect_insert(session: Session):
@@ -117,6 +125,8 @@ def account(
             found = AccountRef(created.id, name, asset, shards, non_negative)
         else:
             found = find_account(session, name, asset)
+            if found is None:
+                raise LookupError(f"account {name} in {asset} conflicted on insert but cannot be read")
         session.execute(
             upsert_statement(session, _BALANCES, ["account_id", "shard"]),
             [{"account_id": found.id, "shard": s, "balance": 0, "pending": 0} for s in range(found.shards)],
@@ -136,11 +146,15 @@ def _select(session: Session, *where) -> AccountRef | None:
 
 
 def _cache_key(session: Session, name: str, asset: str) -> tuple[str, str, str]:
-    return (str(session.get_bind().url), name, asset)
+    return (str(session.get_bind().engine.url), name, asset)
 
 
 def account_by_id(session: Session, account_id: int) -> AccountRef:
-    return _select(session, _ACCOUNTS.c.id == account_id)
+    """An account that postings, lots or holds point at: it exists, or the data is broken."""
+    found = _select(session, _ACCOUNTS.c.id == account_id)
+    if found is None:
+        raise LookupError(f"account {account_id} does not exist")
+    return found
 
 
 def member(session: Session, member_key: str) -> AccountRef:
@@ -216,11 +230,11 @@ def apply(session: Session, changes: list[tuple[AccountRef, int]]) -> None:
         shard = 0 if acct.shards == 1 else random.randrange(acct.shards)
         params = {"a": acct.id, "s": shard, "d": amount}
         if acct.non_negative and amount < 0:
-            if session.execute(_WITHDRAW, params).rowcount != 1:
+            if rows_changed(session.execute(_WITHDRAW, params)) != 1:
                 raise Overdraft(f"{acct.name} would go below its pending holds")
         else:
             batch.append(params)
-    if batch and session.execute(_ADD, batch).rowcount != len(batch):
+    if batch and rows_changed(session.execute(_ADD, batch)) != len(batch):
         raise Overdraft("a balance shard is missing")
 
 
@@ -233,5 +247,5 @@ def add_pending(session: Session, acct: AccountRef, amount: int) -> None:
     else:
         stmt = stmt.where(b.pending + amount >= 0)
     result = session.execute(stmt)
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise Overdraft(f"{acct.name} pending would leave the range 0..balance")

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.accounts import upsert_statement
+from ledger.accounts import rows_changed, upsert_statement
 from ledger.errors import IdempotencyConflict
-from ledger.models import IdempotencyRecord
+from ledger.models import IdempotencyRecord, table
 from ledger.types import utcnow
 
 IDEMPOTENCY_KEY_LENGTH_MAX = 250
@@ -35,7 +35,7 @@ def claim_request(session: Session, scope: str, key: str, request_hash: str) -> 
         raise ValueError(f"idempotency key must have 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
     if not scope or len(scope) > SCOPE_LENGTH_MAX:
         raise ValueError(f"idempotency scope must have 1 to {SCOPE_LENGTH_MAX} characters: {scope!r}")
-    records = IdempotencyRecord.__table__
+    records = table(IdempotencyRecord)
     inserted = session.execute(
         upsert_statement(session, records, ["scope", "key"], returning=records.c.key),
         {"scope": scope, "key": key, "request_hash": request_hash, "result": None, "created_at": utcnow()},
@@ -56,11 +56,11 @@ def claim_request(session: Session, scope: str, key: str, request_hash: str) -> 
 
 def complete_request(session: Session, scope: str, key: str, result: dict) -> None:
     """Store the answer given to the request that claimed ``key``."""
-    records = IdempotencyRecord.__table__
+    records = table(IdempotencyRecord)
     done = session.execute(
         update(records)
         .where(records.c.scope == scope, records.c.key == key, records.c.result.is_(None))
         .values(result=json.dumps(result, sort_keys=True))
     )
-    if done.rowcount != 1:
+    if rows_changed(done) != 1:
         raise ValueError(f"{scope}:{key} was not claimed by this transaction")

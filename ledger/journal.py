@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from ledger import accounts
 from ledger.accounts import AccountRef
 from ledger.errors import IdempotencyConflict, NotReversible, UnbalancedEntry
-from ledger.models import Entry, Hold, Lot, Posting
+from ledger.models import Entry, Hold, Lot, Posting, table
 
 REVERSAL = "reversal"
-_INSERT_ENTRY = insert(Entry.__table__).returning(Entry.__table__.c.id)
-_INSERT_POSTINGS = insert(Posting.__table__)
+_INSERT_ENTRY = insert(table(Entry)).returning(table(Entry).c.id)
+_INSERT_POSTINGS = insert(table(Posting))
 POSTINGS_PER_ENTRY_MAX = 64
 
 

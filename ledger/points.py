@@ -19,18 +19,18 @@ from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Balance, Debt, Lot
+from ledger.models import Balance, Debt, Lot, table
 
 EXPIRY_BATCH_MAX = 500
-_DEBTS = Debt.__table__
-_LOTS = Lot.__table__
+_DEBTS = table(Debt)
+_LOTS = table(Lot)
 _OPEN_DEBTS = (
     select(_DEBTS.c.id, _DEBTS.c.creditor, _DEBTS.c.currency, _DEBTS.c.points_remaining)
     .where(_DEBTS.c.member_account_id == bindparam("m"), _DEBTS.c.points_remaining > 0)
     .order_by(_DEBTS.c.id)
 )
 _INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
-_BALANCES = Balance.__table__
+_BALANCES = table(Balance)
 # The member's row, locked, with what the member owes: one round trip on the hot path.
 _LOCK_MEMBER = (
     select(

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.accounts import REVENUE_FEES
-from ledger.models import Account, Entry, Posting
+from ledger.models import Account, Entry, Posting, table
 
-_ACCOUNTS = Account.__table__
-_POSTINGS = Posting.__table__
-_ENTRIES = Entry.__table__
+_ACCOUNTS = table(Account)
+_POSTINGS = table(Posting)
+_ENTRIES = table(Entry)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ def _reversals_mirror(session: Session) -> list[Violation]:
     out += [Violation(3, "append-only", f"entry {e} is reversed more than once") for e in twice]
     # A reversal's postings are exactly the negated postings of the entry it reverses.
     for rev_id, original_id in session.execute(select(Entry.id, Entry.reverses_entry_id).where(Entry.kind == REVERSAL)):
+        if original_id is None:
+            out.append(Violation(3, "append-only", f"reversal {rev_id} does not name the entry it reverses"))
+            continue
         mine = _postings_of(session, rev_id, sign=1)
         theirs = _postings_of(session, original_id, sign=-1)
         if mine != theirs:
@@ -151,12 +154,14 @@ def _members_disagreeing(session: Session, stored, per_account_total) -> list:
     (``per_account_total`` selects account id and total): (name, stored, total)."""
     totals = per_account_total.subquery()
     account_id, total = totals.c
-    return session.execute(
-        select(Account.name, stored, func.coalesce(total, 0))
-        .join(Balance, Balance.account_id == Account.id)
-        .outerjoin(totals, account_id == Account.id)
-        .where(Account.non_negative.is_(True), stored != func.coalesce(total, 0))
-    ).all()
+    return list(
+        session.execute(
+            select(Account.name, stored, func.coalesce(total, 0))
+            .join(Balance, Balance.account_id == Account.id)
+            .outerjoin(totals, account_id == Account.id)
+            .where(Account.non_negative.is_(True), stored != func.coalesce(total, 0))
+        ).all()
+    )
 
 
 def _stored_balances_match(session: Session) -> list[Violation]:
