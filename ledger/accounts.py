@@ -38,6 +38,42 @@ REVENUE_FEES = "platform:revenue:fees"
 # Money that actually moved in or out (transfers to affiliates, collections from merchants).
 PLATFORM_CASH = "platform:cash"
 
+# The asset of a money account: there is one such account per currency (EUR, ...).
+CURRENCY = "currency"
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """One kind of account the ledger writes to: its name (``{id}`` stands for
+    the owner's key), its asset (``PTS`` or ``CURRENCY``) and what it means."""
+
+    name: str
+    asset: str
+    meaning: str
+
+
+# Every account the flows may post to; docs/ledger.md shows this table (a test keeps it so).
+ACCOUNT_KINDS: tuple[AccountKind, ...] = (
+    AccountKind("member:{id}", PTS, "a member's points; never below zero nor below the pending holds"),
+    AccountKind("member:{id}:debt", PTS, "negative while the member owes points after a refund of spent points"),
+    AccountKind("merchant:{id}:issued", PTS, "points the merchant put into circulation (negative)"),
+    AccountKind(BOUTIQUE_REDEEMED, PTS, "points spent"),
+    AccountKind(PLATFORM_EXPIRED, PTS, "points that expired"),
+    AccountKind(
+        "merchant:{id}:receivable",
+        CURRENCY,
+        "what the merchant owes for points bought, commissions and network fees (negative = owes)",
+    ),
+    AccountKind("merchant:{id}:payable", CURRENCY, "what the operator owes a merchant that supplied boutique rewards"),
+    AccountKind("affiliate:{id}:payable", CURRENCY, "approved commissions the operator owes an affiliate"),
+    AccountKind(POINTS_FLOAT, CURRENCY, "money for points not yet spent or expired (the liability)"),
+    AccountKind(REDEMPTION_VALUE, CURRENCY, "value of points spent when no supplier takes it (post_hold's default)"),
+    AccountKind(REVENUE_MARGIN, CURRENCY, "value of points spent in the boutique less what suppliers are owed"),
+    AccountKind(REVENUE_BREAKAGE, CURRENCY, "value of expired points"),
+    AccountKind(REVENUE_FEES, CURRENCY, "network fees charged on commissions"),
+    AccountKind(PLATFORM_CASH, CURRENCY, "money actually paid out to affiliates (or collected)"),
+)
+
 
 def member_account(member_key: str) -> str:
     return f"member:{member_key}"
