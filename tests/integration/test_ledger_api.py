@@ -14,6 +14,7 @@ from tests.conftest import unique
 from tests.integration.test_ledger import assert_rules_hold, balance_of, earn, hold
 
 EUR = "EUR"
+FAR = timedelta(days=20 * 365)
 
 
 def entry_of(session, entry_id):
@@ -224,10 +225,12 @@ def test_the_history_pages_by_keyset_without_gaps_or_repeats(session):
 
 def test_member_lots_list_open_lots_soonest_expiry_first(session):
     member, merchant = unique("u"), unique("m")
-    later = earn_order(session, member, 10, merchant=merchant, order_id="a", lifetime_days=300)
-    sooner = earn_order(session, member, 20, merchant=merchant, order_id="b", lifetime_days=30)
-    spent = hold(session, member, 20)
-    ledger.post_hold(session, spent, now=ledger.utcnow())  # oldest first: all of `later`, 10 of `sooner`
+    # Far in the future, so that no job of another test (expiry notices) sees these lots.
+    at = ledger.utcnow() + FAR
+    later = earn_order(session, member, 10, merchant=merchant, order_id="a", at=at, lifetime_days=300)
+    sooner = earn_order(session, member, 20, merchant=merchant, order_id="b", at=at, lifetime_days=30)
+    spent = hold(session, member, 20, at=at)
+    ledger.post_hold(session, spent, now=at)  # oldest first: all of `later`, 10 of `sooner`
     session.commit()
 
     lots = ledger.member_lots(session, member, limit=5)
@@ -240,7 +243,7 @@ def test_member_lots_list_open_lots_soonest_expiry_first(session):
 
 def test_lots_expiring_skips_the_lots_the_caller_has_handled_inside_the_query(session):
     member, merchant = unique("u"), unique("m")
-    now = ledger.utcnow()
+    now = ledger.utcnow() + FAR
     first = earn_order(session, member, 10, merchant=merchant, order_id="a", at=now, lifetime_days=2)
     second = earn_order(session, member, 20, merchant=merchant, order_id="b", at=now, lifetime_days=3)
     handled = Lot.__table__.alias("handled")
