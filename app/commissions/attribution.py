@@ -20,7 +20,7 @@ from app.commissions.models import AttributionError, Commission
 from app.constants import SUSPICIOUS_CLICK_TO_ORDER_S
 from app.merchants.models import MerchantDomain, MerchantTerms
 from app.unit_of_work import UnitOfWork
-from ledger.accounts import dialect_insert
+from ledger import dialect_insert
 
 # A token issued later than this ahead of our clock is not ours to trust.
 CLOCK_SKEW_S = 300

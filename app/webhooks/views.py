@@ -24,7 +24,7 @@ from app.webhooks.schemas import (
     EndpointWithSecretSchema,
     EventCatalogSchema,
 )
-from ledger.types import utcnow
+from ledger import utcnow
 
 blp = Blueprint(
     "webhooks",
