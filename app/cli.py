@@ -18,7 +18,7 @@ from app import unit_of_work
 from app.constants import WORKER_JOBS_INTERVAL_S, WORKER_POLL_INTERVAL_S
 from app.extensions import db
 from app.webhooks.delivery import deliver_due
-from ledger.types import utcnow
+from ledger import utcnow
 
 ledger_cli = AppGroup("ledger", help="Check and seal the points ledger.")
 jobs_cli = AppGroup("jobs", help="Run background jobs once (each is idempotent).")

@@ -34,7 +34,6 @@ from app.constants import REDEMPTION_EXPIRY_BATCH_MAX
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
 from app.unit_of_work import UnitOfWork
-from ledger import accounts
 
 _ITEMS = CatalogItem.__table__
 _REDEMPTION_SCHEMA = RedemptionSchema()
@@ -62,7 +61,7 @@ def place_redemption(
     session, now = uow.session, uow.now
     member_key = str(member_id)
     # The member's lock first, as every points flow does: one redemption at a time per member.
-    accounts.lock(session, accounts.member(session, member_key))
+    ledger.lock_member(session, member_key)
     item = session.get(CatalogItem, item_id)
     if item is None or not item.available_at(now):
         raise NotAvailable()
@@ -96,7 +95,7 @@ def place_redemption(
     )
     session.add(redemption)
     session.flush()
-    hold.ref = f"redemption:{redemption.id}"
+    hold.ref = ledger.redemption_ref(redemption.id)
     session.flush()
     _announce(uow, redemption)
     if item.kind == VOUCHER:
@@ -130,17 +129,13 @@ def _give_code(session: Session, item_id: int, redemption_id: int) -> None:
 
 def _post(session: Session, redemption: Redemption, *, now: datetime) -> None:
     """Spend the held points; the supplier is owed the wholesale value, the rest is margin."""
-    ledger.post_hold(
+    ledger.post_redemption(
         session,
         redemption.hold_id,
+        supplier_key=str(redemption.merchant_id),
+        currency=redemption.currency,
+        wholesale_value_cents=redemption.wholesale_value_cents,
         now=now,
-        destination=accounts.BOUTIQUE_REDEEMED,
-        value_account=accounts.REVENUE_MARGIN,
-        payable=ledger.Payable(
-            accounts.payable_account(str(redemption.merchant_id)),
-            redemption.currency,
-            redemption.wholesale_value_cents,
-        ),
     )
     redemption.status = FULFILLED
     redemption.resolved_at = now

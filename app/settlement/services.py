@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.affiliates.models import Affiliate
 from app.commissions import events
 from app.commissions.models import Commission
@@ -20,12 +21,9 @@ from app.errors import Conflict, Invalid, NotFound
 from app.locks import serialize
 from app.merchants.models import Merchant
 from app.pagination import Page, paginate
-from app.settlement.models import Payout, Statement, StatementLine, fees_beside, movements
+from app.settlement.models import Payout, Statement, StatementLine
 from app.settlement.schemas import StatementSchema
 from app.webhooks.services import emit
-from ledger import accounts
-from ledger.idempotency import fingerprint
-from ledger.journal import Leg, post
 
 # ----------------------------------------------------------------- payouts
 
@@ -44,7 +42,7 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
     affiliate = _affiliate(session, affiliate_id)
     # One payout at a time per affiliate: commissions are read, then marked paid.
     serialize(session, f"payouts:a{affiliate.id}")
-    request_hash = fingerprint({"currency": data["currency"], "reference": data["reference"]})
+    request_hash = ledger.request_fingerprint({"currency": data["currency"], "reference": data["reference"]})
     existing = session.execute(
         select(Payout).where(Payout.affiliate_id == affiliate.id, Payout.payout_key == data["payout_id"])
     ).scalar_one_or_none()
@@ -74,7 +72,14 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
             f"Nothing to pay: the approved, unpaid commissions in {data['currency']} sum to {total_cents} cents.",
             errors={"currency": ["Nothing to pay in this currency."]},
         )
-    entry = _post_payout(session, affiliate.id, data, total_cents, now=now)
+    entry = ledger.post_payout(
+        session,
+        affiliate_key=str(affiliate.id),
+        payout_key=data["payout_id"],
+        currency=data["currency"],
+        amount_cents=total_cents,
+        now=now,
+    )
     payout = Payout(
         affiliate_id=affiliate.id,
         payout_key=data["payout_id"],
@@ -94,22 +99,6 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
         events.announce(session, commission, "commission.paid", now=now)
     session.commit()
     return payout, True
-
-
-def _post_payout(session: Session, affiliate_id: int, data: dict, total_cents: int, *, now: datetime):
-    """Affiliate payable -> platform cash: the transfer the operator makes."""
-    currency = data["currency"]
-    payable = accounts.account(session, accounts.affiliate_payable_account(str(affiliate_id)), currency)
-    cash = accounts.account(session, accounts.PLATFORM_CASH, currency)
-    return post(
-        session,
-        kind="payout",
-        legs=[Leg(payable, -total_cents), Leg(cash, total_cents)],
-        ref=f"affiliate:{affiliate_id}:payout:{data['payout_id']}",
-        memo=f"Payout {data['payout_id']} to affiliate {affiliate_id}",
-        now=now,
-        idempotency_key=f"payout:a{affiliate_id}:{data['payout_id']}",
-    )
 
 
 def list_payouts(session: Session, affiliate_id: int, *, limit: int, cursor: str | None) -> Page:
@@ -178,8 +167,8 @@ def issue_statement(
 def statement_lines(session: Session, merchant: Merchant, start: datetime, end: datetime) -> list[dict]:
     """Per currency, the period's amounts read from the merchant's receivable and
     payable postings; signs are turned so that positive means the merchant owes."""
-    receivable = accounts.receivable_account(str(merchant.id))
-    payable = accounts.payable_account(str(merchant.id))
+    receivable = ledger.receivable_account(str(merchant.id))
+    payable = ledger.payable_account(str(merchant.id))
     lines: dict[str, dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(
             ("points_bought_cents", "commissions_cents", "network_fees_cents", "rewards_supplied_cents", "other_cents"),
@@ -187,7 +176,8 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
         )
     )
     _ = lines[merchant.currency]  # the merchant's own currency always has a line, zero or not
-    for currency, kind, amount in movements(session, receivable, start, end):
+    for move in ledger.account_movements(session, receivable, start, end):
+        currency, kind, amount = move.asset, move.kind, move.amount
         # A receivable debit (negative) is what the merchant owes.
         if kind in _POINTS_KINDS:
             lines[currency]["points_bought_cents"] -= amount
@@ -195,10 +185,11 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
             lines[currency]["commissions_cents"] -= amount
         else:
             lines[currency]["other_cents"] -= amount
-    for currency, fees in fees_beside(session, receivable, _COMMISSION_KIND, start, end).items():
+    for currency, fees in ledger.fees_beside(session, receivable, _COMMISSION_KIND, start, end).items():
         lines[currency]["commissions_cents"] -= fees
         lines[currency]["network_fees_cents"] += fees
-    for currency, kind, amount in movements(session, payable, start, end):
+    for move in ledger.account_movements(session, payable, start, end):
+        currency, kind, amount = move.asset, move.kind, move.amount
         # A payable credit (positive) is what the operator owes the merchant.
         if kind == _REWARD_KIND:
             lines[currency]["rewards_supplied_cents"] += amount

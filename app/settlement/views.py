@@ -18,7 +18,7 @@ from app.settlement.schemas import (
     StatementPageSchema,
     StatementSchema,
 )
-from ledger.types import utcnow
+from ledger import utcnow
 
 blp = Blueprint(
     "settlement",

@@ -32,7 +32,7 @@ from app.constants import (
     WEBHOOK_TIMEOUT_S,
 )
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from ledger.types import utcnow
+from ledger import utcnow
 
 SIGNATURE_HEADER = "Loyalty-Signature"
 EVENT_ID_HEADER = "Loyalty-Event-Id"

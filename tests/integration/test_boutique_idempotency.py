@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 import ledger
 from app.boutique.models import CatalogItem, Redemption
 from ledger import accounts
-from tests.boutique_helpers import KEY, csrf_of, member_with_points, redeem, reward
-from tests.conftest import unique
+from tests.factories.boutique import KEY, redeem, reward
+from tests.factories.members import csrf_of, member_with_points
+from tests.factories.names import unique
 
 CONFLICT = "/problems/idempotency-conflict"
 

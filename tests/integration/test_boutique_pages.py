@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.boutique_helpers import csrf_of, member_with_points, redeem, reward, web_client
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import csrf_of, member_with_points, web_client
 
 
 @pytest.mark.parametrize(

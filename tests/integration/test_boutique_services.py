@@ -18,8 +18,9 @@ from app.boutique.models import CatalogItem, Redemption
 from app.merchants.models import MerchantTerms
 from app.unit_of_work import IdempotencyKeyReused, UnitOfWork
 from app.webhooks.models import WebhookEvent
-from tests.boutique_helpers import earn, reward
-from tests.conftest import unique_email
+from tests.factories.boutique import reward
+from tests.factories.members import earn
+from tests.factories.names import unique_email
 
 TIMEOUT_S = 3600
 REDEMPTION_EVENTS = ("redemption.placed", "redemption.fulfilled", "redemption.cancelled")

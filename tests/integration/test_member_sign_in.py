@@ -12,8 +12,8 @@ from app.members import sign_in
 from app.members.errors import LinkRefused, TooManyLinks
 from app.unit_of_work import UnitOfWork
 from ledger.types import utcnow
-from tests.boutique_helpers import csrf_of, earn, last_link, open_link, request_link, web_client
-from tests.conftest import unique_email
+from tests.factories.members import csrf_of, earn, last_link, open_link, request_link, web_client
+from tests.factories.names import unique_email
 
 SECRET = "test-secret-for-sign-in-links-0123456789"
 

@@ -125,13 +125,13 @@ class MLot:
     entry_id: int
     currency: str
     points: int
-    value: int
+    value_cents: int
     expires_at: datetime
     points_remaining: int
-    value_remaining: int
+    value_remaining_cents: int
     # What expired (now breakage), until a refund takes it back.
     points_expired: int = 0
-    value_expired: int = 0
+    value_expired_cents: int = 0
 
 
 @dataclass
@@ -211,9 +211,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _take(self, lot: MLot, points: int) -> int:
         """Remove points from a model lot with their share of its value; returns the value."""
-        value = share(lot.value_remaining, points, lot.points_remaining)
+        value = share(lot.value_remaining_cents, points, lot.points_remaining)
         lot.points_remaining -= points
-        lot.value_remaining -= value
+        lot.value_remaining_cents -= value
         return value
 
     def _lot_of(self, entry_id: int) -> MLot | None:
@@ -290,7 +290,7 @@ class LedgerMachine(RuleBasedStateMachine):
             debt_value_left -= paid_value
         self._book(accounts.receivable_account(issuer.key), issuer.currency, -value)
         self._book(accounts.issued_account(issuer.key), accounts.PTS, -points)
-        assert (result.points, result.points_to_balance, result.points_to_debt, result.value) == (
+        assert (result.points, result.points_to_balance, result.points_to_debt, result.value_cents) == (
             points,
             to_lot,
             repaid,
@@ -308,10 +308,10 @@ class LedgerMachine(RuleBasedStateMachine):
                     entry_id=result.entry_id,
                     currency=issuer.currency,
                     points=to_lot,
-                    value=lot_value,
+                    value_cents=lot_value,
                     expires_at=self.now + lifetime_days * DAY,
                     points_remaining=to_lot,
-                    value_remaining=lot_value,
+                    value_remaining_cents=lot_value,
                 )
             )
         self.earns.append(MEarn(result.entry_id, m, i, points))
@@ -331,9 +331,9 @@ class LedgerMachine(RuleBasedStateMachine):
         from_expired = min(points - taken, lot.points_expired if lot else 0)
         breakage_back = 0
         if from_expired:
-            breakage_back = share(lot.value_expired, from_expired, lot.points_expired)
+            breakage_back = share(lot.value_expired_cents, from_expired, lot.points_expired)
             lot.points_expired -= from_expired
-            lot.value_expired -= breakage_back
+            lot.value_expired_cents -= breakage_back
         owed = points - taken - from_expired
         result = ledger.clawback(
             self.session,
@@ -351,7 +351,7 @@ class LedgerMachine(RuleBasedStateMachine):
             result.points_from_balance,
             result.points_from_expired,
             result.points_to_debt,
-            result.value_returned,
+            result.value_returned_cents,
         )
         assert got == (points, taken, from_expired, owed, value_back + breakage_back), got
         self._book(accounts.issued_account(issuer.key), accounts.PTS, points)
@@ -531,7 +531,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     event("expire_lots: held points stay")
                 value = self._take(lot, taken)
                 lot.points_expired += taken
-                lot.value_expired += value
+                lot.value_expired_cents += value
                 self._book(accounts.REVENUE_BREAKAGE, lot.currency, value)
                 expected += taken
         self._book(accounts.PLATFORM_EXPIRED, accounts.PTS, expected)
@@ -611,12 +611,12 @@ class LedgerMachine(RuleBasedStateMachine):
                         lot.entry_id,
                         lot.currency,
                         lot.points,
-                        lot.value,
+                        lot.value_cents,
                         lot.expires_at,
                         lot.points_remaining,
-                        lot.value_remaining,
+                        lot.value_remaining_cents,
                         lot.points_expired,
-                        lot.value_expired,
+                        lot.value_expired_cents,
                     )
                 )
             debts: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
@@ -633,12 +633,12 @@ class LedgerMachine(RuleBasedStateMachine):
                         lot.entry_id,
                         lot.currency,
                         lot.points,
-                        lot.value,
+                        lot.value_cents,
                         lot.expires_at,
                         lot.points_remaining,
-                        lot.value_remaining,
+                        lot.value_remaining_cents,
                         lot.points_expired,
-                        lot.value_expired,
+                        lot.value_expired_cents,
                     )
                     for lot in member.lots
                 ], f"member {m}: lots differ"
@@ -665,7 +665,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
                 for lot in member.lots:
                     k = (accounts.POINTS_FLOAT, lot.currency)
-                    expected[k] = expected.get(k, 0) + lot.value_remaining
+                    expected[k] = expected.get(k, 0) + lot.value_remaining_cents
             assert _nonzero(stored) == _nonzero(expected), "account balances differ from the model"
             report = ledger.verify(s)
             assert report.violations == [], "\n".join(map(str, report.violations))
