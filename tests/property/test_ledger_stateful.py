@@ -598,77 +598,59 @@ class LedgerMachine(RuleBasedStateMachine):
                 got = ledger.member_points(s, key)
                 want = ledger.MemberPoints(member.balance, member.pending, member.debt)
                 assert got == want, f"{key}: ledger {got}, model {want}"
-            names = {accounts.member_account(key): m for m, key in enumerate(self.member_keys)}
-            lots: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
-            for name, lot in s.execute(
-                select(Account.name, Lot)
-                .join(Lot, Lot.member_account_id == Account.id)
-                .where(Account.name.in_(names))
-                .order_by(Lot.earned_at, Lot.id)
-            ):
-                lots[names[name]].append(
-                    (
-                        lot.entry_id,
-                        lot.currency,
-                        lot.points,
-                        lot.value_cents,
-                        lot.expires_at,
-                        lot.points_remaining,
-                        lot.value_remaining_cents,
-                        lot.points_expired,
-                        lot.value_expired_cents,
-                    )
-                )
-            debts: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
-            for name, debt in s.execute(
-                select(Account.name, Debt)
-                .join(Debt, Debt.member_account_id == Account.id)
-                .where(Account.name.in_(names))
-                .order_by(Debt.id)
-            ):
-                debts[names[name]].append((debt.creditor, debt.currency, debt.points, debt.points_remaining))
-            for m, member in enumerate(self.members):
-                assert lots[m] == [
-                    (
-                        lot.entry_id,
-                        lot.currency,
-                        lot.points,
-                        lot.value_cents,
-                        lot.expires_at,
-                        lot.points_remaining,
-                        lot.value_remaining_cents,
-                        lot.points_expired,
-                        lot.value_expired_cents,
-                    )
-                    for lot in member.lots
-                ], f"member {m}: lots differ"
-                assert debts[m] == [(d.creditor, d.currency, d.points, d.points_remaining) for d in member.debts], (
-                    f"member {m}: debts differ"
-                )
+            self._check_lots_and_debts(s)
             holds = {
                 h.id: (h.status, h.points, h.points_posted)
                 for h in s.execute(select(Hold).where(Hold.id.in_([h.hold_id for h in self.holds]))).scalars()
             }
             assert holds == {h.hold_id: (h.status, h.points, h.points_posted) for h in self.holds}
-            # Every account's balance: the ones the model books, the members' and the float.
-            stored = {
-                (name, asset): int(total)
-                for name, asset, total in s.execute(
-                    select(Account.name, Account.asset, func.sum(Balance.balance))
-                    .join(Balance, Balance.account_id == Account.id)
-                    .group_by(Account.name, Account.asset)
-                )
-            }
-            expected = dict(self.books)
-            for key, member in zip(self.member_keys, self.members, strict=True):
-                expected[(accounts.member_account(key), accounts.PTS)] = member.balance
-                expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
-                for lot in member.lots:
-                    k = (accounts.POINTS_FLOAT, lot.currency)
-                    expected[k] = expected.get(k, 0) + lot.value_remaining_cents
-            assert _nonzero(stored) == _nonzero(expected), "account balances differ from the model"
+            self._check_balances(s)
             report = ledger.verify(s)
             assert report.violations == [], "\n".join(map(str, report.violations))
+
+    def _check_lots_and_debts(self, s: Session) -> None:
+        """Every member's lots and debts, field by field, in the model's order."""
+        names = {accounts.member_account(key): m for m, key in enumerate(self.member_keys)}
+        lots: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
+        for name, lot in s.execute(
+            select(Account.name, Lot)
+            .join(Lot, Lot.member_account_id == Account.id)
+            .where(Account.name.in_(names))
+            .order_by(Lot.earned_at, Lot.id)
+        ):
+            lots[names[name]].append(_lot_row(lot))
+        debts: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
+        for name, debt in s.execute(
+            select(Account.name, Debt)
+            .join(Debt, Debt.member_account_id == Account.id)
+            .where(Account.name.in_(names))
+            .order_by(Debt.id)
+        ):
+            debts[names[name]].append((debt.creditor, debt.currency, debt.points, debt.points_remaining))
+        for m, member in enumerate(self.members):
+            assert lots[m] == [_lot_row(lot) for lot in member.lots], f"member {m}: lots differ"
+            assert debts[m] == [(d.creditor, d.currency, d.points, d.points_remaining) for d in member.debts], (
+                f"member {m}: debts differ"
+            )
+
+    def _check_balances(self, s: Session) -> None:
+        """Every account's balance: the ones the model books, the members' and the float."""
+        stored = {
+            (name, asset): int(total)
+            for name, asset, total in s.execute(
+                select(Account.name, Account.asset, func.sum(Balance.balance))
+                .join(Balance, Balance.account_id == Account.id)
+                .group_by(Account.name, Account.asset)
+            )
+        }
+        expected = dict(self.books)
+        for key, member in zip(self.member_keys, self.members, strict=True):
+            expected[(accounts.member_account(key), accounts.PTS)] = member.balance
+            expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
+            for lot in member.lots:
+                k = (accounts.POINTS_FLOAT, lot.currency)
+                expected[k] = expected.get(k, 0) + lot.value_remaining_cents
+        assert _nonzero(stored) == _nonzero(expected), "account balances differ from the model"
 
 
 TestLedgerStateful = LedgerMachine.TestCase
@@ -683,3 +665,18 @@ TestLedgerStateful.settings = settings(
 
 def _nonzero(balances: dict) -> dict:
     return {k: v for k, v in balances.items() if v}
+
+
+def _lot_row(lot) -> tuple:
+    """A lot's fields in one order, for the ledger's lots and the model's alike."""
+    return (
+        lot.entry_id,
+        lot.currency,
+        lot.points,
+        lot.value_cents,
+        lot.expires_at,
+        lot.points_remaining,
+        lot.value_remaining_cents,
+        lot.points_expired,
+        lot.value_expired_cents,
+    )
