@@ -54,9 +54,11 @@ def seal_command():
 JOBS = {
     "expire-points": lambda session, now: ledger.expire_lots(session, now=now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
-    "expire-holds": lambda session, now: _boutique().expire_holds(session, now=now),
+    "expire-holds": lambda session, now: _boutique().expire_holds(unit_of_work.UnitOfWork(session, now=now)),
     "deliver-webhooks": lambda session, now: deliver_due(session, now=now),
-    "notify-expiring-points": lambda session, now: _members().notify_expiring_points(session, now=now),
+    "notify-expiring-points": lambda session, now: _members().notify_expiring_points(
+        unit_of_work.UnitOfWork(session, now=now)
+    ),
     "approve-commissions": lambda session, now: _approve_commissions(session, now),
 }
 
