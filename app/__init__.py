@@ -21,10 +21,44 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import cli, errors, sealing, unit_of_work
     from app.extensions import db, migrate
+    from app.identity.auth import public
+    from app.web import views as web
+    from app.webhooks import services as webhook_services
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
-    # One Api per app: the spec is built from this app's blueprints only.
+    _register_json_api(app)
+    web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
+    errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
+    unit_of_work.register(app)
+    unit_of_work.register_outbox(webhook_services.emit)
+    _register_redirect(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            unit_of_work.configure_sqlite(db.engine)
+    sealing.register(app)
+    cli.register(app)
+
+    @app.get("/health")
+    @public
+    def health():
+        return {"status": "ok"}
+
+    return app
+
+
+def _register_json_api(app: Flask) -> None:
+    """The /v1 blueprints, under one Api: the spec is built from this app's blueprints only."""
+    from app import errors
+    from app.affiliates.views import affiliates_blp, links_blp, programs_blp
+    from app.boutique.views import API_BLUEPRINTS as boutique_blps
+    from app.commissions.views import blp as commissions_blp
+    from app.members.views import blp as members_blp
+    from app.merchants.views import blp as merchants_blp
+    from app.orders.views import blp as orders_blp
+    from app.settlement.views import blp as settlement_blp
+    from app.webhooks.views import blp as webhooks_blp
+
     api = errors.ProblemApi()
     api.init_app(
         app,
@@ -37,20 +71,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     api.register_converter(IdConverter, id_schema)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-
-    from app.affiliates.views import affiliates_blp, links_blp, programs_blp
-    from app.boutique.views import API_BLUEPRINTS as boutique_blps
-    from app.clicks import services as clicks
-    from app.clicks.views import blp as clicks_blp
-    from app.commissions.views import blp as commissions_blp
-    from app.members.views import blp as members_blp
-    from app.merchants.views import blp as merchants_blp
-    from app.orders.views import blp as orders_blp
-    from app.settlement.views import blp as settlement_blp
-    from app.web import views as web
-    from app.webhooks import services as webhook_services
-    from app.webhooks.views import blp as webhooks_blp
-
     json_api = (
         merchants_blp,
         orders_blp,
@@ -65,24 +85,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     for blp in json_api:
         api.register_blueprint(blp)
-    web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
-    errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
-    unit_of_work.register(app)
-    unit_of_work.register_outbox(webhook_services.emit)
-    app.register_blueprint(clicks_blp)  # the /c/<code> redirect: HTML, outside the spec
+
+
+def _register_redirect(app: Flask) -> None:
+    """The /c/<code> tracking redirect: HTML, outside the spec, with its click buffer."""
+    from app.clicks import services as clicks
+    from app.clicks.views import blp as clicks_blp
+
+    app.register_blueprint(clicks_blp)
     clicks.register(app)
-
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            unit_of_work.configure_sqlite(db.engine)
-    sealing.register(app)
-    cli.register(app)
-
-    from app.identity.auth import public
-
-    @app.get("/health")
-    @public
-    def health():
-        return {"status": "ok"}
-
-    return app
