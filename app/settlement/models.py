@@ -6,9 +6,9 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.extensions import db
+from ledger import BigId, UTCDateTime
 from ledger.accounts import REVENUE_FEES
 from ledger.models import Account, Entry, Posting
-from ledger.types import BigId, UTCDateTime
 
 
 class Payout(db.Model):

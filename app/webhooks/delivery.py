@@ -32,7 +32,7 @@ from app.constants import (
 )
 from app.unit_of_work import UnitOfWork
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from ledger.types import utcnow
+from ledger import utcnow
 
 SIGNATURE_HEADER = "Loyalty-Signature"
 EVENT_ID_HEADER = "Loyalty-Event-Id"
