@@ -1,26 +1,44 @@
 """Client library merchants use to talk to the loyalty platform.
 
 Standard library only. Start with ``MerchantClient`` (or ``AffiliateClient``
-with an affiliate key); verify webhook
-deliveries with ``verify_webhook``; keep affiliate click tokens with
-``partner_sdk.click_capture.ClickCapture``.
+with an affiliate key), ideally in a ``with`` block so its keep-alive
+connections are closed; verify webhook deliveries with ``verify_webhook``; keep
+affiliate click tokens with ``partner_sdk.click_capture.ClickCapture``. Answers
+are typed and strict: an answer that breaks the contract raises
+``UnexpectedAnswer`` naming the field.
 """
 
 from __future__ import annotations
 
+from partner_sdk._merchant_programs import CommissionRule
+from partner_sdk._version import __version__
 from partner_sdk.affiliate import AffiliateClient
-from partner_sdk.click_capture import ClickCapture, click_token_from_cookie_header, click_token_from_environ
-from partner_sdk.client import (
-    BulkDecision,
-    CommissionRule,
+from partner_sdk.answers import (
+    Application,
+    AttributionError,
+    CatalogItem,
+    CodesAdded,
+    Commission,
+    CommissionBrief,
+    CreatedCatalogItem,
     CreatedWebhookEndpoint,
+    Lead,
+    Link,
     Member,
-    MerchantClient,
     OrderResult,
+    Payout,
+    Program,
+    Redemption,
     RefundResult,
+    Report,
+    ReportRow,
+    Statement,
+    StatementLine,
+    VoucherRedemption,
     WebhookAttempt,
     WebhookEndpoint,
 )
+from partner_sdk.click_capture import ClickCapture, click_token_from_cookie_header, click_token_from_environ
 from partner_sdk.errors import (
     AuthenticationError,
     Conflict,
@@ -33,33 +51,14 @@ from partner_sdk.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnexpectedAnswer,
     ValidationError,
     WebhookSignatureError,
     error_from_response,
 )
-from partner_sdk.models import (
-    Application,
-    AttributionError,
-    CatalogItem,
-    CodesAdded,
-    Commission,
-    CommissionBrief,
-    CreatedCatalogItem,
-    Lead,
-    Link,
-    Payout,
-    Program,
-    Redemption,
-    Report,
-    ReportRow,
-    Statement,
-    StatementLine,
-    VoucherRedemption,
-)
+from partner_sdk.merchant import BulkDecision, MerchantClient
 from partner_sdk.pagination import Page, iterate_pages
 from partner_sdk.webhooks import WebhookEvent, sign_webhook, verify_webhook
-
-__version__: str = "0.3.0"
 
 EVENT_TYPES: tuple[str, ...] = (
     "order.points_awarded",
@@ -116,6 +115,7 @@ __all__ = [
     "Statement",
     "StatementLine",
     "TransportError",
+    "UnexpectedAnswer",
     "ValidationError",
     "VoucherRedemption",
     "WebhookAttempt",

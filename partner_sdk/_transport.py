@@ -1,4 +1,4 @@
-"""HTTP with timeouts, bounded retries, backoff with jitter and one idempotency key per call."""
+"""HTTP with keep-alive, timeouts, bounded retries, backoff with jitter and one idempotency key per call."""
 
 from __future__ import annotations
 
@@ -6,19 +6,21 @@ import http.client
 import json
 import random
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from partner_sdk.errors import ConnectionFailed, LoyaltyError, RateLimited, error_from_response
+from partner_sdk._connections import ConnectionPool, Reply
+from partner_sdk._version import __version__
+from partner_sdk.errors import ConnectionFailed, RateLimited, UnexpectedAnswer, error_from_response
 
-USER_AGENT = "partner-sdk/0.3"
+USER_AGENT = f"partner-sdk/{__version__}"
 JSON_ACCEPT = "application/json, application/problem+json"
 RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
-RESPONSE_BYTES_MAX = 10 * 1024 * 1024
+# Methods the platform treats as reads: sending one twice changes nothing.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Query = Mapping[str, str | int | bool | None]
 
@@ -28,6 +30,8 @@ class Transport:
 
     Every retry of a call reuses the same Idempotency-Key, so the platform
     records a retried mutation once and answers retries with the first answer.
+    Calls go over keep-alive connections from one ``ConnectionPool``, which is
+    safe to share between threads; ``close()`` closes them.
     """
 
     def __init__(
@@ -41,7 +45,8 @@ class Transport:
         backoff_cap_s: float,
         retry_after_max_s: float,
     ) -> None:
-        if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         if timeout_s <= 0:
             raise ValueError("timeout_s must be > 0")
@@ -54,6 +59,15 @@ class Transport:
         self.backoff_cap_s = backoff_cap_s
         self.retry_after_max_s = retry_after_max_s
         self._api_key = api_key
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._path_prefix = parts.path.rstrip("/")
+        self.pool = ConnectionPool(
+            parts.scheme, parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], timeout_s=timeout_s
+        )
+
+    def close(self) -> None:
+        """Close the keep-alive connections (calls in flight finish first)."""
+        self.pool.close()
 
     def request(
         self,
@@ -76,7 +90,7 @@ class Transport:
         )
         if status == 204:
             return status, {}
-        return status, _json_object(status, payload)
+        return status, json_object(status, payload)
 
     def call(
         self,
@@ -90,11 +104,12 @@ class Transport:
         idempotency_key: str | None = None,
     ) -> tuple[int, bytes]:
         """Send any body and accept any answer; returns (2xx status, raw body) or raises."""
-        url = self.base_url + path
+        target = self._path_prefix + path
         if query:
             kept = {name: _query_value(value) for name, value in query.items() if value is not None}
             if kept:
-                url += "?" + urllib.parse.urlencode(kept)
+                target += "?" + urllib.parse.urlencode(kept)
+        url = self._origin + target
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Accept": accept,
@@ -105,10 +120,12 @@ class Transport:
         if method != "GET":
             # One key for the whole logical call, generated before the first try.
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        # A resend on a fresh connection after a stale keep-alive one is safe only for these.
+        resendable = method in SAFE_METHODS or "Idempotency-Key" in headers
         attempt = 0
         while True:
             try:
-                status, response_headers, payload = self._send(method, url, data, headers)
+                status, response_headers, payload = self._send(method, target, data, headers, resendable)
             except (OSError, http.client.HTTPException) as failed:
                 if attempt >= self.max_retries:
                     raise ConnectionFailed(f"{method} {url}: {failed}") from failed
@@ -131,25 +148,17 @@ class Transport:
         # Full jitter spreads the retries of many clients instead of synchronising them.
         return random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
 
-    def _send(
-        self, method: str, url: str, data: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return response.status, dict(response.headers.items()), response.read(RESPONSE_BYTES_MAX)
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, dict(error.headers.items()), error.read(RESPONSE_BYTES_MAX)
+    def _send(self, method: str, target: str, data: bytes | None, headers: dict[str, str], resendable: bool) -> Reply:
+        return self.pool.send(method, target, data, headers, resendable=resendable)
 
 
-def _json_object(status: int, payload: bytes) -> dict[str, Any]:
+def json_object(status: int, payload: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         parsed = None
     if not isinstance(parsed, dict):
-        raise LoyaltyError(status, "Invalid response", "expected a JSON object from the platform")
+        raise UnexpectedAnswer("answer", "expected a JSON object from the platform", status=status)
     return parsed
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Literal
 
-from partner_sdk.client import _Client, _quote
-from partner_sdk.models import Application, Link, Payout, Report
+from partner_sdk._client import Client, quote
+from partner_sdk.answers import Application, Link, Payout, Report
 from partner_sdk.pagination import Page, iterate_pages
 
 __all__ = ["AffiliateClient"]
@@ -15,26 +15,26 @@ __all__ = ["AffiliateClient"]
 GroupBy = Literal["day", "program", "link"]
 
 
-class AffiliateClient(_Client):
+class AffiliateClient(Client):
     """Client for the affiliate API, authenticated with the affiliate's API key.
 
     Same machinery as ``MerchantClient``: a timeout per try, bounded retries
     of connection failures, 429 and 5xx with backoff and jitter, one
-    `Idempotency-Key` per call, typed exceptions. Webhook endpoints of an
-    affiliate may subscribe to ``commission.*`` events only.
+    `Idempotency-Key` per call, typed exceptions, strict typed answers,
+    `replayed` on every create, keep-alive connections, thread-safe,
+    `close()` or ``with``. Webhook endpoints of an affiliate may subscribe to
+    ``commission.*`` events only.
     """
 
     # Programs
 
     def apply_to_program(self, program_id: int | str) -> Application:
         """Apply to a merchant's program; approved at once if the program auto-approves."""
-        _, data = self._http.request("POST", f"/v1/programs/{_quote(str(program_id))}/applications")
-        return Application.from_json(data)
+        return self._create(Application, f"/v1/programs/{quote(program_id)}/applications")
 
     def list_applications(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Application]:
         """One page of your applications to programs and their status."""
-        _, data = self._http.request("GET", "/v1/affiliate/applications", query={"limit": limit, "cursor": cursor})
-        return Page([Application.from_json(a) for a in data["data"]], data.get("next_cursor"))
+        return self._page(Application, "/v1/affiliate/applications", {"limit": limit, "cursor": cursor})
 
     def iter_applications(self, *, page_size: int | None = None) -> Iterator[Application]:
         """Every application of yours, page after page."""
@@ -44,8 +44,7 @@ class AffiliateClient(_Client):
 
     def list_payouts(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Payout]:
         """One page of the payouts the operator made to you, oldest first."""
-        _, data = self._http.request("GET", "/v1/affiliate/payouts", query={"limit": limit, "cursor": cursor})
-        return Page([Payout.from_json(p) for p in data["data"]], data.get("next_cursor"))
+        return self._page(Payout, "/v1/affiliate/payouts", {"limit": limit, "cursor": cursor})
 
     def iter_payouts(self, *, page_size: int | None = None) -> Iterator[Payout]:
         """Every payout made to you, page after page."""
@@ -56,13 +55,11 @@ class AffiliateClient(_Client):
     def create_link(self, program_id: int | str, landing_url: str) -> Link:
         """A tracking link to a landing URL on one of the program merchant's domains."""
         body = {"program_id": int(program_id), "landing_url": landing_url}
-        _, data = self._http.request("POST", "/v1/links", body=body)
-        return Link.from_json(data)
+        return self._create(Link, "/v1/links", body=body)
 
     def list_links(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Link]:
         """One page of your links."""
-        _, data = self._http.request("GET", "/v1/links", query={"limit": limit, "cursor": cursor})
-        return Page([Link.from_json(link) for link in data["data"]], data.get("next_cursor"))
+        return self._page(Link, "/v1/links", {"limit": limit, "cursor": cursor})
 
     def iter_links(self, *, page_size: int | None = None) -> Iterator[Link]:
         """Every link of yours, page after page."""
@@ -70,8 +67,7 @@ class AffiliateClient(_Client):
 
     def get_link(self, link_id: int | str) -> Link:
         """One of your links."""
-        _, data = self._http.request("GET", f"/v1/links/{_quote(str(link_id))}")
-        return Link.from_json(data)
+        return self._one(Link, "GET", f"/v1/links/{quote(link_id)}")
 
     def pause_link(self, link_id: int | str) -> Link:
         """Pause a link: it answers 404 within seconds, until resumed."""
@@ -82,16 +78,14 @@ class AffiliateClient(_Client):
         return self._set_link_active(link_id, True)
 
     def _set_link_active(self, link_id: int | str, active: bool) -> Link:
-        _, data = self._http.request("PATCH", f"/v1/links/{_quote(str(link_id))}", body={"active": active})
-        return Link.from_json(data)
+        return self._one(Link, "PATCH", f"/v1/links/{quote(link_id)}", body={"active": active})
 
     # Reports
 
     def report(self, from_date: dt.date | str, to_date: dt.date | str, group_by: GroupBy = "day") -> Report:
         """Clicks, conversions and commissions from `from_date` to `to_date` (UTC days), as typed rows."""
         query = {"from": _day(from_date), "to": _day(to_date), "group_by": group_by}
-        _, data = self._http.request("GET", "/v1/affiliate/report", query=query)
-        return Report.from_json(data)
+        return self._one(Report, "GET", "/v1/affiliate/report", query=query)
 
     def report_csv(self, from_date: dt.date | str, to_date: dt.date | str, group_by: GroupBy = "day") -> str:
         """The same report as CSV text, one line per row after a header line."""

@@ -21,6 +21,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "TransportError",
+    "UnexpectedAnswer",
     "ValidationError",
     "WebhookSignatureError",
     "error_from_response",
@@ -92,6 +93,21 @@ class ConnectionFailed(LoyaltyError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(0, "Connection failed", detail)
+
+
+class UnexpectedAnswer(LoyaltyError):
+    """A 2xx answer the SDK cannot read: not JSON, or a field missing or of the wrong type.
+
+    `field` names it the way the SDK does (``OrderResult.points_earned``,
+    ``Report.rows[0].clicks``); the platform and the SDK disagree on the
+    contract, so the answer is refused rather than guessed at.
+    """
+
+    field: str
+
+    def __init__(self, field: str, reason: str, *, status: int = 0) -> None:
+        super().__init__(status, "Unexpected answer", f"{field}: {reason}")
+        self.field = field
 
 
 class WebhookSignatureError(ValueError):

@@ -210,3 +210,16 @@ def test_another_merchants_endpoint_is_not_found(live_server: Any, client: Merch
     with pytest.raises(NotFound):
         client.delete_webhook_endpoint(endpoint.id)
     assert theirs.get_webhook_endpoint(endpoint.id) == endpoint
+
+
+def test_a_server_that_answers_connection_close_gets_a_new_connection_per_call(client: MerchantClient) -> None:
+    # Werkzeug's server closes every connection (keep-alive is shown in test_sdk_keepalive.py):
+    # the SDK must follow it rather than reuse a closed connection.
+    order_id = unique("order")
+
+    with client:
+        client.record_order(order_id, 4599, unique_email())
+        client.get_order(order_id)
+        client.list_members(limit=1)
+
+    assert client._http.pool.opened == 3

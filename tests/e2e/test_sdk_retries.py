@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from partner_sdk import ConnectionFailed, MerchantClient, RateLimited, ServerError, ValidationError
+from partner_sdk import (
+    AffiliateClient,
+    ConnectionFailed,
+    MerchantClient,
+    RateLimited,
+    ServerError,
+    UnexpectedAnswer,
+    ValidationError,
+)
 
 ORDER = {
     "order_id": "A-1",
@@ -27,6 +35,8 @@ ORDER = {
     "points_available": 30,
     "points_debt": 0,
     "created_at": "2027-01-01T00:00:00+00:00",
+    "commission": None,
+    "attribution_error": None,
 }
 ENDPOINT = {
     "id": "3",
@@ -38,6 +48,69 @@ ENDPOINT = {
     "updated_at": "2027-01-01T00:00:00+00:00",
     "secret": "whsec_x",
 }
+CREATED_AT = "2027-01-01T00:00:00+00:00"
+REFUND = {
+    "refund_id": "R-1",
+    "order_id": "A-1",
+    "amount_cents": 1500,
+    "order_net_amount_cents": 3099,
+    "points_reversed": 10,
+    "points_to_debt": 0,
+    "points_balance": 20,
+}
+LEAD = {"lead_id": "L-1", "commission": None, "attribution_error": "expired"}
+PROGRAM = {
+    "id": "3",
+    "merchant_id": "1",
+    "name": "Spring",
+    "active": True,
+    "commission": {"type": "percent", "basis_points": 800},
+    "lead_amount_cents": None,
+    "cap_cents": None,
+    "network_fee_bps": 200,
+    "hold_days": 30,
+    "attribution_window_days": 30,
+    "auto_approve_affiliates": False,
+    "created_at": CREATED_AT,
+}
+APPLICATION = {
+    "id": "8",
+    "program_id": "3",
+    "affiliate_id": "5",
+    "affiliate_name": "Blog",
+    "affiliate_website": "https://blog.example/",
+    "status": "pending",
+    "created_at": CREATED_AT,
+    "decided_at": None,
+}
+LINK = {
+    "id": "9",
+    "code": "abc",
+    "url": "http://127.0.0.1/l/abc",
+    "program_id": "3",
+    "landing_url": "https://shop.example/",
+    "active": True,
+    "created_at": CREATED_AT,
+}
+ITEM = {
+    "id": "4",
+    "kind": "voucher",
+    "title": "Ten euros",
+    "description": "",
+    "category": "vouchers",
+    "image_url": None,
+    "points_price": 1000,
+    "wholesale_value_cents": 1000,
+    "currency": "EUR",
+    "stock": 2,
+    "active": True,
+    "active_from": None,
+    "active_until": None,
+    "created_at": CREATED_AT,
+    "updated_at": CREATED_AT,
+    "generated_codes": ["C-1", "C-2"],
+}
+CODES_ADDED = {"added": 1, "stock": 3, "generated_codes": []}
 Reply = tuple[int, dict[str, str], Any]
 
 
@@ -237,3 +310,50 @@ def test_constructor_refuses_bad_settings():
         MerchantClient("http://x", "k", timeout_s=0)
     with pytest.raises(ValueError):
         MerchantClient("http://x", "k", max_retries=-1)
+
+
+CREATES = {
+    "record_order": (ORDER, lambda m, a: m.record_order("A-1", 4599, "a@example.test")),
+    "refund": (REFUND, lambda m, a: m.refund("A-1", "R-1", 1500)),
+    "record_lead": (LEAD, lambda m, a: m.record_lead("L-1", "tok.1")),
+    "create_program": (PROGRAM, lambda m, a: m.create_program("Spring", {"type": "percent", "basis_points": 800})),
+    "apply_to_program": (APPLICATION, lambda m, a: a.apply_to_program("3")),
+    "create_link": (LINK, lambda m, a: a.create_link("3", "https://shop.example/")),
+    "create_catalog_item": (ITEM, lambda m, a: m.create_catalog_item("voucher", "Ten euros", "vouchers", 1000, 1000)),
+    "add_voucher_codes": (CODES_ADDED, lambda m, a: m.add_voucher_codes("4", ["C-3"])),
+    "create_webhook_endpoint": (ENDPOINT, lambda m, a: m.create_webhook_endpoint("https://hooks.example/x", ["x"])),
+    "rotate_webhook_secret": (ENDPOINT, lambda m, a: m.rotate_webhook_secret("3")),
+}
+
+
+@pytest.mark.parametrize("create", sorted(CREATES))
+def test_every_create_says_whether_the_platform_replayed_it(scripted, create):
+    answer, call = CREATES[create]
+    scripted.script.extend([(201, {}, answer), (200, {}, answer)])
+    merchant, affiliate = scripted.client(), AffiliateClient(scripted.url, "ak_test", max_retries=0)
+
+    first = call(merchant, affiliate)
+    again = call(merchant, affiliate)
+
+    assert (first.replayed, again.replayed) == (False, True)
+    assert first.raw == answer
+
+
+@pytest.mark.parametrize("create", sorted(CREATES))
+def test_every_create_refuses_an_answer_missing_a_field(scripted, create):
+    answer, call = CREATES[create]
+    name = sorted(answer)[0]
+    scripted.script.append((201, {}, {k: v for k, v in answer.items() if k != name}))
+
+    with pytest.raises(UnexpectedAnswer) as raised:
+        call(scripted.client(), AffiliateClient(scripted.url, "ak_test", max_retries=0))
+
+    assert raised.value.field.endswith(f".{name}")
+    assert raised.value.status == 201
+
+
+def test_a_create_answered_with_another_2xx_is_refused(scripted):
+    scripted.script.append((202, {}, PROGRAM))
+
+    with pytest.raises(UnexpectedAnswer, match="202"):
+        scripted.client().create_program("Spring", {"type": "percent", "basis_points": 800})

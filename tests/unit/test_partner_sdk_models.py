@@ -1,9 +1,25 @@
-"""The SDK's typed answers are built from the platform's JSON; no network."""
+"""The SDK's typed answers are built strictly from the platform's JSON; no network."""
 
 from __future__ import annotations
 
-from partner_sdk import Commission, CommissionBrief, Lead, OrderResult, Report
-from partner_sdk._transport import _query_value
+import pytest
+
+import partner_sdk
+from partner_sdk import (
+    Commission,
+    CommissionBrief,
+    CreatedCatalogItem,
+    CreatedWebhookEndpoint,
+    Lead,
+    LoyaltyError,
+    OrderResult,
+    Page,
+    Program,
+    Report,
+    UnexpectedAnswer,
+)
+from partner_sdk._client import page_of
+from partner_sdk._transport import _query_value, json_object
 
 COMMISSION = {
     "id": "7",
@@ -25,7 +41,16 @@ COMMISSION = {
     "hold_until": "2026-01-31T10:00:00+00:00",
     "decided_at": None,
     "created_at": "2026-01-01T10:05:00+00:00",
+    "payout_id": None,
     "a_field_added_later": 1,
+}
+BRIEF = {
+    "id": "7",
+    "status": "pending",
+    "amount_cents": 800,
+    "currency": "EUR",
+    "affiliate_id": "5",
+    "suspicious": True,
 }
 ORDER = {
     "order_id": "o-1",
@@ -37,7 +62,39 @@ ORDER = {
     "points_net": 60,
     "points_balance": 60,
     "points_available": 60,
+    "commission": None,
+    "attribution_error": None,
 }
+PROGRAM = {
+    "id": "3",
+    "merchant_id": "1",
+    "name": "Spring",
+    "active": True,
+    "commission": {"type": "percent", "basis_points": 800},
+    "lead_amount_cents": None,
+    "cap_cents": None,
+    "network_fee_bps": 200,
+    "hold_days": 30,
+    "attribution_window_days": 30,
+    "auto_approve_affiliates": False,
+    "created_at": "2026-01-01T10:00:00+00:00",
+}
+ENDPOINT = {
+    "id": "3",
+    "url": "https://hooks.example/x",
+    "events": ["order.refunded"],
+    "enabled": True,
+    "previous_secret_expires_at": None,
+    "created_at": "2027-01-01T00:00:00+00:00",
+    "updated_at": "2027-01-01T00:00:00+00:00",
+    "secret": "whsec_x",
+}
+
+
+def refused(cls, data, **options) -> UnexpectedAnswer:
+    with pytest.raises(UnexpectedAnswer) as raised:
+        cls.from_json(data, **options)
+    return raised.value
 
 
 def test_a_commission_takes_its_fields_by_name_and_keeps_the_rest_in_raw():
@@ -50,27 +107,116 @@ def test_a_commission_takes_its_fields_by_name_and_keeps_the_rest_in_raw():
 
 
 def test_an_order_answer_exposes_its_commission_or_its_attribution_error():
-    brief = {
-        "id": "7",
-        "status": "pending",
-        "amount_cents": 800,
+    attributed = OrderResult.from_json({**ORDER, "commission": BRIEF, "attribution_error": None})
+    unattributed = OrderResult.from_json({**ORDER, "commission": None, "attribution_error": "expired"})
+
+    assert attributed.commission == CommissionBrief.from_json(BRIEF)
+    assert (attributed.commission.suspicious, attributed.attribution_error) == (True, None)
+    assert (unattributed.commission, unattributed.attribution_error) == (None, "expired")
+
+
+@pytest.mark.parametrize("name", [name for name in ORDER])
+def test_every_field_the_platform_always_sends_is_required_and_named_when_missing(name):
+    data = {key: value for key, value in ORDER.items() if key != name}
+
+    error = refused(OrderResult, data)
+
+    assert error.field == f"OrderResult.{name}"
+    assert str(error).endswith(f"OrderResult.{name}: missing")
+
+
+def test_a_field_that_may_be_null_is_still_required_to_be_sent():
+    assert (
+        refused(Commission, {k: v for k, v in COMMISSION.items() if k != "payout_id"}).field == "Commission.payout_id"
+    )
+    assert Commission.from_json({**COMMISSION, "payout_id": "12"}).payout_id == "12"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("points_earned", "60", "expected int, got str '60'"),
+        ("points_earned", 60.0, "expected int, got number 60.0"),
+        ("points_earned", None, "expected int, got null"),
+        ("points_earned", True, "expected int, got bool True"),
+        ("order_id", 1, "expected str, got number 1"),
+        ("commission", "none", "expected a JSON object, got str 'none'"),
+        ("attribution_error", 0, "expected str, got number 0"),
+    ],
+)
+def test_a_field_of_another_type_is_refused_with_its_name_and_what_came(name, value, expected):
+    error = refused(OrderResult, {**ORDER, name: value})
+
+    assert error.field == f"OrderResult.{name}"
+    assert error.detail == f"OrderResult.{name}: {expected}"
+
+
+def test_booleans_and_integers_are_not_mistaken_for_each_other():
+    assert refused(Program, {**PROGRAM, "active": 1}).detail == "Program.active: expected bool, got number 1"
+    assert refused(Program, {**PROGRAM, "hold_days": False}).detail == "Program.hold_days: expected int, got bool False"
+    assert Program.from_json({**PROGRAM, "active": False}).active is False
+
+
+def test_nested_answers_are_built_by_the_same_rules_with_their_path_in_the_error():
+    bad_brief = {**ORDER, "commission": {**BRIEF, "suspicious": "yes"}}
+    missing_in_row = {"from": "2026-01-01", "to": "2026-01-07", "group_by": "day", "rows": [{"key": "x"}], "totals": []}
+
+    assert refused(OrderResult, bad_brief).field == "OrderResult.commission.suspicious"
+    assert refused(Report, missing_in_row).field == "Report.rows[0].currency"
+    assert refused(Report, {**missing_in_row, "rows": "x"}).detail == "Report.rows: expected list, got str 'x'"
+
+
+def test_an_answer_that_is_not_an_object_is_refused():
+    assert refused(OrderResult, [ORDER]).detail == "OrderResult: expected a JSON object, got list"
+
+
+def test_an_unexpected_answer_is_a_loyalty_error_with_the_http_status_and_is_exported():
+    error = UnexpectedAnswer("OrderResult.points_earned", "missing", status=201)
+
+    assert isinstance(error, LoyaltyError)
+    assert (error.status, error.field, error.title) == (201, "OrderResult.points_earned", "Unexpected answer")
+    assert "UnexpectedAnswer" in partner_sdk.__all__
+
+
+def test_replayed_is_set_by_the_caller_not_read_from_the_json_and_not_compared():
+    created = Program.from_json(PROGRAM)
+    replay = Program.from_json({**PROGRAM, "replayed": "ignored"}, replayed=True)
+
+    assert (created.replayed, replay.replayed) == (False, True)
+    assert created == replay
+    with pytest.raises(TypeError):
+        Commission.from_json(COMMISSION, replayed=True)
+
+
+def test_a_create_answer_holds_its_nested_answer_and_what_is_shown_only_once():
+    created = CreatedWebhookEndpoint.from_json(ENDPOINT, replayed=True)
+    item = {
+        "id": "4",
+        "kind": "voucher",
+        "title": "T",
+        "description": "",
+        "category": "c",
+        "image_url": None,
+        "points_price": 100,
+        "wholesale_value_cents": 500,
         "currency": "EUR",
-        "affiliate_id": "5",
-        "suspicious": True,
+        "stock": 2,
+        "active": True,
+        "active_from": None,
+        "active_until": None,
+        "created_at": "2027-01-01T00:00:00+00:00",
+        "updated_at": "2027-01-01T00:00:00+00:00",
     }
 
-    attributed = OrderResult.from_json({**ORDER, "commission": brief, "attribution_error": None})
-    refused = OrderResult.from_json({**ORDER, "commission": None, "attribution_error": "expired"})
-    plain = OrderResult.from_json(ORDER)
-
-    assert attributed.commission == CommissionBrief.from_json(brief)
-    assert (attributed.commission.suspicious, attributed.attribution_error) == (True, None)
-    assert (refused.commission, refused.attribution_error) == (None, "expired")
-    assert (plain.commission, plain.attribution_error) == (None, None)
+    assert (created.endpoint.id, created.secret, created.replayed) == ("3", "whsec_x", True)
+    assert "whsec_x" not in repr(created)
+    assert refused(CreatedWebhookEndpoint, {**ENDPOINT, "enabled": "true"}).field == "CreatedWebhookEndpoint.enabled"
+    assert CreatedCatalogItem.from_json({**item, "generated_codes": ["A", "B"]}).generated_codes == ["A", "B"]
+    assert refused(CreatedCatalogItem, item).field == "CreatedCatalogItem.generated_codes"
 
 
 def test_a_lead_replay_is_marked_and_a_report_renames_from_and_to():
-    lead = Lead.from_answer({"lead_id": "L-1", "commission": None, "attribution_error": "self_referral"}, replayed=True)
+    lead = Lead.from_json({"lead_id": "L-1", "commission": None, "attribution_error": "self_referral"}, replayed=True)
     report = Report.from_json({"from": "2026-01-01", "to": "2026-01-07", "group_by": "day", "rows": [], "totals": []})
 
     assert (lead.lead_id, lead.commission, lead.attribution_error, lead.replayed) == (
@@ -80,6 +226,24 @@ def test_a_lead_replay_is_marked_and_a_report_renames_from_and_to():
         True,
     )
     assert (report.from_date, report.to_date, report.rows) == ("2026-01-01", "2026-01-07", [])
+    assert refused(Report, {"to": "2026-01-07", "group_by": "day", "rows": [], "totals": []}).field == "Report.from"
+
+
+def test_a_page_requires_its_data_and_cursor_and_builds_every_item():
+    page = page_of(Program, {"data": [PROGRAM], "next_cursor": "c2"}, 200)
+
+    assert page == Page([Program.from_json(PROGRAM)], "c2")
+    with pytest.raises(UnexpectedAnswer, match=r"Page\[Program\]\.next_cursor: missing"):
+        page_of(Program, {"data": []}, 200)
+    with pytest.raises(UnexpectedAnswer, match=r"Page\[Program\]\.data\[0\]\.active: expected bool"):
+        page_of(Program, {"data": [{**PROGRAM, "active": None}], "next_cursor": None}, 200)
+
+
+def test_an_answer_that_is_not_a_json_object_is_an_unexpected_answer():
+    with pytest.raises(UnexpectedAnswer) as raised:
+        json_object(200, b"<html>")
+
+    assert raised.value.status == 200
 
 
 def test_query_booleans_are_sent_the_way_the_platform_parses_them():

@@ -1,0 +1,406 @@
+"""The typed answers of every call, built by one strict builder (``partner_sdk._build``).
+
+Every answer keeps the platform's JSON in ``raw`` (not compared, not shown), so
+fields a newer platform adds stay reachable before the SDK names them. A field
+missing from the answer, or of another type, raises ``UnexpectedAnswer`` naming
+it. Ids are strings; times are ISO 8601 strings in UTC; money is integer cents.
+
+The answer of a create has ``replayed``: True when the platform answered 200
+with the answer of an earlier identical call (same natural key or
+Idempotency-Key), False when it created something (201) and on every other
+call. It is not compared: a replay equals the answer it repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from partner_sdk._build import WHOLE, Answer, renamed
+
+__all__ = [
+    "Application",
+    "AttributionError",
+    "CatalogItem",
+    "CodesAdded",
+    "Commission",
+    "CommissionBrief",
+    "CreatedCatalogItem",
+    "CreatedWebhookEndpoint",
+    "Lead",
+    "Link",
+    "Member",
+    "OrderResult",
+    "Payout",
+    "Program",
+    "Redemption",
+    "RefundResult",
+    "Report",
+    "ReportRow",
+    "Statement",
+    "StatementLine",
+    "VoucherRedemption",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+]
+
+
+@dataclass(frozen=True)
+class CommissionBrief(Answer):
+    """The commission an order or a lead earned, as the order's answer shows it."""
+
+    id: str
+    status: str
+    amount_cents: int
+    currency: str
+    affiliate_id: str
+    suspicious: bool
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OrderResult(Answer):
+    """An order as recorded by the platform.
+
+    `commission` is the affiliate commission the order's click token earned,
+    None without a token or when it earned nothing (`attribution_error` says why).
+    """
+
+    order_id: str
+    member_id: str
+    amount_cents: int
+    net_amount_cents: int
+    currency: str
+    points_earned: int
+    points_net: int
+    points_balance: int
+    points_available: int
+    commission: CommissionBrief | None
+    attribution_error: str | None
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RefundResult(Answer):
+    """A refund as recorded by the platform."""
+
+    refund_id: str
+    order_id: str
+    amount_cents: int
+    order_net_amount_cents: int
+    points_reversed: int
+    points_to_debt: int
+    points_balance: int
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Member(Answer):
+    """A loyalty member and their point balances."""
+
+    id: str
+    email: str
+    points_balance: int
+    points_pending: int
+    points_available: int
+    points_debt: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Lead(Answer):
+    """A reported lead; `commission` is None when the click earned nothing (see `attribution_error`)."""
+
+    lead_id: str
+    commission: CommissionBrief | None
+    attribution_error: str | None
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Commission(Answer):
+    """An affiliate's commission on one of your orders or leads; `payout_id` once it is paid."""
+
+    id: str
+    kind: str
+    status: str
+    amount_cents: int
+    base_amount_cents: int
+    fee_cents: int
+    currency: str
+    program_id: str
+    affiliate_id: str
+    link_id: str | None
+    order_id: str | None
+    lead_id: str | None
+    adjusts_commission_id: str | None
+    suspicious: bool
+    reason: str | None
+    clicked_at: str | None
+    hold_until: str
+    decided_at: str | None
+    created_at: str
+    payout_id: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AttributionError(Answer):
+    """A click token sent with an order or a lead that earned no commission, and why (`code`)."""
+
+    id: str
+    code: str
+    order_id: str | None
+    lead_id: str | None
+    program_id: str | None
+    affiliate_id: str | None
+    created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint(Answer):
+    """A URL the platform POSTs your chosen events to."""
+
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    previous_secret_expires_at: str | None
+    created_at: str
+    updated_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CreatedWebhookEndpoint(Answer):
+    """An endpoint with its signing secret: the only time the platform shows it."""
+
+    endpoint: WebhookEndpoint = field(metadata=WHOLE)
+    secret: str = field(repr=False)
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class WebhookAttempt(Answer):
+    """One logged POST of an event to an endpoint."""
+
+    id: str
+    event_id: str
+    event_type: str
+    number: int
+    outcome: str
+    started_at: str
+    status_code: int | None
+    duration_ms: int | None
+    error: str | None
+    next_attempt_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Program(Answer):
+    """An affiliate program: its commission rule (`commission`), hold and attribution window."""
+
+    id: str
+    merchant_id: str
+    name: str
+    active: bool
+    commission: dict[str, Any]
+    lead_amount_cents: int | None
+    cap_cents: int | None
+    network_fee_bps: int
+    hold_days: int
+    attribution_window_days: int
+    auto_approve_affiliates: bool
+    created_at: str
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Application(Answer):
+    """An affiliate's application to a program: pending, approved or refused."""
+
+    id: str
+    program_id: str
+    affiliate_id: str
+    affiliate_name: str
+    affiliate_website: str
+    status: str
+    created_at: str
+    decided_at: str | None
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Link(Answer):
+    """A tracking link: share `url`; it redirects to `landing_url` with a click token."""
+
+    id: str
+    code: str
+    url: str
+    program_id: str
+    landing_url: str
+    active: bool
+    created_at: str
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CatalogItem(Answer):
+    """A reward you supply to the boutique (physical goods or vouchers)."""
+
+    id: str
+    kind: str
+    title: str
+    description: str
+    category: str
+    image_url: str | None
+    points_price: int
+    wholesale_value_cents: int
+    currency: str
+    stock: int
+    active: bool
+    active_from: str | None
+    active_until: str | None
+    created_at: str
+    updated_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CreatedCatalogItem(Answer):
+    """A new item and the voucher codes the platform generated for it (shown only here)."""
+
+    item: CatalogItem = field(metadata=WHOLE)
+    generated_codes: list[str] = field(repr=False)
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CodesAdded(Answer):
+    """Voucher codes added to an item; `generated_codes` are shown only here."""
+
+    added: int
+    stock: int
+    generated_codes: list[str] = field(repr=False)
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Redemption(Answer):
+    """A member's redemption of one of your rewards: placed, fulfilled, cancelled or expired.
+
+    `shipping_address` is empty for vouchers.
+    """
+
+    id: str
+    item_id: str
+    kind: str
+    title: str
+    status: str
+    points: int
+    wholesale_value_cents: int
+    currency: str
+    shipping_address: str
+    voucher_code: str | None
+    tracking_reference: str | None
+    cancel_reason: str | None
+    created_at: str
+    expires_at: str
+    resolved_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class VoucherRedemption(Answer):
+    """A voucher code accepted at your checkout (it cannot be used again)."""
+
+    code: str
+    item_id: str
+    redemption_id: str
+    title: str
+    used_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ReportRow(Answer):
+    """One row of an affiliate report: a day, a program or a link (`key`), in one currency."""
+
+    key: str
+    currency: str
+    clicks: int
+    unique_clicks: int
+    orders: int
+    leads: int
+    conversion_rate: float
+    commission_pending_cents: int
+    commission_approved_cents: int
+    commission_rejected_cents: int
+    commission_paid_cents: int
+    earnings_per_click_cents: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Report(Answer):
+    """An affiliate report from `from_date` to `to_date`, grouped by day, program or link."""
+
+    from_date: str = field(metadata=renamed("from"))
+    to_date: str = field(metadata=renamed("to"))
+    group_by: str = field()
+    rows: list[ReportRow] = field()
+    totals: list[ReportRow] = field()
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Payout(Answer):
+    """A payment of the operator to you: approved commissions net of adjustments, in one currency."""
+
+    id: str
+    payout_id: str
+    affiliate_id: str
+    currency: str
+    amount_cents: int
+    commission_count: int
+    reference: str | None
+    created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StatementLine(Answer):
+    """One currency of a statement; a positive `net_cents` is what you owe the operator."""
+
+    currency: str
+    points_bought_cents: int
+    commissions_cents: int
+    network_fees_cents: int
+    rewards_supplied_cents: int
+    other_cents: int
+    net_cents: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Statement(Answer):
+    """What you and the operator owe each other for one period (from `period_start`, to `period_end` excluded)."""
+
+    id: str
+    merchant_id: str
+    period_start: str
+    period_end: str
+    lines: list[StatementLine]
+    created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
