@@ -18,6 +18,10 @@ KEY_PREFIX = "lk_"
 KEY_SECRET_BYTES = 32
 KEY_LENGTH_MAX = 200
 
+# Who may call a view, written on the view by the decorator that enforces it: the route
+# table in docs/api.md and the refusal tests read it back from app.url_map (access_of).
+OPERATOR, MERCHANT, AFFILIATE, PUBLIC = "operator", "merchant", "affiliate", "public"
+
 
 def new_key() -> tuple[str, str, str]:
     """A fresh key: (the key to show once, its display prefix, its hash to store)."""
@@ -40,6 +44,52 @@ def bearer_token() -> str:
     return token
 
 
+def grants(*roles: str):
+    """Mark a decorator and the wrappers it makes with the roles whose keys it lets through."""
+    if not roles:
+        raise ValueError("name at least one role")
+
+    def mark(decorator):
+        @wraps(decorator)
+        def marking(view):
+            wrapper = decorator(view)
+            wrapper.access = roles
+            return wrapper
+
+        marking.access = roles
+        return marking
+
+    return mark
+
+
+def public(view):
+    """Mark a view that is open to callers without a key; a /v1 view needs a reason to be."""
+    view.access = (PUBLIC,)
+    return view
+
+
+def access_of(view, method: str) -> tuple[str, ...] | None:
+    """The roles that may call ``method`` on this view function, None when it has no marker.
+
+    A MethodView carries its class-wide decorators in ``view_class.decorators`` and may
+    decorate single methods; a caller must pass every marked layer.
+    """
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return getattr(view, "access", None)
+    layers = [d.access for d in view_class.decorators if hasattr(d, "access")]
+    handler = getattr(view_class, method.lower(), None)
+    if hasattr(handler, "access"):
+        layers.append(handler.access)
+    if not layers:
+        return None
+    allowed = [role for role in layers[0] if all(role in layer for layer in layers[1:])]
+    if not allowed:
+        raise RuntimeError(f"{view_class.__name__}.{method.lower()} admits no role at all")
+    return tuple(allowed)
+
+
+@grants(OPERATOR)
 def operator_required(view):
     """Only the operator key from LOYALTY_ADMIN_KEY passes."""
 
@@ -53,6 +103,7 @@ def operator_required(view):
     return wrapper
 
 
+@grants(MERCHANT)
 def merchant_required(view):
     """A live key of an active merchant passes; its terms are in ``g.merchant``."""
 
@@ -67,6 +118,7 @@ def merchant_required(view):
     return wrapper
 
 
+@grants(AFFILIATE)
 def affiliate_required(view):
     """A live key of an active affiliate passes; who it is is in ``g.affiliate``."""
 

@@ -8,6 +8,7 @@ cannot be reached the run fails instead of skipping.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -20,6 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
+
+from tests.factories.merchants import auth, create_merchant
 
 ADMIN_KEY = "test-operator-key-0123456789abcdef"
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -145,8 +148,38 @@ def session(engine) -> Iterator[Session]:
         yield s
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+@pytest.fixture
+def db_session(engine) -> Iterator[Session]:
+    """A session whose every write is rolled back after the test, commits included.
+
+    As pypi/warehouse does: one connection, an outer transaction begun on it, and a
+    Session bound to it with ``join_transaction_mode="create_savepoint"``. Code under
+    test that calls ``session.commit()`` only releases a SAVEPOINT and
+    ``session.rollback()`` only rolls back to one; the outer transaction is rolled
+    back at teardown, so nothing the test wrote is seen by the next test or left in
+    the run's shared database.
+
+    Use it for service-level tests that take a session (``ledger.*``, ``services.*``,
+    later a unit of work built on it): pass ``db_session`` where the code takes a
+    session. Requests through ``client`` run on their own connections and do not see
+    its uncommitted rows; on SQLite the outer transaction also holds the database's
+    write lock (the engine begins with ``BEGIN IMMEDIATE``), so a test must not write
+    through ``client`` or another session while it holds ``db_session``.
+
+    SQLite: pysqlite's own transaction handling breaks SAVEPOINT; app.extensions
+    already applies SQLAlchemy's documented workaround (``isolation_level = None`` on
+    connect, ``BEGIN`` emitted on the engine's begin event), so savepoints nest
+    properly here as on PostgreSQL.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture
@@ -154,38 +187,10 @@ def admin_headers() -> dict[str, str]:
     return auth(ADMIN_KEY)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def unique_email() -> str:
-    return f"{unique('member')}@example.com"
-
-
-def merchant_body(**overrides) -> dict:
-    body = {
-        "name": unique("Shop"),
-        "domains": ["shop.example"],
-        "currency": "EUR",
-        "earn_rule": {"points": 10, "per_amount_cents": 1500},
-        "price_per_1000_points_cents": 500,
-    }
-    body.update(overrides)
-    return body
-
-
 @pytest.fixture
 def new_merchant(client, admin_headers) -> Callable[..., dict]:
     """Create a merchant through the API: returns its JSON plus ready `headers`."""
-
-    def create(**overrides) -> dict:
-        response = client.post("/v1/merchants", json=merchant_body(**overrides), headers=admin_headers)
-        assert response.status_code == 201, response.get_json()
-        merchant = response.get_json()
-        merchant["headers"] = auth(merchant["api_key"])
-        return merchant
-
-    return create
+    return functools.partial(create_merchant, client, admin_headers)
 
 
 @pytest.fixture
@@ -213,9 +218,7 @@ def live_server(app) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def api_merchant(app) -> dict:
     """One merchant for generated requests (session-wide: hypothesis calls the test many times)."""
-    response = app.test_client().post("/v1/merchants", json=merchant_body(), headers=auth(ADMIN_KEY))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return create_merchant(app.test_client(), auth(ADMIN_KEY))
 
 
 @contextmanager

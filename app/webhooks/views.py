@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app import unit_of_work
-from app.auth import affiliate_of_key, bearer_token, hash_key, merchant_of_key
+from app.auth import AFFILIATE, MERCHANT, affiliate_of_key, bearer_token, grants, hash_key, merchant_of_key
 from app.errors import Unauthorized, conflict
 from app.extensions import db
 from app.schemas import PageArgsSchema
@@ -36,6 +36,7 @@ _KEY_CONFLICT = conflict("This Idempotency-Key was used for a different request.
 _KEY_HEADER = HEADER_DOC
 
 
+@grants(MERCHANT, AFFILIATE)
 def owner_required(view):
     """A live merchant key or a live affiliate key passes; the owner is in ``g.webhook_owner``.
 

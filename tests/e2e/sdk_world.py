@@ -5,22 +5,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from partner_sdk import AffiliateClient, MerchantClient
+from tests.factories.merchants import merchant_body
+from tests.factories.names import unique, unique_email
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 SHOP_DOMAIN = "shop.example"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def unique_email() -> str:
-    return f"{unique('member')}@example.test"
 
 
 def operator_post(live_server: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -38,14 +31,7 @@ def operator_post(live_server: Any, path: str, body: dict[str, Any]) -> dict[str
 
 
 def new_merchant_client(live_server: Any, *, domains: list[str] | None = None) -> MerchantClient:
-    body = {
-        "name": unique("Shop"),
-        "domains": domains or [SHOP_DOMAIN],
-        "currency": "EUR",
-        "earn_rule": {"points": 10, "per_amount_cents": 1500},
-        "price_per_1000_points_cents": 500,
-    }
-    created = operator_post(live_server, "/v1/merchants", body)
+    created = operator_post(live_server, "/v1/merchants", merchant_body(domains=domains or [SHOP_DOMAIN]))
     return MerchantClient(live_server.url, created["api_key"], max_retries=0)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app.clicks import services as clicks
 from ledger import accounts
-from tests.conftest import merchant_body
+from tests.factories.merchants import merchant_body
 
 BROWSER = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import auth, merchant_body, unique, unique_email
+from tests.factories.merchants import auth, merchant_body
+from tests.factories.names import unique, unique_email
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

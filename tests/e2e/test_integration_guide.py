@@ -19,8 +19,9 @@ from app.extensions import db
 from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
 from partner_sdk import AffiliateClient, MerchantClient
-from tests.conftest import ADMIN_KEY, auth, make_app, merchant_body, serve
+from tests.conftest import ADMIN_KEY, make_app, serve
 from tests.e2e.sdk_world import click
+from tests.factories.merchants import auth, merchant_body
 from tests.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]

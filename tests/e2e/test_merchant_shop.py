@@ -32,7 +32,9 @@ from app.extensions import db
 from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
 from partner_sdk import AffiliateClient, MerchantClient, sign_webhook
-from tests.conftest import ADMIN_KEY, make_app, merchant_body, serve, unique, unique_email
+from tests.conftest import ADMIN_KEY, make_app, serve
+from tests.factories.merchants import merchant_body
+from tests.factories.names import unique, unique_email
 
 BROWSER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 SHOP_DOMAIN = "shop.example"

@@ -21,15 +21,8 @@ from partner_sdk import (
     NotFound,
     ValidationError,
 )
-from tests.e2e.sdk_world import (
-    SHOP_DOMAIN,
-    click,
-    follow,
-    new_affiliate_client,
-    new_merchant_client,
-    unique,
-    unique_email,
-)
+from tests.e2e.sdk_world import SHOP_DOMAIN, click, follow, new_affiliate_client, new_merchant_client
+from tests.factories.names import unique, unique_email
 
 LANDING = f"https://{SHOP_DOMAIN}/shoes?color=red"
 

@@ -12,7 +12,8 @@ import ledger
 from app.boutique import services as boutique
 from ledger.types import utcnow
 from partner_sdk import Conflict, MerchantClient, NotFound, ValidationError
-from tests.e2e.sdk_world import new_merchant_client, unique, unique_email
+from tests.e2e.sdk_world import new_merchant_client
+from tests.factories.names import unique, unique_email
 
 HOLD_TIMEOUT_S = 3600
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from partner_sdk import AffiliateClient, MerchantClient, NotFound, Payout, Statement
-from tests.e2e.sdk_world import SHOP_DOMAIN, click, operator_post, unique, unique_email
+from tests.e2e.sdk_world import SHOP_DOMAIN, click, operator_post
+from tests.factories.names import unique, unique_email
 
 
 def onboarded_merchant(live_server: Any) -> tuple[str, MerchantClient]:

@@ -29,7 +29,9 @@ import ledger
 from app.orders.models import Order
 from ledger.models import Entry
 from partner_sdk import MerchantClient
-from tests.conftest import ADMIN_KEY, merchant_body, unique, unique_email
+from tests.conftest import ADMIN_KEY
+from tests.factories.merchants import merchant_body
+from tests.factories.names import unique, unique_email
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_POLLS = 400

@@ -10,13 +10,7 @@ from sqlalchemy import func, select
 from app.clicks import services as clicks
 from app.clicks.models import ClickStat
 from app.constants import CLICK_LINK_CACHE_TTL_S
-from tests.integration.affiliate_world import (
-    BROWSER,
-    World,
-    build_world,
-    follow,
-    token_of,
-)
+from tests.factories.affiliates import BROWSER, World, build_world, follow, token_of
 
 
 @pytest.fixture

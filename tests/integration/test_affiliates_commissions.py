@@ -13,15 +13,9 @@ from app.commissions.models import Commission
 from app.unit_of_work import UnitOfWork
 from ledger import accounts
 from ledger.types import utcnow
-from tests.conftest import unique
-from tests.integration.affiliate_world import (
-    World,
-    build_world,
-    new_affiliate,
-    new_link,
-    new_program,
-    order,
-)
+from tests.factories.affiliates import World, build_world, new_affiliate, new_link, new_program
+from tests.factories.names import unique
+from tests.factories.orders import record_order
 from tests.integration.test_auth_and_errors import assert_problem
 
 
@@ -55,7 +49,7 @@ def assert_ledger_ok(engine):
 
 
 def test_an_order_with_a_click_token_creates_a_pending_commission(client, world):
-    response = order(client, world.merchant["headers"], token=world.click(client), amount_cents=12_345)
+    response = record_order(client, world.merchant["headers"], click_token=world.click(client), amount_cents=12_345)
 
     assert response.status_code == 201
     body = response.get_json()
@@ -69,30 +63,53 @@ def test_an_order_with_a_click_token_creates_a_pending_commission(client, world)
 
 
 def test_an_order_without_a_token_answers_null_commission_and_no_error(client, world):
-    body = order(client, world.merchant["headers"]).get_json()
+    body = record_order(client, world.merchant["headers"], amount_cents=10_000).get_json()
 
     assert (body["commission"], body["attribution_error"]) == (None, None)
 
 
 def test_a_replayed_order_returns_the_same_commission_and_creates_no_second_one(client, world, session):
     token, order_id = world.click(client), unique("o")
-    first = order(client, world.merchant["headers"], token=token, order_id=order_id, email="same@example.com")
-    again = order(client, world.merchant["headers"], token=token, order_id=order_id, email="same@example.com")
+    first = record_order(
+        client,
+        world.merchant["headers"],
+        click_token=token,
+        order_id=order_id,
+        member_email="same@example.com",
+        amount_cents=10_000,
+    )
+    again = record_order(
+        client,
+        world.merchant["headers"],
+        click_token=token,
+        order_id=order_id,
+        member_email="same@example.com",
+        amount_cents=10_000,
+    )
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json() == first.get_json()
     count = session.query(Commission).filter_by(merchant_id=int(world.merchant["id"])).count()
     session.rollback()
     assert count == 1
-    other_token = order(
-        client, world.merchant["headers"], token=world.click(client), order_id=order_id, email="same@example.com"
+    other_token = record_order(
+        client,
+        world.merchant["headers"],
+        click_token=world.click(client),
+        order_id=order_id,
+        member_email="same@example.com",
+        amount_cents=10_000,
     )
     assert_problem(other_token, 409)
 
 
 def test_a_fast_click_to_order_is_flagged_suspicious_and_a_slower_one_is_not(app, client, world):
-    fast = order(client, world.merchant["headers"], token=signed(app, world, age=timedelta(seconds=2)))
-    slow = order(client, world.merchant["headers"], token=signed(app, world, age=timedelta(minutes=5)))
+    fast = record_order(
+        client, world.merchant["headers"], click_token=signed(app, world, age=timedelta(seconds=2)), amount_cents=10_000
+    )
+    slow = record_order(
+        client, world.merchant["headers"], click_token=signed(app, world, age=timedelta(minutes=5)), amount_cents=10_000
+    )
 
     assert fast.get_json()["commission"]["suspicious"] is True
     assert slow.get_json()["commission"]["suspicious"] is False
@@ -104,7 +121,12 @@ def test_a_fast_click_to_order_is_flagged_suspicious_and_a_slower_one_is_not(app
 
 @pytest.mark.parametrize(("age_days", "expected"), [(29, None), (31, "expired")])
 def test_a_click_older_than_the_attribution_window_earns_nothing(app, client, world, age_days, expected):
-    body = order(client, world.merchant["headers"], token=signed(app, world, age=timedelta(days=age_days))).get_json()
+    body = record_order(
+        client,
+        world.merchant["headers"],
+        click_token=signed(app, world, age=timedelta(days=age_days)),
+        amount_cents=10_000,
+    ).get_json()
 
     assert body["attribution_error"] == expected
     assert (body["commission"] is None) == (expected is not None)
@@ -113,7 +135,9 @@ def test_a_click_older_than_the_attribution_window_earns_nothing(app, client, wo
 def test_the_window_is_the_programs(app, client, admin_headers, new_merchant):
     short = build_world(client, admin_headers, new_merchant, attribution_window_days=7)
 
-    body = order(client, short.merchant["headers"], token=signed(app, short, age=timedelta(days=8))).get_json()
+    body = record_order(
+        client, short.merchant["headers"], click_token=signed(app, short, age=timedelta(days=8)), amount_cents=10_000
+    ).get_json()
 
     assert body["attribution_error"] == "expired"
 
@@ -123,10 +147,16 @@ def test_refusals_are_stored_for_the_merchants_review(app, client, world, admin_
     tampered = world.click(client)
     tampered = tampered[:-3] + ("AAA" if tampered[-3:] != "AAA" else "BBB")
     codes = {
-        "invalid_token": order(client, world.merchant["headers"], token=tampered),
-        "foreign_program": order(client, world.merchant["headers"], token=other.click(client)),
-        "self_referral": order(
-            client, world.merchant["headers"], token=world.click(client), email=world.affiliate["email"]
+        "invalid_token": record_order(client, world.merchant["headers"], click_token=tampered, amount_cents=10_000),
+        "foreign_program": record_order(
+            client, world.merchant["headers"], click_token=other.click(client), amount_cents=10_000
+        ),
+        "self_referral": record_order(
+            client,
+            world.merchant["headers"],
+            click_token=world.click(client),
+            member_email=world.affiliate["email"],
+            amount_cents=10_000,
         ),
     }
 
@@ -148,14 +178,19 @@ def test_an_affiliate_whose_website_is_the_merchants_own_domain_is_a_self_referr
     link = new_link(client, insider["headers"], program["id"])
     token = World(merchant, insider, program, link).click(client)
 
-    assert order(client, merchant["headers"], token=token).get_json()["attribution_error"] == "self_referral"
+    assert (
+        record_order(client, merchant["headers"], click_token=token, amount_cents=10_000).get_json()[
+            "attribution_error"
+        ]
+        == "self_referral"
+    )
 
 
 def test_one_click_converts_once(client, world):
     token = world.click(client)
 
-    first = order(client, world.merchant["headers"], token=token).get_json()
-    second = order(client, world.merchant["headers"], token=token).get_json()
+    first = record_order(client, world.merchant["headers"], click_token=token, amount_cents=10_000).get_json()
+    second = record_order(client, world.merchant["headers"], click_token=token, amount_cents=10_000).get_json()
 
     assert first["commission"] is not None
     assert (second["commission"], second["attribution_error"]) == (None, "duplicate")
@@ -164,7 +199,12 @@ def test_one_click_converts_once(client, world):
 def test_a_paused_program_and_a_refused_affiliate_earn_nothing(client, world):
     token = world.click(client)
     client.patch(f"/v1/programs/{world.program['id']}", json={"active": False}, headers=world.merchant["headers"])
-    assert order(client, world.merchant["headers"], token=token).get_json()["attribution_error"] == "program_paused"
+    assert (
+        record_order(client, world.merchant["headers"], click_token=token, amount_cents=10_000).get_json()[
+            "attribution_error"
+        ]
+        == "program_paused"
+    )
 
     client.patch(f"/v1/programs/{world.program['id']}", json={"active": True}, headers=world.merchant["headers"])
     application = client.get(
@@ -175,7 +215,7 @@ def test_a_paused_program_and_a_refused_affiliate_earn_nothing(client, world):
         json={"status": "refused"},
         headers=world.merchant["headers"],
     )
-    refused = order(client, world.merchant["headers"], token=token).get_json()
+    refused = record_order(client, world.merchant["headers"], click_token=token, amount_cents=10_000).get_json()
     assert refused["attribution_error"] == "affiliate_not_approved"
 
 
@@ -208,13 +248,13 @@ def test_fixed_commissions_respect_the_cap(client, admin_headers, new_merchant):
         client, admin_headers, new_merchant, commission={"type": "percent", "basis_points": 5000}, cap_cents=1_000
     )
 
-    body = order(client, w.merchant["headers"], token=w.click(client), amount_cents=100_000).get_json()
+    body = record_order(client, w.merchant["headers"], click_token=w.click(client), amount_cents=100_000).get_json()
 
     assert body["commission"]["amount_cents"] == 1_000
 
 
 def test_approval_posts_commission_and_fee_to_the_ledger(client, engine, world):
-    commission = order(client, world.merchant["headers"], token=world.click(client), amount_cents=50_000)
+    commission = record_order(client, world.merchant["headers"], click_token=world.click(client), amount_cents=50_000)
     commission_id = commission.get_json()["commission"]["id"]
 
     approved = client.post(f"/v1/commissions/{commission_id}/approve", headers=world.merchant["headers"])
@@ -237,7 +277,9 @@ def test_approval_posts_commission_and_fee_to_the_ledger(client, engine, world):
 
 
 def test_a_rejected_commission_keeps_its_reason_and_posts_nothing(client, engine, world):
-    commission_id = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+    commission_id = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
 
     rejected = client.post(
         f"/v1/commissions/{commission_id}/reject", json={"reason": "Order cancelled"}, headers=world.merchant["headers"]
@@ -264,7 +306,9 @@ def test_a_rejected_commission_keeps_its_reason_and_posts_nothing(client, engine
 
 
 def test_the_job_approves_only_commissions_whose_hold_has_ended_and_is_idempotent(app, client, engine, world):
-    commission_id = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+    commission_id = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
     job = JOBS["approve-commissions"]
 
     def run(now) -> None:
@@ -296,7 +340,9 @@ def test_the_job_runs_from_the_cli(runner):
 
 
 def test_a_refund_before_approval_recomputes_a_percentage_commission(client, engine, world):
-    body = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
+    body = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()
     commission_id = body["commission"]["id"]
 
     client.post(
@@ -318,7 +364,9 @@ def test_a_refund_before_approval_recomputes_a_percentage_commission(client, eng
 
 
 def test_a_refund_after_approval_posts_a_negative_adjustment_once(client, engine, world):
-    body = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
+    body = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()
     client.post(f"/v1/commissions/{body['commission']['id']}/approve", headers=world.merchant["headers"])
     refund = {"refund_id": unique("r"), "amount_cents": 5_000}
 
@@ -335,7 +383,9 @@ def test_a_refund_after_approval_posts_a_negative_adjustment_once(client, engine
 
 def test_bulk_approval_by_json_and_rejection_by_csv(client, engine, world):
     ids = [
-        order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+        record_order(
+            client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+        ).get_json()["commission"]["id"]
         for _ in range(3)
     ]
 
@@ -356,8 +406,12 @@ def test_bulk_approval_by_json_and_rejection_by_csv(client, engine, world):
 
 def test_a_bulk_with_one_bad_line_changes_nothing(client, world, admin_headers, new_merchant):
     other = build_world(client, admin_headers, new_merchant)
-    mine = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
-    theirs = order(client, other.merchant["headers"], token=other.click(client)).get_json()["commission"]["id"]
+    mine = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
+    theirs = record_order(
+        client, other.merchant["headers"], click_token=other.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
 
     response = client.post(
         "/v1/commissions/bulk",
@@ -377,7 +431,9 @@ def test_a_bulk_with_one_bad_line_changes_nothing(client, world, admin_headers, 
 
 def test_a_merchant_never_sees_or_decides_another_merchants_commissions(client, world, admin_headers, new_merchant):
     other = build_world(client, admin_headers, new_merchant)
-    theirs = order(client, other.merchant["headers"], token=other.click(client)).get_json()["commission"]["id"]
+    theirs = record_order(
+        client, other.merchant["headers"], click_token=other.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
 
     assert_problem(client.get(f"/v1/commissions/{theirs}", headers=world.merchant["headers"]), 404)
     assert_problem(client.post(f"/v1/commissions/{theirs}/approve", headers=world.merchant["headers"]), 404)
@@ -390,7 +446,9 @@ def test_a_merchant_never_sees_or_decides_another_merchants_commissions(client, 
 
 def test_commissions_are_filtered_by_status_and_program(client, world):
     ids = [
-        order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+        record_order(
+            client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+        ).get_json()["commission"]["id"]
         for _ in range(2)
     ]
     client.post(f"/v1/commissions/{ids[0]}/approve", headers=world.merchant["headers"])
@@ -408,10 +466,10 @@ def test_commissions_are_filtered_by_status_and_program(client, world):
 
 
 def test_the_order_still_records_with_a_garbage_token(client, world):
-    body = order(client, world.merchant["headers"], token="x" * 40).get_json()
+    body = record_order(client, world.merchant["headers"], click_token="x" * 40, amount_cents=10_000).get_json()
 
     assert body["points_earned"] == 60 and body["attribution_error"] == "invalid_token"
-    assert_problem(order(client, world.merchant["headers"], token="x" * 600), 422)
+    assert_problem(record_order(client, world.merchant["headers"], click_token="x" * 600, amount_cents=10_000), 422)
 
 
 def test_concurrent_orders_with_one_click_create_one_commission(app, engine, world):
@@ -419,7 +477,9 @@ def test_concurrent_orders_with_one_click_create_one_commission(app, engine, wor
 
     token = world.click(app.test_client())
 
-    responses = run_together(8, lambda i: order(app.test_client(), world.merchant["headers"], token=token))
+    responses = run_together(
+        8, lambda i: record_order(app.test_client(), world.merchant["headers"], click_token=token, amount_cents=10_000)
+    )
 
     assert [r.status_code for r in responses] == [201] * 8
     answers = [r.get_json() for r in responses]
@@ -450,9 +510,18 @@ def test_after_key_rotation_old_clicks_still_earn_until_the_old_key_is_removed(a
     old_click = world.click(before.test_client())
     new_click = world.click(rotated.test_client())
 
-    kept = order(rotated.test_client(), world.merchant["headers"], token=old_click).get_json()
-    fresh = order(retired.test_client(), world.merchant["headers"], token=new_click).get_json()
-    dropped = order(retired.test_client(), world.merchant["headers"], token=world.click(before.test_client()))
+    kept = record_order(
+        rotated.test_client(), world.merchant["headers"], click_token=old_click, amount_cents=10_000
+    ).get_json()
+    fresh = record_order(
+        retired.test_client(), world.merchant["headers"], click_token=new_click, amount_cents=10_000
+    ).get_json()
+    dropped = record_order(
+        retired.test_client(),
+        world.merchant["headers"],
+        click_token=world.click(before.test_client()),
+        amount_cents=10_000,
+    )
 
     assert kept["commission"] is not None and fresh["commission"] is not None
     assert dropped.get_json()["attribution_error"] == "invalid_token"

@@ -10,15 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.clicks import services as clicks
 from ledger import accounts
-from tests.conftest import unique
-from tests.integration.affiliate_world import (
-    World,
-    build_world,
-    follow,
-    new_affiliate,
-    new_link,
-    order,
-)
+from tests.factories.affiliates import World, build_world, follow, new_affiliate, new_link
+from tests.factories.names import unique
+from tests.factories.orders import record_order
 from tests.integration.test_auth_and_errors import assert_problem
 
 
@@ -39,9 +33,9 @@ def test_the_report_counts_clicks_orders_leads_and_commissions_per_link(app, cli
     tokens = [world.click(client) for _ in range(3)]
     follow(client, second["code"], ip="198.51.100.9")
     clicks.flush(app)
-    approved = order(client, world.merchant["headers"], token=tokens[0], amount_cents=20_000).get_json()
-    rejected = order(client, world.merchant["headers"], token=tokens[1], amount_cents=10_000).get_json()
-    order(client, world.merchant["headers"], token=tokens[2], amount_cents=5_000)
+    approved = record_order(client, world.merchant["headers"], click_token=tokens[0], amount_cents=20_000).get_json()
+    rejected = record_order(client, world.merchant["headers"], click_token=tokens[1], amount_cents=10_000).get_json()
+    record_order(client, world.merchant["headers"], click_token=tokens[2], amount_cents=5_000)
     client.post(f"/v1/commissions/{approved['commission']['id']}/approve", headers=world.merchant["headers"])
     client.post(
         f"/v1/commissions/{rejected['commission']['id']}/reject",
@@ -68,7 +62,9 @@ def test_the_report_counts_clicks_orders_leads_and_commissions_per_link(app, cli
 
 def test_the_approved_total_equals_the_affiliates_payable_in_the_ledger(client, engine, world):
     for amount in (10_000, 30_000):
-        body = order(client, world.merchant["headers"], token=world.click(client), amount_cents=amount).get_json()
+        body = record_order(
+            client, world.merchant["headers"], click_token=world.click(client), amount_cents=amount
+        ).get_json()
         client.post(f"/v1/commissions/{body['commission']['id']}/approve", headers=world.merchant["headers"])
     client.post(
         f"/v1/orders/{body['order_id']}/refunds",
@@ -85,7 +81,7 @@ def test_the_approved_total_equals_the_affiliates_payable_in_the_ledger(client, 
 
 
 def test_the_csv_report_has_the_same_rows_as_the_json(client, world):
-    order(client, world.merchant["headers"], token=world.click(client))
+    record_order(client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000)
     as_json = report(client, world, group_by="day")["rows"]
 
     response = client.get(
@@ -100,7 +96,7 @@ def test_the_csv_report_has_the_same_rows_as_the_json(client, world):
 
 
 def test_an_affiliate_sees_only_its_own_figures(client, admin_headers, world):
-    order(client, world.merchant["headers"], token=world.click(client))
+    record_order(client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000)
     stranger = new_affiliate(client, admin_headers)
 
     response = client.get("/v1/affiliate/report", headers=stranger["headers"])

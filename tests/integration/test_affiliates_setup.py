@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import auth
-from tests.integration.affiliate_world import (
-    World,
-    build_world,
-    new_affiliate,
-    new_link,
-    new_program,
-)
+from tests.factories.affiliates import World, build_world, new_affiliate, new_link, new_program
+from tests.factories.merchants import auth
 from tests.integration.test_auth_and_errors import assert_problem
 
 AFFILIATE_ROUTES = [

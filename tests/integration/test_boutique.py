@@ -15,8 +15,9 @@ from app.boutique import services as boutique
 from app.boutique.models import CatalogItem, Redemption
 from ledger import accounts
 from ledger.types import utcnow
-from tests.boutique_helpers import csrf_of, earn, member_with_points, redeem, reward, sign_in, web_client
-from tests.conftest import unique_email
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import csrf_of, earn, member_with_points, sign_in, web_client
+from tests.factories.names import unique_email
 
 
 def verify(engine):

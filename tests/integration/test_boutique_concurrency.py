@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app.boutique.models import CatalogItem
-from tests.boutique_helpers import KEY, csrf_of, member_with_points, reward
+from tests.factories.boutique import KEY, reward
+from tests.factories.members import csrf_of, member_with_points
 from tests.integration.test_concurrency import run_together
 
 PARALLEL = 50

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.boutique_helpers import reward
+from tests.factories.boutique import reward
 
 
 def test_create_get_update_and_deactivate_an_item(client, merchant):

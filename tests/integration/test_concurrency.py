@@ -13,7 +13,8 @@ import ledger
 from app.settlement.models import Payout
 from ledger.models import Entry
 from ledger.types import utcnow
-from tests.conftest import unique, unique_email
+from tests.factories.names import unique, unique_email
+from tests.factories.orders import order_body, record_order
 
 
 def run_together(count: int, work):
@@ -37,8 +38,7 @@ def test_32_threads_ordering_for_one_member_end_with_the_exact_balance(app, merc
     email = unique_email()
 
     def place(i):
-        body = {"order_id": unique(f"par{i}"), "amount_cents": 4599, "currency": "EUR", "member_email": email}
-        return app.test_client().post("/v1/orders", json=body, headers=merchant["headers"])
+        return record_order(app.test_client(), merchant["headers"], order_id=unique(f"par{i}"), member_email=email)
 
     responses = run_together(32, place)
 
@@ -52,7 +52,7 @@ def test_32_threads_ordering_for_one_member_end_with_the_exact_balance(app, merc
 
 def test_16_threads_sending_the_same_order_create_exactly_one_entry(app, merchant, engine):
     order_id = unique("same")
-    body = {"order_id": order_id, "amount_cents": 27400, "currency": "EUR", "member_email": unique_email()}
+    body = order_body(order_id=order_id, amount_cents=27400)
 
     responses = run_together(16, lambda i: app.test_client().post("/v1/orders", json=body, headers=merchant["headers"]))
 
@@ -65,15 +65,7 @@ def test_16_threads_sending_the_same_order_create_exactly_one_entry(app, merchan
 
 def test_parallel_holds_never_overdraw_a_member(app, merchant, engine):
     email = unique_email()
-    placed = (
-        app.test_client()
-        .post(
-            "/v1/orders",
-            json={"order_id": unique("o"), "amount_cents": 15000, "currency": "EUR", "member_email": email},
-            headers=merchant["headers"],
-        )
-        .get_json()
-    )
+    placed = record_order(app.test_client(), merchant["headers"], amount_cents=15000, member_email=email).get_json()
     assert placed["points_balance"] == 100
 
     def hold(i):
@@ -106,11 +98,7 @@ def test_parallel_holds_never_overdraw_a_member(app, merchant, engine):
 
 def test_parallel_refunds_of_one_order_never_exceed_it(app, merchant, engine):
     order_id = unique("o")
-    app.test_client().post(
-        "/v1/orders",
-        json={"order_id": order_id, "amount_cents": 4500, "currency": "EUR", "member_email": unique_email()},
-        headers=merchant["headers"],
-    )
+    record_order(app.test_client(), merchant["headers"], order_id=order_id, amount_cents=4500)
 
     responses = run_together(
         8,
@@ -128,7 +116,7 @@ def test_parallel_refunds_of_one_order_never_exceed_it(app, merchant, engine):
 
 @pytest.mark.postgres_only
 def test_16_threads_sending_the_same_payout_make_one_payout(app, engine, client, admin_headers, new_merchant):
-    from tests.integration.affiliate_world import build_world
+    from tests.factories.affiliates import build_world
     from tests.integration.test_settlement import approved_sale, cash, payable, statuses
 
     world = build_world(client, admin_headers, new_merchant)

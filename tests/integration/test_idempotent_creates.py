@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.boutique_helpers import reward
-from tests.conftest import merchant_body, unique
-from tests.integration.affiliate_world import build_world, new_program
+from tests.factories.affiliates import build_world, new_program
+from tests.factories.boutique import reward
+from tests.factories.merchants import merchant_body
+from tests.factories.names import unique
 
 
 def _program_body():

@@ -13,7 +13,8 @@ from ledger import accounts, idempotency
 from ledger.journal import Leg, post
 from ledger.models import Lot, Posting
 from ledger.types import utcnow
-from tests.conftest import make_app, unique
+from tests.conftest import make_app
+from tests.factories.names import unique
 
 EUR = "EUR"
 CHEAP = ledger.Issuer("issuer-cheap", EUR, 500)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from app.constants import SIGN_IN_LINKS_PER_CLIENT_MAX, SIGN_IN_LINKS_PER_EMAIL_MAX
 from app.web import services
 from ledger.types import utcnow
-from tests.boutique_helpers import csrf_of, earn, last_link, open_link, request_link, web_client
-from tests.conftest import unique_email
+from tests.factories.members import csrf_of, earn, last_link, open_link, request_link, web_client
+from tests.factories.names import unique_email
 
 SECRET = "test-secret-for-sign-in-links-0123456789"
 

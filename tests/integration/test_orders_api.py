@@ -8,19 +8,10 @@ from sqlalchemy import func, select
 import ledger
 import ledger.models
 import ledger.types
-from tests.conftest import unique, unique_email
+from tests.factories.names import unique, unique_email
+from tests.factories.orders import order_body, record_order
 
 ROUNDING = [(1499, 0), (1500, 10), (2999, 10), (4599, 30), (27400, 180), (33500, 220)]
-
-
-def order(client, merchant, amount_cents, *, email=None, order_id=None, currency="EUR"):
-    body = {
-        "order_id": order_id or unique("order"),
-        "amount_cents": amount_cents,
-        "currency": currency,
-        "member_email": email or unique_email(),
-    }
-    return client.post("/v1/orders", json=body, headers=merchant["headers"])
 
 
 def refund(client, merchant, order_id, amount_cents, *, refund_id=None):
@@ -43,7 +34,7 @@ def member(client, merchant, email):
 
 @pytest.mark.parametrize(("amount_cents", "points"), ROUNDING)
 def test_an_order_earns_10_points_per_full_15_eur(client, merchant, amount_cents, points):
-    response = order(client, merchant, amount_cents)
+    response = record_order(client, merchant["headers"], amount_cents=amount_cents)
 
     assert response.status_code == 201
     body = response.get_json()
@@ -54,12 +45,12 @@ def test_an_order_earns_10_points_per_full_15_eur(client, merchant, amount_cents
 def test_the_earn_rule_is_the_merchants_own(client, new_merchant):
     generous = new_merchant(earn_rule={"points": 3, "per_amount_cents": 100})
 
-    assert order(client, generous, 1099).get_json()["points_earned"] == 30
+    assert record_order(client, generous["headers"], amount_cents=1099).get_json()["points_earned"] == 30
 
 
 def test_a_refund_recomputes_points_on_the_net_amount(client, merchant):
     email = unique_email()
-    placed = order(client, merchant, 4599, email=email).get_json()
+    placed = record_order(client, merchant["headers"], amount_cents=4599, member_email=email).get_json()
 
     first = refund(client, merchant, placed["order_id"], 1500)
     rest = refund(client, merchant, placed["order_id"], 3099)
@@ -73,7 +64,7 @@ def test_a_refund_recomputes_points_on_the_net_amount(client, merchant):
 
 
 def test_a_small_refund_that_keeps_the_full_blocks_reverses_nothing(client, merchant):
-    placed = order(client, merchant, 4599).get_json()
+    placed = record_order(client, merchant["headers"], amount_cents=4599).get_json()
 
     response = refund(client, merchant, placed["order_id"], 99)
 
@@ -83,7 +74,7 @@ def test_a_small_refund_that_keeps_the_full_blocks_reverses_nothing(client, merc
 
 
 def test_a_refund_beyond_the_order_amount_is_refused_and_changes_nothing(client, merchant):
-    placed = order(client, merchant, 4599).get_json()
+    placed = record_order(client, merchant["headers"], amount_cents=4599).get_json()
     refund(client, merchant, placed["order_id"], 4000)
 
     response = refund(client, merchant, placed["order_id"], 600)
@@ -97,7 +88,7 @@ def test_a_refund_beyond_the_order_amount_is_refused_and_changes_nothing(client,
 
 
 def test_replaying_an_order_returns_the_first_answer_without_a_new_entry(client, merchant, session):
-    body = {"order_id": unique("order"), "amount_cents": 27400, "currency": "EUR", "member_email": unique_email()}
+    body = order_body(amount_cents=27400)
     first = client.post("/v1/orders", json=body, headers=merchant["headers"])
     entries_before = count_entries(session)
 
@@ -110,9 +101,9 @@ def test_replaying_an_order_returns_the_first_answer_without_a_new_entry(client,
 
 
 def test_reusing_an_order_id_with_another_body_is_a_conflict(client, merchant):
-    placed = order(client, merchant, 4599).get_json()
+    placed = record_order(client, merchant["headers"], amount_cents=4599).get_json()
 
-    response = order(client, merchant, 4600, order_id=placed["order_id"])
+    response = record_order(client, merchant["headers"], amount_cents=4600, order_id=placed["order_id"])
 
     assert response.status_code == 409
     assert response.mimetype == "application/problem+json"
@@ -123,12 +114,12 @@ def test_the_same_order_id_at_two_merchants_is_two_orders(client, new_merchant):
     first, second = new_merchant(), new_merchant()
     order_id = unique("order")
 
-    assert order(client, first, 1500, order_id=order_id).status_code == 201
-    assert order(client, second, 1500, order_id=order_id).status_code == 201
+    assert record_order(client, first["headers"], amount_cents=1500, order_id=order_id).status_code == 201
+    assert record_order(client, second["headers"], amount_cents=1500, order_id=order_id).status_code == 201
 
 
 def test_replaying_a_refund_returns_the_first_answer_and_another_body_conflicts(client, merchant):
-    placed = order(client, merchant, 4599).get_json()
+    placed = record_order(client, merchant["headers"], amount_cents=4599).get_json()
     refund_id = unique("refund")
 
     first = refund(client, merchant, placed["order_id"], 1500, refund_id=refund_id)
@@ -144,8 +135,8 @@ def test_replaying_a_refund_returns_the_first_answer_and_another_body_conflicts(
 def test_members_are_one_per_email_trimmed_and_case_insensitive(client, merchant):
     email = unique_email()
 
-    first = order(client, merchant, 1500, email=email).get_json()
-    second = order(client, merchant, 1500, email=f"  {email.upper()} ").get_json()
+    first = record_order(client, merchant["headers"], amount_cents=1500, member_email=email).get_json()
+    second = record_order(client, merchant["headers"], amount_cents=1500, member_email=f"  {email.upper()} ").get_json()
 
     assert first["member_id"] == second["member_id"]
     assert second["points_balance"] == 20
@@ -155,15 +146,15 @@ def test_members_are_one_per_email_trimmed_and_case_insensitive(client, merchant
 def test_one_balance_across_merchants(client, new_merchant):
     first, second = new_merchant(), new_merchant()
     email = unique_email()
-    order(client, first, 27400, email=email)
+    record_order(client, first["headers"], amount_cents=27400, member_email=email)
 
-    response = order(client, second, 33500, email=email)
+    response = record_order(client, second["headers"], amount_cents=33500, member_email=email)
 
     assert response.get_json()["points_balance"] == 400
 
 
 def test_an_order_in_another_currency_than_the_merchants_is_refused(client, merchant):
-    response = order(client, merchant, 1500, currency="USD")
+    response = record_order(client, merchant["headers"], amount_cents=1500, currency="USD")
 
     assert response.status_code == 422
     assert "currency" in response.get_json()["errors"]
@@ -171,7 +162,7 @@ def test_an_order_in_another_currency_than_the_merchants_is_refused(client, merc
 
 def test_refunding_points_already_spent_creates_debt_repaid_by_the_next_earn(client, merchant, session):
     email = unique_email()
-    placed = order(client, merchant, 4599, email=email).get_json()
+    placed = record_order(client, merchant["headers"], amount_cents=4599, member_email=email).get_json()
     hold = ledger.place_hold(
         session,
         member_key=placed["member_id"],
@@ -185,20 +176,20 @@ def test_refunding_points_already_spent_creates_debt_repaid_by_the_next_earn(cli
     session.commit()
 
     refunded = refund(client, merchant, placed["order_id"], 4599).get_json()
-    later = order(client, merchant, 3000, email=email).get_json()
+    later = record_order(client, merchant["headers"], amount_cents=3000, member_email=email).get_json()
 
     assert refunded["points_reversed"] == 30
     assert refunded["points_to_debt"] == 25
     assert (refunded["points_balance"], refunded["points_debt"]) == (0, 25)
     assert (later["points_earned"], later["points_balance"], later["points_debt"]) == (20, 0, 5)
-    settled = order(client, merchant, 1500, email=email).get_json()
+    settled = record_order(client, merchant["headers"], amount_cents=1500, member_email=email).get_json()
     assert (settled["points_balance"], settled["points_debt"]) == (5, 0)
 
 
 def test_a_merchant_sees_only_members_who_ordered_from_it(client, new_merchant):
     mine, theirs = new_merchant(), new_merchant()
     email = unique_email()
-    order(client, theirs, 1500, email=email)
+    record_order(client, theirs["headers"], amount_cents=1500, member_email=email)
 
     assert member(client, mine, email) == []
     assert member(client, theirs, email)[0]["points_balance"] == 10
@@ -208,7 +199,7 @@ def test_a_merchant_sees_only_members_who_ordered_from_it(client, new_merchant):
 
 def test_another_merchants_order_is_not_found(client, new_merchant):
     mine, theirs = new_merchant(), new_merchant()
-    placed = order(client, theirs, 4599).get_json()
+    placed = record_order(client, theirs["headers"], amount_cents=4599).get_json()
 
     shown = client.get(f"/v1/orders/{placed['order_id']}", headers=mine["headers"])
     refunded = refund(client, mine, placed["order_id"], 100)
@@ -222,7 +213,7 @@ def test_another_merchants_order_is_not_found(client, new_merchant):
 def test_members_are_listed_a_page_at_a_time(client, merchant):
     emails = {unique_email() for _ in range(5)}
     for email in emails:
-        order(client, merchant, 1500, email=email)
+        record_order(client, merchant["headers"], amount_cents=1500, member_email=email)
 
     seen, cursor = [], None
     while True:

@@ -18,9 +18,12 @@ from app.unit_of_work import IdempotencyKeyReused, UnitOfWork
 from ledger import accounts
 from ledger.models import Entry
 from ledger.types import utcnow
-from tests.boutique_helpers import member_with_points, redeem, reward
-from tests.conftest import auth, unique
-from tests.integration.affiliate_world import World, build_world, order
+from tests.factories.affiliates import World, build_world
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import member_with_points
+from tests.factories.merchants import auth
+from tests.factories.names import unique
+from tests.factories.orders import record_order
 from tests.integration.test_auth_and_errors import assert_problem
 from tests.integration.test_concurrency import run_together
 from tests.integration.test_webhook_events import events_to, subscribe, subscribe_affiliate
@@ -53,7 +56,9 @@ def assert_ledger_ok(engine):
 
 
 def approved_sale(client, world: World, amount_cents: int) -> dict:
-    recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=amount_cents)
+    recorded = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=amount_cents
+    )
     assert recorded.status_code == 201, recorded.get_json()
     commission_id = recorded.get_json()["commission"]["id"]
     approved = client.post(f"/v1/commissions/{commission_id}/approve", headers=world.merchant["headers"])
@@ -85,8 +90,12 @@ def test_a_payout_moves_approved_commissions_from_payable_to_cash_and_marks_them
 ):
     first = approved_sale(client, world, 10_000)
     second = approved_sale(client, world, 20_000)
-    pending = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
-    rejected = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+    pending = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
+    rejected = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
     client.post(f"/v1/commissions/{rejected}/reject", json={"reason": "fraud"}, headers=world.merchant["headers"])
     cash_before = cash(engine)
 
@@ -115,8 +124,10 @@ def test_a_payout_moves_approved_commissions_from_payable_to_cash_and_marks_them
 
 
 def test_pending_and_rejected_commissions_are_never_paid(client, engine, admin_headers, world):
-    order(client, world.merchant["headers"], token=world.click(client))
-    rejected = order(client, world.merchant["headers"], token=world.click(client)).get_json()["commission"]["id"]
+    record_order(client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000)
+    rejected = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()["commission"]["id"]
     client.post(f"/v1/commissions/{rejected}/reject", json={"reason": "fraud"}, headers=world.merchant["headers"])
 
     refused = pay(client, admin_headers, world)
@@ -423,9 +434,9 @@ def test_a_statement_states_what_the_ledger_says_the_merchant_owes_and_is_owed(
 def test_consecutive_statements_cover_adjacent_periods_and_overlaps_are_refused(
     client, engine, admin_headers, merchant
 ):
-    order(client, merchant["headers"], amount_cents=15_000)
+    record_order(client, merchant["headers"], amount_cents=15_000)
     first = issue(client, admin_headers, merchant).get_json()
-    order(client, merchant["headers"], amount_cents=30_000)
+    record_order(client, merchant["headers"], amount_cents=30_000)
     end = utcnow()
 
     overlapping = issue(client, admin_headers, merchant, utcnow() - timedelta(days=1))
@@ -555,7 +566,7 @@ def test_every_settlement_route_refuses_the_wrong_keys(client, admin_headers, wo
 
 
 def test_a_period_must_have_closed_long_enough_for_open_transactions_to_finish(app, client, admin_headers, merchant):
-    order(client, merchant["headers"], amount_cents=15_000)
+    record_order(client, merchant["headers"], amount_cents=15_000)
     app.config["STATEMENT_CLOSE_DELAY_S"] = 300
     try:
         recent = issue(client, admin_headers, merchant, utcnow())

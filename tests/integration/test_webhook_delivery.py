@@ -30,7 +30,9 @@ from app.webhooks.delivery import ATTEMPT_ID_HEADER, EVENT_ID_HEADER, SIGNATURE_
 from app.webhooks.models import WebhookDelivery
 from ledger.types import utcnow
 from partner_sdk import verify_webhook
-from tests.conftest import ADMIN_KEY, auth, make_app, merchant_body, unique, unique_email
+from tests.conftest import ADMIN_KEY, make_app
+from tests.factories.merchants import auth, merchant_body
+from tests.factories.orders import record_order
 from tests.receiver import HANG, Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,14 +84,8 @@ def subscribe(api, shop, url, events=("order.points_awarded", "order.refunded"))
     return response.get_json()
 
 
-def record_order(api, shop, order_id=None, amount_cents=4599):
-    body = {
-        "order_id": order_id or unique("o"),
-        "amount_cents": amount_cents,
-        "currency": "EUR",
-        "member_email": unique_email(),
-    }
-    response = api.post("/v1/orders", json=body, headers=shop["headers"])
+def ordered(api, shop) -> dict:
+    response = record_order(api, shop["headers"])
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -114,7 +110,7 @@ def attempts(api, shop, endpoint_id):
 
 def test_a_recorded_order_is_delivered_signed_and_logged(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
-    order = record_order(api, shop)
+    order = ordered(api, shop)
 
     assert drain(wh_engine, utcnow()) == 1
 
@@ -136,7 +132,7 @@ def test_a_recorded_order_is_delivered_signed_and_logged(api, shop, receiver, wh
 def test_receiver_errors_and_timeouts_are_retried_with_backoff_until_delivered(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
     receiver.answer(500, HANG)
-    record_order(api, shop)
+    ordered(api, shop)
     now = utcnow()
 
     assert deliver(wh_engine, now) == 1
@@ -157,7 +153,7 @@ def test_receiver_errors_and_timeouts_are_retried_with_backoff_until_delivered(a
 def test_a_delivery_that_keeps_failing_gives_up_after_about_a_day(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
     receiver.answer(*[503] * 20)
-    record_order(api, shop)
+    ordered(api, shop)
     now = start = utcnow()
 
     for _ in range(len(WEBHOOK_RETRY_SCHEDULE_S) + 3):
@@ -178,7 +174,7 @@ def test_a_delivery_that_keeps_failing_gives_up_after_about_a_day(api, shop, rec
 def test_a_redirect_is_not_a_delivery(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
     receiver.answer(302)
-    record_order(api, shop)
+    ordered(api, shop)
 
     deliver(wh_engine, utcnow())
 
@@ -190,7 +186,7 @@ def test_an_unreachable_endpoint_is_logged_as_an_error(api, shop, wh_engine):
     with Receiver() as gone:
         url = gone.url
     endpoint = subscribe(api, shop, url)
-    record_order(api, shop)
+    ordered(api, shop)
 
     deliver(wh_engine, utcnow())
 
@@ -202,7 +198,7 @@ def test_an_unreachable_endpoint_is_logged_as_an_error(api, shop, wh_engine):
 def test_after_a_rotation_deliveries_verify_with_either_secret(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
     rotated = api.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=shop["headers"]).get_json()
-    record_order(api, shop)
+    ordered(api, shop)
 
     drain(wh_engine, utcnow())
 
@@ -216,7 +212,7 @@ def test_after_a_rotation_deliveries_verify_with_either_secret(api, shop, receiv
 def test_after_the_grace_period_only_the_new_secret_signs(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
     api.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=shop["headers"])
-    record_order(api, shop)
+    ordered(api, shop)
 
     drain(wh_engine, utcnow() + timedelta(days=2))
 
@@ -226,7 +222,7 @@ def test_after_the_grace_period_only_the_new_secret_signs(api, shop, receiver, w
 
 def test_a_disabled_endpoint_gets_nothing_until_enabled_again(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
-    record_order(api, shop)
+    ordered(api, shop)
     path = f"/v1/webhook-endpoints/{endpoint['id']}"
     api.patch(path, json={"enabled": False}, headers=shop["headers"])
 
@@ -243,7 +239,7 @@ def test_attempts_are_listed_to_their_owner_only(api, shop, receiver, wh_engine)
         json={"url": receiver.url, "events": ["order.points_awarded"]},
         headers=auth(other["api_key"]),
     ).get_json()
-    record_order(api, shop)
+    ordered(api, shop)
 
     drain(wh_engine, utcnow())
 
@@ -258,7 +254,7 @@ def test_attempts_are_listed_to_their_owner_only(api, shop, receiver, wh_engine)
 def test_the_attempt_log_is_paginated(api, shop, receiver, wh_engine):
     endpoint = subscribe(api, shop, receiver.url)
     for _ in range(3):
-        record_order(api, shop)
+        ordered(api, shop)
     drain(wh_engine, utcnow())
 
     first = api.get(f"/v1/webhook-endpoints/{endpoint['id']}/attempts?limit=2", headers=shop["headers"]).get_json()
@@ -274,7 +270,7 @@ def test_an_attempt_left_in_flight_by_a_dead_worker_is_abandoned_and_tried_again
     from app.webhooks.delivery import claim_due
 
     endpoint = subscribe(api, shop, receiver.url)
-    record_order(api, shop)
+    ordered(api, shop)
     now = utcnow()
     with UnitOfWork(Session(wh_engine), now=now) as uow:
         assert len(claim_due(uow, batch=10, lease_s=60)) == 1  # claimed, never posted
@@ -290,7 +286,7 @@ def test_several_workers_deliver_every_attempt_exactly_once(api, shop, receiver,
     subscribe(api, shop, receiver.url)
     orders = 40
     for _ in range(orders):
-        record_order(api, shop)
+        ordered(api, shop)
     workers = 4
     barrier = threading.Barrier(workers)
     made: list[int] = []
@@ -321,8 +317,8 @@ def test_several_workers_deliver_every_attempt_exactly_once(api, shop, receiver,
 
 def test_the_one_shot_job_delivers_what_is_due(wh_app, api, shop, receiver):
     subscribe(api, shop, receiver.url)
-    record_order(api, shop)
-    record_order(api, shop)
+    ordered(api, shop)
+    ordered(api, shop)
 
     result = wh_app.test_cli_runner().invoke(args=["jobs", "run", "deliver-webhooks"])
 
@@ -349,7 +345,7 @@ def test_the_worker_delivers_as_events_arrive_and_stops_cleanly_on_sigterm(wh_ap
     )
     try:
         assert worker.stdout.readline().strip() == "worker started"
-        record_order(api, shop)
+        ordered(api, shop)
         for _ in range(600):  # bounded poll: the worker delivers on its own
             if receiver.received:
                 break

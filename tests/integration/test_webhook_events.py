@@ -13,15 +13,16 @@ from app.mail import OutboxMail
 from app.members import services as members
 from app.webhooks import services as webhooks
 from ledger.types import utcnow
-from tests.boutique_helpers import earn, member_with_points, redeem, reward
-from tests.conftest import unique, unique_email
-from tests.integration.affiliate_world import build_world, order
-from tests.integration.test_webhooks_api import deliveries_to
+from tests.factories.affiliates import build_world
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import earn, member_with_points
+from tests.factories.names import unique, unique_email
+from tests.factories.orders import record_order
+from tests.factories.webhooks import deliveries_to, register_endpoint
 
 
 def subscribe(client, merchant, events) -> str:
-    body = {"url": "http://127.0.0.1:9/hooks", "events": list(events)}
-    response = client.post("/v1/webhook-endpoints", json=body, headers=merchant["headers"])
+    response = register_endpoint(client, merchant["headers"], url="http://127.0.0.1:9/hooks", events=events)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 
@@ -182,7 +183,9 @@ def test_a_commission_is_announced_to_its_merchant_and_affiliate_when_created_an
         subscribe(client, bystander.merchant, COMMISSION_EVENTS),
         subscribe_affiliate(app, bystander.affiliate["id"], COMMISSION_EVENTS),
     ]
-    recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
+    recorded = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()
     commission_id = recorded["commission"]["id"]
 
     approved = client.post(f"/v1/commissions/{commission_id}/approve", headers=world.merchant["headers"])
@@ -207,7 +210,9 @@ def test_a_commission_is_announced_to_its_merchant_and_affiliate_when_created_an
 def test_a_rejected_commission_is_announced_with_its_reason(app, client, engine, admin_headers, new_merchant):
     world = build_world(client, admin_headers, new_merchant)
     endpoint = subscribe_affiliate(app, world.affiliate["id"], ["commission.rejected"])
-    recorded = order(client, world.merchant["headers"], token=world.click(client)).get_json()
+    recorded = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()
 
     client.post(
         f"/v1/commissions/{recorded['commission']['id']}/reject",
@@ -222,7 +227,9 @@ def test_a_rejected_commission_is_announced_with_its_reason(app, client, engine,
 def test_a_refund_after_approval_announces_the_negative_adjustment(app, client, engine, admin_headers, new_merchant):
     world = build_world(client, admin_headers, new_merchant)
     endpoint = subscribe(client, world.merchant, ["commission.approved"])
-    recorded = order(client, world.merchant["headers"], token=world.click(client), amount_cents=10_000).get_json()
+    recorded = record_order(
+        client, world.merchant["headers"], click_token=world.click(client), amount_cents=10_000
+    ).get_json()
     client.post(f"/v1/commissions/{recorded['commission']['id']}/approve", headers=world.merchant["headers"])
 
     refund = client.post(

@@ -7,7 +7,8 @@ import pytest
 from app.webhooks.schemas import EVENT_TYPES, EVENT_TYPES_BY_OWNER_KIND
 from app.webhooks.services import emit
 from ledger.types import utcnow
-from tests.integration.affiliate_world import new_affiliate
+from tests.factories.affiliates import new_affiliate
+from tests.factories.webhooks import register_endpoint
 
 URL = "https://hooks.blog.example/loyalty"
 
@@ -18,7 +19,7 @@ def affiliate(client, admin_headers) -> dict:
 
 
 def create(client, headers, events):
-    return client.post("/v1/webhook-endpoints", json={"url": URL, "events": events}, headers=headers)
+    return register_endpoint(client, headers, url=URL, events=events)
 
 
 def test_an_affiliate_registers_an_endpoint_for_commission_events(client, affiliate):

@@ -8,13 +8,15 @@ from sqlalchemy.orm import Session
 
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX
 from app.errors import Invalid
-from app.webhooks.models import WebhookDelivery, WebhookEvent
+from app.webhooks.models import WebhookEvent
 from app.webhooks.services import check_url, emit
 from ledger.types import utcnow
-from tests.conftest import unique, unique_email
+from tests.factories.names import unique, unique_email
+from tests.factories.orders import record_order
+from tests.factories.webhooks import ENDPOINT_URL, deliveries_to, register_endpoint
 from tests.integration.test_auth_and_errors import assert_problem
 
-URL = "https://hooks.shop.example/loyalty"
+URL = ENDPOINT_URL
 ROUTES = [
     ("post", "/v1/webhook-endpoints"),
     ("get", "/v1/webhook-endpoints"),
@@ -27,24 +29,7 @@ ROUTES = [
 
 
 def create(client, merchant, **body):
-    body = {"url": URL, "events": ["order.points_awarded"], **body}
-    return client.post("/v1/webhook-endpoints", json=body, headers=merchant["headers"])
-
-
-def order(client, merchant, **body):
-    body = {"order_id": unique("o"), "amount_cents": 4599, "currency": "EUR", "member_email": unique_email(), **body}
-    return client.post("/v1/orders", json=body, headers=merchant["headers"])
-
-
-def deliveries_to(engine, endpoint_id: str) -> list[tuple[str, str]]:
-    with Session(engine) as s:
-        rows = s.execute(
-            select(WebhookEvent.event_type, WebhookEvent.body)
-            .join(WebhookDelivery, WebhookDelivery.event_id == WebhookEvent.id)
-            .where(WebhookDelivery.endpoint_id == int(endpoint_id))
-            .order_by(WebhookDelivery.id)
-        ).all()
-    return [(row.event_type, row.body) for row in rows]
+    return register_endpoint(client, merchant["headers"], **body)
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -227,7 +212,7 @@ def test_orders_and_refunds_write_one_event_per_subscribed_endpoint(client, new_
     elsewhere = create(client, other).get_json()
     order_id = unique("o")
 
-    assert order(client, merchant, order_id=order_id).status_code == 201
+    assert record_order(client, merchant["headers"], order_id=order_id).status_code == 201
     refund = client.post(
         f"/v1/orders/{order_id}/refunds",
         json={"refund_id": unique("r"), "amount_cents": 1500},
@@ -248,9 +233,9 @@ def test_a_replayed_or_refused_order_writes_no_event(client, merchant, engine):
     order_id = unique("o")
     email = unique_email()
 
-    assert order(client, merchant, order_id=order_id, member_email=email).status_code == 201
-    assert order(client, merchant, order_id=order_id, member_email=email).status_code == 200
-    assert order(client, merchant, currency="USD").status_code == 422
+    assert record_order(client, merchant["headers"], order_id=order_id, member_email=email).status_code == 201
+    assert record_order(client, merchant["headers"], order_id=order_id, member_email=email).status_code == 200
+    assert record_order(client, merchant["headers"], currency="USD").status_code == 422
 
     assert len(deliveries_to(engine, endpoint["id"])) == 1
 

@@ -1,4 +1,4 @@
-"""Helpers for the boutique tests: members with points, signed-in web clients, rewards."""
+"""Members: points through real orders, and browsers signed in with an emailed link."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.mail import OutboxMail
-from tests.conftest import unique, unique_email
+from tests.factories.names import unique_email
+from tests.factories.orders import record_order
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 LINK = re.compile(r"(https?://\S+/signin/link\?\S+)")
 
 
@@ -58,39 +58,9 @@ def sign_in(app, engine, email: str):
 
 def earn(client, merchant: dict, email: str, amount_cents: int) -> dict:
     """Points for ``email`` through a real order (10 points per full 15 EUR)."""
-    body = {"order_id": unique("o"), "amount_cents": amount_cents, "currency": "EUR", "member_email": email}
-    response = client.post("/v1/orders", json=body, headers=merchant["headers"])
+    response = record_order(client, merchant["headers"], amount_cents=amount_cents, member_email=email)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def reward(client, merchant: dict, **overrides) -> dict:
-    body = {
-        "kind": "physical",
-        "title": unique("Lamp"),
-        "description": "A warm desk lamp.",
-        "category": "home",
-        "points_price": 100,
-        "wholesale_value_cents": 300,
-        "stock": 5,
-    }
-    body.update(overrides)
-    if body["kind"] == "voucher":
-        body.pop("stock", None)
-    response = client.post("/v1/catalog/items", json=body, headers=merchant["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def redeem(client, item_id: str, *, address: str = "1 Rue Test, Paris", key: str | None = None):
-    page = client.get(f"/items/{item_id}/redeem")
-    assert page.status_code == 200, page.get_data(as_text=True)
-    data = {
-        "csrf_token": csrf_of(page),
-        "idempotency_key": key or KEY.search(page.get_data(as_text=True)).group(1),
-        "shipping_address": address,
-    }
-    return client.post(f"/items/{item_id}/redeem", data=data)
 
 
 def member_with_points(app, engine, client, merchant, amount_cents: int = 15000):

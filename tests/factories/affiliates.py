@@ -1,11 +1,12 @@
-"""Builders for affiliate tests: an affiliate, a program, an approved application, a link."""
+"""Affiliates onboarded by the operator, programs, approved applications, links and their clicks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from tests.conftest import auth, unique, unique_email
+from tests.factories.merchants import auth
+from tests.factories.names import unique, unique_email
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -75,15 +76,3 @@ def build_world(client, admin_headers, new_merchant, **program) -> World:
         )
         assert decided.status_code == 200
     return World(merchant, affiliate, created, new_link(client, affiliate["headers"], created["id"]))
-
-
-def order(client, merchant_headers, *, token=None, amount_cents=10_000, email=None, order_id=None):
-    body = {
-        "order_id": order_id or unique("o"),
-        "amount_cents": amount_cents,
-        "currency": "EUR",
-        "member_email": email or unique_email(),
-    }
-    if token is not None:
-        body["click_token"] = token
-    return client.post("/v1/orders", json=body, headers=merchant_headers)
