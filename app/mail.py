@@ -12,7 +12,7 @@ from sqlalchemy import String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from ledger import BigId, UTCDateTime
 
 SMTP_TIMEOUT_S = 10
 

@@ -92,7 +92,7 @@ class UnitOfWork:
         if self._claimed is not None:
             raise RuntimeError(f"this unit already claimed {self._claimed}; one key per transaction")
         try:
-            stored = ledger.claim(self.session, scope, key, ledger.fingerprint(request))
+            stored = ledger.claim_request(self.session, scope, key, ledger.request_fingerprint(request))
         except ledger.IdempotencyConflict as error:
             self.rollback()
             raise IdempotencyKeyReused(f"This key ({key}) was used for a different request.") from error
@@ -120,7 +120,7 @@ class UnitOfWork:
         if self._claimed is not None:
             if not isinstance(answer, dict):
                 raise TypeError(f"the answer to {self._claimed} must be a dict to be stored, not {type(answer)}")
-            ledger.complete(self.session, *self._claimed, answer)
+            ledger.complete_request(self.session, *self._claimed, answer)
             self._claimed = None
         self.session.commit()
         return answer

@@ -452,7 +452,7 @@ def raw_member(cur: psycopg.Cursor, email: str, now: datetime) -> int:
 
 def raw_lock_member(cur: psycopg.Cursor, member_id: int, now: datetime) -> tuple[int, int, int]:
     """Lock the member's balance row, creating the member and debt accounts on first use
-    (the debt account gets HOT_ACCOUNT_SHARDS stripes, as the app gives it)."""
+    (the debt account gets HOT_ACCOUNT_SHARDS shards, as the app gives it)."""
     name = f"member:{member_id}"
     row = cur.execute(SQL_LOCK_MEMBER, (name,)).fetchone()
     if row is None:
@@ -476,11 +476,11 @@ def raw_post(
     ).fetchone()[0]
     postings = sorted((acct.id, acct.asset, amount) for acct, amount in legs)
     cur.execute(SQL_POSTINGS, [v for acct_id, asset, amount in postings for v in (entry_id, acct_id, asset, amount)])
-    # The app's lock order (member stripe first, then by account id) keeps writers deadlock-free.
+    # The app's lock order (member shard first, then by account id) keeps writers deadlock-free.
     for acct, amount in sorted(legs, key=lambda leg: (not leg[0].non_negative, leg[0].id)):
-        stripe = random.randrange(acct.shards)
-        if cur.execute(SQL_APPLY, (amount, acct.id, stripe)).rowcount != 1:
-            raise RuntimeError(f"no balance stripe {stripe} for account {acct.id}")
+        shard = random.randrange(acct.shards)
+        if cur.execute(SQL_APPLY, (amount, acct.id, shard)).rowcount != 1:
+            raise RuntimeError(f"no balance shard {shard} for account {acct.id}")
     return entry_id
 
 

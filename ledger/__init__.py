@@ -1,10 +1,35 @@
 """The double-entry points ledger: framework-free, on SQLAlchemy sessions.
 
 Public functions take a SQLAlchemy ``Session`` and plain values; the caller
-owns the transaction. See ``shared`` design rules 1 to 8 in docs/ledger.md.
+owns the transaction. See design rules 1 to 8 in docs/ledger.md.
+
+The application imports this package only, never its modules: every name it
+may use is in ``__all__``. The surface is deliberate:
+
+- money flows, each one balanced entry with its own kind, ref and
+  idempotency key: ``earn``, ``clawback``, ``place_hold`` / ``post_hold`` /
+  ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
+  spent, the supplier credited), ``expire_lots``, ``post_commission``,
+  ``post_payout``, ``reverse``; ``lock_member`` takes a member's lock early;
+- reads: ``member_points``, ``member_history`` (structured ``Reference``s,
+  never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
+  caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for statements ``account_movements`` and
+  ``fees_beside`` on the accounts named by ``receivable_account`` and
+  ``payable_account``;
+- request idempotency (the first answer to a key answers every retry):
+  ``claim_request``, ``complete_request``, ``request_fingerprint``,
+  ``IDEMPOTENCY_KEY_LENGTH_MAX``;
+- the ledger's own column types and helpers, which the application's tables
+  share so that one time source and one id type hold everywhere: ``utcnow``,
+  ``BigId``, ``UTCDateTime``, ``Base``, ``dialect_insert``,
+  ``upsert_statement``;
+- integrity: ``seal``, ``verify``; and the ledger's exceptions.
+
+Journal legs (``post``, ``Leg``) stay inside: a new money flow is a new
+function here, never postings written by hand in the application.
 """
 
-from ledger.accounts import PTS
+from ledger.accounts import PTS, dialect_insert, payable_account, receivable_account, upsert_statement
 from ledger.chain import seal
 from ledger.errors import (
     HoldAlreadyResolved,
@@ -17,25 +42,55 @@ from ledger.errors import (
     Overdraft,
     UnbalancedEntry,
 )
+from ledger.flows import lock_member, post_commission, post_payout, post_redemption
+from ledger.history import (
+    HistoryEntry,
+    OpenLot,
+    Reference,
+    lots_expiring,
+    member_history,
+    member_lots,
+    order_ref,
+    redemption_ref,
+)
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
-from ledger.idempotency import KEY_LENGTH_MAX as IDEMPOTENCY_KEY_LENGTH_MAX
-from ledger.idempotency import claim, complete, fingerprint
+from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
 from ledger.journal import reverse
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
+from ledger.reads import Movement, account_movements, fees_beside
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
 __all__ = [
+    "HistoryEntry",
+    "OpenLot",
+    "Reference",
+    "lots_expiring",
+    "member_history",
+    "member_lots",
+    "order_ref",
+    "redemption_ref",
+    "Movement",
+    "account_movements",
+    "fees_beside",
+    "lock_member",
+    "payable_account",
+    "post_commission",
+    "post_payout",
+    "post_redemption",
+    "receivable_account",
     "IDEMPOTENCY_KEY_LENGTH_MAX",
-    "BigId",
-    "UTCDateTime",
-    "claim",
-    "complete",
-    "fingerprint",
-    "utcnow",
     "PTS",
     "Base",
+    "BigId",
+    "UTCDateTime",
+    "claim_request",
+    "complete_request",
+    "dialect_insert",
+    "request_fingerprint",
+    "upsert_statement",
+    "utcnow",
     "HoldAlreadyResolved",
     "HoldExpired",
     "HoldNotFound",

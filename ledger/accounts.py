@@ -1,8 +1,8 @@
 """Accounts and their stored running balances.
 
 Hot accounts (a merchant's issued points, the platform's float) keep their
-balance in several stripes so that concurrent writers update different rows;
-a read sums the stripes. Member accounts have one stripe, which is locked
+balance in several shards so that concurrent writers update different rows;
+a read sums the shards. Member accounts have one shard, which is locked
 before any decision about the member's points.
 
 Accounts never change once created, so each process remembers the committed
@@ -14,12 +14,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Result, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ledger.errors import Overdraft
-from ledger.models import Account, Balance
+from ledger.models import Account, Balance, table
 from ledger.types import utcnow
 
 PTS = "PTS"
@@ -36,6 +37,42 @@ REVENUE_MARGIN = "platform:revenue:margin"
 REVENUE_FEES = "platform:revenue:fees"
 # Money that actually moved in or out (transfers to affiliates, collections from merchants).
 PLATFORM_CASH = "platform:cash"
+
+# The asset of a money account: there is one such account per currency (EUR, ...).
+CURRENCY = "currency"
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """One kind of account the ledger writes to: its name (``{id}`` stands for
+    the owner's key), its asset (``PTS`` or ``CURRENCY``) and what it means."""
+
+    name: str
+    asset: str
+    meaning: str
+
+
+# Every account the flows may post to; docs/ledger.md shows this table (a test keeps it so).
+ACCOUNT_KINDS: tuple[AccountKind, ...] = (
+    AccountKind("member:{id}", PTS, "a member's points; never below zero nor below the pending holds"),
+    AccountKind("member:{id}:debt", PTS, "negative while the member owes points after a refund of spent points"),
+    AccountKind("merchant:{id}:issued", PTS, "points the merchant put into circulation (negative)"),
+    AccountKind(BOUTIQUE_REDEEMED, PTS, "points spent"),
+    AccountKind(PLATFORM_EXPIRED, PTS, "points that expired"),
+    AccountKind(
+        "merchant:{id}:receivable",
+        CURRENCY,
+        "what the merchant owes for points bought, commissions and network fees (negative = owes)",
+    ),
+    AccountKind("merchant:{id}:payable", CURRENCY, "what the operator owes a merchant that supplied boutique rewards"),
+    AccountKind("affiliate:{id}:payable", CURRENCY, "approved commissions the operator owes an affiliate"),
+    AccountKind(POINTS_FLOAT, CURRENCY, "money for points not yet spent or expired (the liability)"),
+    AccountKind(REDEMPTION_VALUE, CURRENCY, "value of points spent when no supplier takes it (post_hold's default)"),
+    AccountKind(REVENUE_MARGIN, CURRENCY, "value of points spent in the boutique less what suppliers are owed"),
+    AccountKind(REVENUE_BREAKAGE, CURRENCY, "value of expired points"),
+    AccountKind(REVENUE_FEES, CURRENCY, "network fees charged on commissions"),
+    AccountKind(PLATFORM_CASH, CURRENCY, "money actually paid out to affiliates (or collected)"),
+)
 
 
 def member_account(member_key: str) -> str:
@@ -64,8 +101,8 @@ def affiliate_payable_account(affiliate: str) -> str:
     return f"affiliate:{affiliate}:payable"
 
 
-_ACCOUNTS = Account.__table__
-_BALANCES = Balance.__table__
+_ACCOUNTS = table(Account)
+_BALANCES = table(Balance)
 _known: dict[tuple[str, str, str], AccountRef] = {}
 _CREATED_HERE = "ledger_accounts_created"
 _upserts: dict[tuple, object] = {}
@@ -78,6 +115,13 @@ class AccountRef:
     asset: str
     shards: int
     non_negative: bool
+
+
+def rows_changed(result: Result) -> int:
+    """How many rows an UPDATE or INSERT changed (only cursor results count them)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} does not count changed rows")
+    return result.rowcount
 
 
 def dialect_insert(session: Session):
@@ -103,7 +147,7 @@ def account(
 ) -> AccountRef:
     """The account ``name`` in ``asset``, created on first use (safe under concurrency).
 
-    ``shards`` stripes spread a hot account's writers; an account that one
+    ``shards`` balance rows spread a hot account's writers; an account that one
     member's lock already serializes needs one.
     """
     found = find_account(session, name, asset)
@@ -117,6 +161,8 @@ def account(
             found = AccountRef(created.id, name, asset, shards, non_negative)
         else:
             found = find_account(session, name, asset)
+            if found is None:
+                raise LookupError(f"account {name} in {asset} conflicted on insert but cannot be read")
         session.execute(
             upsert_statement(session, _BALANCES, ["account_id", "shard"]),
             [{"account_id": found.id, "shard": s, "balance": 0, "pending": 0} for s in range(found.shards)],
@@ -136,15 +182,19 @@ def _select(session: Session, *where) -> AccountRef | None:
 
 
 def _cache_key(session: Session, name: str, asset: str) -> tuple[str, str, str]:
-    return (str(session.get_bind().url), name, asset)
+    return (str(session.get_bind().engine.url), name, asset)
 
 
 def account_by_id(session: Session, account_id: int) -> AccountRef:
-    return _select(session, _ACCOUNTS.c.id == account_id)
+    """An account that postings, lots or holds point at: it exists, or the data is broken."""
+    found = _select(session, _ACCOUNTS.c.id == account_id)
+    if found is None:
+        raise LookupError(f"account {account_id} does not exist")
+    return found
 
 
 def member(session: Session, member_key: str) -> AccountRef:
-    """A member's points: one stripe (the member's lock), never overdrawn."""
+    """A member's points: one shard (the member's lock), never overdrawn."""
     return account(session, member_account(member_key), PTS, non_negative=True, shards=1)
 
 
@@ -167,15 +217,15 @@ def find_account(session: Session, name: str, asset: str) -> AccountRef | None:
 
 
 def lock(session: Session, acct: AccountRef):
-    """Lock a single-stripe account's balance row for the rest of the transaction;
+    """Lock a single-shard account's balance row for the rest of the transaction;
     returns its ``balance`` and ``pending``."""
     if acct.shards != 1:
-        raise ValueError("only single-stripe accounts are locked")
+        raise ValueError("only single-shard accounts are locked")
     return session.execute(_LOCK, {"a": acct.id}).one()
 
 
 def balance(session: Session, acct: AccountRef) -> int:
-    """Posted balance: the sum of the account's stripes."""
+    """Posted balance: the sum of the account's shards."""
     return int(
         session.execute(
             select(func.coalesce(func.sum(Balance.balance), 0)).where(Balance.account_id == acct.id)
@@ -216,12 +266,12 @@ def apply(session: Session, changes: list[tuple[AccountRef, int]]) -> None:
         shard = 0 if acct.shards == 1 else random.randrange(acct.shards)
         params = {"a": acct.id, "s": shard, "d": amount}
         if acct.non_negative and amount < 0:
-            if session.execute(_WITHDRAW, params).rowcount != 1:
+            if rows_changed(session.execute(_WITHDRAW, params)) != 1:
                 raise Overdraft(f"{acct.name} would go below its pending holds")
         else:
             batch.append(params)
-    if batch and session.execute(_ADD, batch).rowcount != len(batch):
-        raise Overdraft("a balance stripe is missing")
+    if batch and rows_changed(session.execute(_ADD, batch)) != len(batch):
+        raise Overdraft("a balance shard is missing")
 
 
 def add_pending(session: Session, acct: AccountRef, amount: int) -> None:
@@ -233,5 +283,5 @@ def add_pending(session: Session, acct: AccountRef, amount: int) -> None:
     else:
         stmt = stmt.where(b.pending + amount >= 0)
     result = session.execute(stmt)
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise Overdraft(f"{acct.name} pending would leave the range 0..balance")

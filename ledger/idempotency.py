@@ -9,33 +9,33 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.accounts import upsert_statement
+from ledger.accounts import rows_changed, upsert_statement
 from ledger.errors import IdempotencyConflict
-from ledger.models import IdempotencyRecord
+from ledger.models import IdempotencyRecord, table
 from ledger.types import utcnow
 
-KEY_LENGTH_MAX = 250
+IDEMPOTENCY_KEY_LENGTH_MAX = 250
 SCOPE_LENGTH_MAX = 64
 
 
-def fingerprint(request: Any) -> str:
+def request_fingerprint(request: Any) -> str:
     """A stable hash of a JSON-able request (key order does not matter)."""
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | None:
+def claim_request(session: Session, scope: str, key: str, request_hash: str) -> dict | None:
     """Reserve ``key`` in ``scope`` for this request, or return the stored answer.
 
     Returns ``None`` when the caller is first and must do the work, then call
-    ``complete``. Raises ``IdempotencyConflict`` when the key was used for a
+    ``complete_request``. Raises ``IdempotencyConflict`` when the key was used for a
     different request. A concurrent first caller makes this wait for its commit.
     """
-    if not key or len(key) > KEY_LENGTH_MAX:
-        raise ValueError("idempotency key must have 1 to 250 characters")
+    if not key or len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+        raise ValueError(f"idempotency key must have 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
     if not scope or len(scope) > SCOPE_LENGTH_MAX:
         raise ValueError(f"idempotency scope must have 1 to {SCOPE_LENGTH_MAX} characters: {scope!r}")
-    records = IdempotencyRecord.__table__
+    records = table(IdempotencyRecord)
     inserted = session.execute(
         upsert_statement(session, records, ["scope", "key"], returning=records.c.key),
         {"scope": scope, "key": key, "request_hash": request_hash, "result": None, "created_at": utcnow()},
@@ -54,13 +54,13 @@ def claim(session: Session, scope: str, key: str, request_hash: str) -> dict | N
     return json.loads(record.result)
 
 
-def complete(session: Session, scope: str, key: str, result: dict) -> None:
+def complete_request(session: Session, scope: str, key: str, result: dict) -> None:
     """Store the answer given to the request that claimed ``key``."""
-    records = IdempotencyRecord.__table__
+    records = table(IdempotencyRecord)
     done = session.execute(
         update(records)
         .where(records.c.scope == scope, records.c.key == key, records.c.result.is_(None))
         .values(result=json.dumps(result, sort_keys=True))
     )
-    if done.rowcount != 1:
+    if rows_changed(done) != 1:
         raise ValueError(f"{scope}:{key} was not claimed by this transaction")

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from ledger import accounts
 from ledger.accounts import AccountRef
 from ledger.errors import IdempotencyConflict, NotReversible, UnbalancedEntry
-from ledger.models import Entry, Hold, Lot, Posting
+from ledger.models import Entry, Hold, Lot, Posting, table
 
 REVERSAL = "reversal"
-_INSERT_ENTRY = insert(Entry.__table__).returning(Entry.__table__.c.id)
-_INSERT_POSTINGS = insert(Posting.__table__)
+_INSERT_ENTRY = insert(table(Entry)).returning(table(Entry).c.id)
+_INSERT_POSTINGS = insert(table(Posting))
 POSTINGS_PER_ENTRY_MAX = 64
 
 
@@ -77,7 +77,7 @@ def post(
                 for acct_id, amount in sorted(amounts.items())
             ],
         )
-    # One global order (member stripes first, then by id) keeps concurrent writers deadlock-free.
+    # One global order (member shards first, then by id) keeps concurrent writers deadlock-free.
     order = sorted(amounts, key=lambda a: (not by_id[a].non_negative, a))
     accounts.apply(session, [(by_id[acct_id], amounts[acct_id]) for acct_id in order])
     return Posted(entry_id)

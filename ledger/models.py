@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -38,6 +39,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def table(model: type[Base]) -> Table:
+    """The ``Table`` of a mapped class, for Core statements (SQLAlchemy types
+    ``__table__`` as any ``FromClause``; ours are all plain tables)."""
+    found = model.__table__
+    if not isinstance(found, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return found
+
+
 class Account(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (UniqueConstraint("name", "asset"),)
@@ -53,7 +63,7 @@ class Account(Base):
 
 
 class Balance(Base):
-    """One stripe of an account's stored running balance."""
+    """One shard of an account's stored running balance."""
 
     __tablename__ = "ledger_balances"
 
@@ -105,12 +115,14 @@ class Lot(Base):
     price_per_1000_points_cents: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     points_remaining: Mapped[int] = mapped_column(BigInteger)
-    # EUR (or other currency) paid into the points float for this lot.
-    value: Mapped[int] = mapped_column(BigInteger)
-    value_remaining: Mapped[int] = mapped_column(BigInteger)
+    # Minor units of the lot's currency paid into the points float for this lot. The
+    # attributes carry the unit; the columns keep their names, so no migration
+    # rewrites the journal's biggest table and raw SQL (verify, bench) stays valid.
+    value_cents: Mapped[int] = mapped_column("value", BigInteger)
+    value_remaining_cents: Mapped[int] = mapped_column("value_remaining", BigInteger)
     # Points of this lot that expired (and their value, now breakage), until a refund takes them back.
     points_expired: Mapped[int] = mapped_column(BigInteger)
-    value_expired: Mapped[int] = mapped_column(BigInteger)
+    value_expired_cents: Mapped[int] = mapped_column("value_expired", BigInteger)
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -18,18 +19,18 @@ from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Balance, Debt, Lot
+from ledger.models import Balance, Debt, Lot, table
 
 EXPIRY_BATCH_MAX = 500
-_DEBTS = Debt.__table__
-_LOTS = Lot.__table__
+_DEBTS = table(Debt)
+_LOTS = table(Lot)
 _OPEN_DEBTS = (
     select(_DEBTS.c.id, _DEBTS.c.creditor, _DEBTS.c.currency, _DEBTS.c.points_remaining)
     .where(_DEBTS.c.member_account_id == bindparam("m"), _DEBTS.c.points_remaining > 0)
     .order_by(_DEBTS.c.id)
 )
 _INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
-_BALANCES = Balance.__table__
+_BALANCES = table(Balance)
 # The member's row, locked, with what the member owes: one round trip on the hot path.
 _LOCK_MEMBER = (
     select(
@@ -73,7 +74,7 @@ class EarnResult:
     points: int
     points_to_balance: int
     points_to_debt: int
-    value: int
+    value_cents: int
     # The member's points once this earn is in (None when nothing was earned).
     member_after: MemberPoints | None = None
 
@@ -85,7 +86,7 @@ class ClawbackResult:
     points_from_balance: int
     points_from_expired: int
     points_to_debt: int
-    value_returned: int
+    value_returned_cents: int
 
 
 def value_of(points: int, price_per_1000_points_cents: int) -> int:
@@ -104,9 +105,9 @@ def take_from_lot(lot: Lot, points: int) -> int:
     """Remove ``points`` from a lot with their share of its value; returns the value."""
     if not 0 < points <= lot.points_remaining:
         raise ValueError(f"lot {lot.id} holds {lot.points_remaining} points, not {points}")
-    value = share(lot.value_remaining, points, lot.points_remaining)
+    value = share(lot.value_remaining_cents, points, lot.points_remaining)
     lot.points_remaining -= points
-    lot.value_remaining -= value
+    lot.value_remaining_cents -= value
     return value
 
 
@@ -115,9 +116,9 @@ def unexpire_from_lot(lot: Lot, points: int) -> int:
     breakage value; returns the value."""
     if not 0 < points <= lot.points_expired:
         raise ValueError(f"lot {lot.id} has {lot.points_expired} expired points, not {points}")
-    value = share(lot.value_expired, points, lot.points_expired)
+    value = share(lot.value_expired_cents, points, lot.points_expired)
     lot.points_expired -= points
-    lot.value_expired -= value
+    lot.value_expired_cents -= value
     return value
 
 
@@ -155,16 +156,60 @@ def earn(
         return EarnResult(None, None, 0, 0, 0, 0)
     member = accounts.member(session, member_key)
     row = session.execute(_LOCK_MEMBER, {"a": member.id}).one()
-    owed_before = row.owed
     debts = []
-    if owed_before:
+    if row.owed:
         debts = [d for d in session.execute(_OPEN_DEBTS, {"m": member.id}) if d.currency == issuer.currency]
+    plan = _plan_earn(session, member, member_key, issuer, points, debts)
+    for debt_id, paid in plan.repayments:
+        session.execute(
+            update(_DEBTS).where(_DEBTS.c.id == debt_id).values(points_remaining=_DEBTS.c.points_remaining - paid)
+        )
+    entry = post(session, kind="earn", legs=plan.legs, ref=ref, memo=memo, now=now, idempotency_key=idempotency_key)
+    lot_id = None
+    if plan.to_lot > 0:
+        lot_id = session.execute(
+            _INSERT_LOT,
+            {
+                "member_account_id": member.id,
+                "issuer": issuer.key,
+                "currency": issuer.currency,
+                "price_per_1000_points_cents": issuer.price_per_1000_points_cents,
+                "points": plan.to_lot,
+                "points_remaining": plan.to_lot,
+                # The table keeps its column names; the mapped attributes carry the unit.
+                "value": plan.lot_value_cents,
+                "value_remaining": plan.lot_value_cents,
+                "points_expired": 0,
+                "value_expired": 0,
+                "earned_at": now,
+                "expires_at": now + timedelta(days=lifetime_days),
+                "entry_id": entry.id,
+            },
+        ).scalar_one()
+    after = MemberPoints(row.balance + plan.to_lot, row.pending, row.owed - plan.repaid)
+    return EarnResult(entry.id, lot_id, points, plan.to_lot, plan.repaid, plan.value_cents, after)
+
+
+@dataclass(frozen=True)
+class _EarnPlan:
+    legs: list[Leg]
+    value_cents: int
+    to_lot: int
+    lot_value_cents: int
+    repaid: int
+    # (debt id, points repaid), oldest debt first.
+    repayments: list[tuple[int, int]]
+
+
+def _plan_earn(
+    session: Session, member: AccountRef, member_key: str, issuer: Issuer, points: int, debts: list[Any]
+) -> _EarnPlan:
+    """The legs of an earn: points to the member's debts (oldest first) and to a
+    new lot, the value to the debts' creditors and to the float."""
     value = value_of(points, issuer.price_per_1000_points_cents)
-    repay_left = min(points, sum(d.points_remaining for d in debts))
-    repaid = repay_left
+    repaid = min(points, sum(d.points_remaining for d in debts))
     to_lot = points - repaid
     lot_value = share(value, to_lot, points)
-    debt_value_left = value - lot_value
     legs = [
         Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), -points),
         Leg(member, to_lot),
@@ -173,6 +218,8 @@ def earn(
     ]
     if repaid:
         legs.append(Leg(accounts.member_debt(session, member_key), repaid))
+    repayments = []
+    repay_left, debt_value_left = repaid, value - lot_value
     for debt in debts:
         if repay_left == 0:
             break
@@ -181,34 +228,10 @@ def earn(
         legs.append(
             Leg(accounts.account(session, accounts.receivable_account(debt.creditor), issuer.currency), paid_value)
         )
-        session.execute(
-            update(_DEBTS).where(_DEBTS.c.id == debt.id).values(points_remaining=_DEBTS.c.points_remaining - paid)
-        )
+        repayments.append((debt.id, paid))
         repay_left -= paid
         debt_value_left -= paid_value
-    entry = post(session, kind="earn", legs=legs, ref=ref, memo=memo, now=now, idempotency_key=idempotency_key)
-    lot_id = None
-    if to_lot > 0:
-        lot_id = session.execute(
-            _INSERT_LOT,
-            {
-                "member_account_id": member.id,
-                "issuer": issuer.key,
-                "currency": issuer.currency,
-                "price_per_1000_points_cents": issuer.price_per_1000_points_cents,
-                "points": to_lot,
-                "points_remaining": to_lot,
-                "value": lot_value,
-                "value_remaining": lot_value,
-                "points_expired": 0,
-                "value_expired": 0,
-                "earned_at": now,
-                "expires_at": now + timedelta(days=lifetime_days),
-                "entry_id": entry.id,
-            },
-        ).scalar_one()
-    after = MemberPoints(row.balance + to_lot, row.pending, owed_before - repaid)
-    return EarnResult(entry.id, lot_id, points, to_lot, repaid, value, after)
+    return _EarnPlan(legs, value, to_lot, lot_value, repaid, repayments)
 
 
 def clawback(
@@ -237,53 +260,77 @@ def clawback(
     member = accounts.member(session, member_key)
     row = accounts.lock(session, member)
     lot = session.execute(select(Lot).where(Lot.entry_id == earn_entry_id).with_for_update()).scalar_one_or_none()
-    in_lot = lot.points_remaining if lot else 0
-    taken = min(points, in_lot, row.balance - row.pending)
-    value_back = take_from_lot(lot, taken) if taken else 0
-    unexpired = min(points - taken, lot.points_expired if lot else 0)
-    breakage_back = unexpire_from_lot(lot, unexpired) if unexpired else 0
-    owed = points - taken - unexpired
-    legs = [
-        Leg(member, -taken),
-        Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), points),
-    ]
-    if unexpired:
-        legs += [
-            Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), -unexpired),
-            Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, lot.currency), -breakage_back),
-            Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), breakage_back),
-        ]
-    if owed:
-        legs.append(Leg(accounts.member_debt(session, member_key), -owed))
-    if value_back:
-        legs += [
-            Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -value_back),
-            Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), value_back),
-        ]
+    plan = _plan_clawback(session, member, member_key, issuer, points, lot, row.balance - row.pending)
     entry = post(
         session,
         kind="clawback",
-        legs=legs,
+        legs=plan.legs,
         ref=ref,
         memo=memo,
         now=now,
         idempotency_key=idempotency_key,
         reverses_entry_id=earn_entry_id,
     )
-    if owed:
+    if plan.owed:
         session.add(
             Debt(
                 member_account_id=member.id,
                 creditor=issuer.key,
                 currency=issuer.currency,
-                points=owed,
-                points_remaining=owed,
+                points=plan.owed,
+                points_remaining=plan.owed,
                 created_at=now,
                 entry_id=entry.id,
             )
         )
     session.flush()
-    return ClawbackResult(entry.id, points, taken, unexpired, owed, value_back + breakage_back)
+    return ClawbackResult(entry.id, points, plan.taken, plan.unexpired, plan.owed, plan.value_returned_cents)
+
+
+@dataclass(frozen=True)
+class _ClawbackPlan:
+    legs: list[Leg]
+    taken: int
+    unexpired: int
+    owed: int
+    value_returned_cents: int
+
+
+def _plan_clawback(
+    session: Session,
+    member: AccountRef,
+    member_key: str,
+    issuer: Issuer,
+    points: int,
+    lot: Lot | None,
+    available: int,
+) -> _ClawbackPlan:
+    """The legs of a clawback, taking the points out of ``lot`` as it goes:
+    first what the member still has of it, then what of it expired; the rest
+    becomes debt."""
+    legs = [Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), points)]
+    taken = unexpired = value_back = breakage_back = 0
+    if lot is not None:
+        taken = min(points, lot.points_remaining, available)
+        value_back = take_from_lot(lot, taken) if taken else 0
+        unexpired = min(points - taken, lot.points_expired)
+        breakage_back = unexpire_from_lot(lot, unexpired) if unexpired else 0
+        legs.append(Leg(member, -taken))
+        if unexpired:
+            legs += [
+                Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), -unexpired),
+                Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, lot.currency), -breakage_back),
+                Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), breakage_back),
+            ]
+        if value_back:
+            legs += [
+                Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -value_back),
+                Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), value_back),
+            ]
+    owed = points - taken - unexpired
+    if owed:
+        legs.append(Leg(accounts.member_debt(session, member_key), -owed))
+    return _ClawbackPlan(legs, taken, unexpired, owed, value_back + breakage_back)
 
 
 def consume_lots(session: Session, member: AccountRef, points: int) -> dict[str, int]:
@@ -367,7 +414,7 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
         key = f"expire:lot:{lot.id}:{lot.points_remaining}"
         value = take_from_lot(lot, taken)
         lot.points_expired += taken
-        lot.value_expired += value
+        lot.value_expired_cents += value
         post(
             session,
             kind="expire",

@@ -105,6 +105,9 @@ def _reversals_mirror(session: Session) -> list[Violation]:
     out += [Violation(3, "append-only", f"entry {e} is reversed more than once") for e in twice]
     # A reversal's postings are exactly the negated postings of the entry it reverses.
     for rev_id, original_id in session.execute(select(Entry.id, Entry.reverses_entry_id).where(Entry.kind == REVERSAL)):
+        if original_id is None:
+            out.append(Violation(3, "append-only", f"reversal {rev_id} does not name the entry it reverses"))
+            continue
         mine = _postings_of(session, rev_id, sign=1)
         theirs = _postings_of(session, original_id, sign=-1)
         if mine != theirs:
@@ -151,12 +154,14 @@ def _members_disagreeing(session: Session, stored, per_account_total) -> list:
     (``per_account_total`` selects account id and total): (name, stored, total)."""
     totals = per_account_total.subquery()
     account_id, total = totals.c
-    return session.execute(
-        select(Account.name, stored, func.coalesce(total, 0))
-        .join(Balance, Balance.account_id == Account.id)
-        .outerjoin(totals, account_id == Account.id)
-        .where(Account.non_negative.is_(True), stored != func.coalesce(total, 0))
-    ).all()
+    return list(
+        session.execute(
+            select(Account.name, stored, func.coalesce(total, 0))
+            .join(Balance, Balance.account_id == Account.id)
+            .outerjoin(totals, account_id == Account.id)
+            .where(Account.non_negative.is_(True), stored != func.coalesce(total, 0))
+        ).all()
+    )
 
 
 def _stored_balances_match(session: Session) -> list[Violation]:
@@ -182,23 +187,23 @@ def _lots_match_balances(session: Session) -> list[Violation]:
         select(Lot.id).where(
             (Lot.points_remaining < 0)
             | (Lot.points_remaining > Lot.points)
-            | (Lot.value_remaining < 0)
-            | (Lot.value_remaining > Lot.value)
-            | and_(Lot.points_remaining == 0, Lot.value_remaining != 0)
+            | (Lot.value_remaining_cents < 0)
+            | (Lot.value_remaining_cents > Lot.value_cents)
+            | and_(Lot.points_remaining == 0, Lot.value_remaining_cents != 0)
             | (Lot.points_expired < 0)
             | (Lot.points_remaining + Lot.points_expired > Lot.points)
-            | (Lot.value_expired < 0)
-            | (Lot.value_remaining + Lot.value_expired > Lot.value)
-            | and_(Lot.points_expired == 0, Lot.value_expired != 0)
+            | (Lot.value_expired_cents < 0)
+            | (Lot.value_remaining_cents + Lot.value_expired_cents > Lot.value_cents)
+            | and_(Lot.points_expired == 0, Lot.value_expired_cents != 0)
         )
     ).scalars()
     out += [Violation(7, "lots", f"lot {i} has remaining or expired points or value out of range") for i in bad]
     # What the lots say is still unspent or expired must be exactly what these accounts hold.
     out += _account_equals_lots(
-        session, POINTS_FLOAT, select(Lot.currency, func.sum(Lot.value_remaining)).group_by(Lot.currency)
+        session, POINTS_FLOAT, select(Lot.currency, func.sum(Lot.value_remaining_cents)).group_by(Lot.currency)
     )
     out += _account_equals_lots(
-        session, REVENUE_BREAKAGE, select(Lot.currency, func.sum(Lot.value_expired)).group_by(Lot.currency)
+        session, REVENUE_BREAKAGE, select(Lot.currency, func.sum(Lot.value_expired_cents)).group_by(Lot.currency)
     )
     out += _account_equals_lots(session, PLATFORM_EXPIRED, select(literal(PTS), func.sum(Lot.points_expired)))
     debts = dict(

@@ -32,7 +32,7 @@ from app.keys import with_key
 from app.merchants.schemas import ApiKeyCreatedSchema
 from app.schemas import PageArgsSchema
 from app.unit_of_work import idempotent
-from ledger.types import utcnow
+from ledger import utcnow
 
 affiliates_blp = Blueprint(
     "affiliates", __name__, url_prefix="/v1/affiliates", description="Operator: affiliates and their keys."

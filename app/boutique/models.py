@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from ledger import BigId, UTCDateTime
 
 PHYSICAL = "physical"
 VOUCHER = "voucher"

@@ -29,7 +29,6 @@ from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
 from app.webhooks.services import emit
-from ledger import accounts
 
 _ITEMS = CatalogItem.__table__
 _REDEMPTION_SCHEMA = RedemptionSchema()
@@ -212,7 +211,7 @@ def place_redemption(
     ``idempotency_key`` again returns the first redemption."""
     member_key = str(member_id)
     # The member's lock first, as every points flow does: one redemption at a time per member.
-    accounts.lock(session, accounts.member(session, member_key))
+    ledger.lock_member(session, member_key)
     existing = session.execute(
         select(Redemption).where(Redemption.member_id == member_id, Redemption.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
@@ -252,7 +251,7 @@ def place_redemption(
     )
     session.add(redemption)
     session.flush()
-    hold.ref = f"redemption:{redemption.id}"
+    hold.ref = ledger.redemption_ref(redemption.id)
     session.flush()
     _announce(session, redemption, now=now)
     if item.kind == VOUCHER:
@@ -286,17 +285,13 @@ def _give_code(session: Session, item_id: int, redemption_id: int) -> None:
 
 def _post(session: Session, redemption: Redemption, *, now: datetime) -> None:
     """Spend the held points; the supplier is owed the wholesale value, the rest is margin."""
-    ledger.post_hold(
+    ledger.post_redemption(
         session,
         redemption.hold_id,
+        supplier_key=str(redemption.merchant_id),
+        currency=redemption.currency,
+        wholesale_value_cents=redemption.wholesale_value_cents,
         now=now,
-        destination=accounts.BOUTIQUE_REDEEMED,
-        value_account=accounts.REVENUE_MARGIN,
-        payable=ledger.Payable(
-            accounts.payable_account(str(redemption.merchant_id)),
-            redemption.currency,
-            redemption.wholesale_value_cents,
-        ),
     )
     redemption.status = FULFILLED
     redemption.resolved_at = now

@@ -31,7 +31,7 @@ from app.boutique.schemas import (
 from app.errors import NotFound, conflict
 from app.extensions import db
 from app.unit_of_work import idempotent
-from ledger.types import utcnow
+from ledger import utcnow
 
 catalog_blp = Blueprint(
     "catalog", __name__, url_prefix="/v1/catalog/items", description="Merchant: rewards you supply to the boutique."

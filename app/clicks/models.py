@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from ledger.types import UTCDateTime
+from ledger import UTCDateTime
 
 
 class ClickStat(db.Model):

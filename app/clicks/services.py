@@ -34,7 +34,7 @@ from app.constants import (
     CLICK_LINK_CACHE_MAX,
     CLICK_LINK_CACHE_TTL_S,
 )
-from ledger.accounts import dialect_insert
+from ledger import dialect_insert
 
 log = logging.getLogger(__name__)
 CODE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request
 
 from app.clicks.services import CODE, counted, state_of
 from app.extensions import db
-from ledger.types import utcnow
+from ledger import utcnow
 
 blp = Blueprint("clicks", __name__)
 

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.affiliates.models import Affiliate, Application, Program
 from app.affiliates.urls import website_host
 from app.clicks.tokens import Click, InvalidClickToken
@@ -19,8 +20,7 @@ from app.commissions import events
 from app.commissions.models import AttributionError, Commission
 from app.constants import SUSPICIOUS_CLICK_TO_ORDER_S
 from app.merchants.models import MerchantDomain, MerchantTerms
-from ledger import idempotency
-from ledger.accounts import dialect_insert
+from ledger import dialect_insert
 
 # A token issued later than this ahead of our clock is not ours to trust.
 CLOCK_SKEW_S = 300
@@ -207,7 +207,7 @@ def _insert(session, merchant, program, click, kind, conversion_ref, sale_cents,
 def record_lead(session: Session, merchant: MerchantTerms, data: dict, *, now: datetime) -> tuple[dict, bool]:
     """Attribute a lead (sign-up, quote request) to its click; idempotent on ``lead_id``."""
     scope = f"leads:{merchant.id}"
-    stored = idempotency.claim(session, scope, data["lead_id"], idempotency.fingerprint(data))
+    stored = ledger.claim_request(session, scope, data["lead_id"], ledger.request_fingerprint(data))
     if stored is not None:
         session.rollback()
         return stored, False
@@ -222,7 +222,7 @@ def record_lead(session: Session, merchant: MerchantTerms, data: dict, *, now: d
         now=now,
     )
     answer = {"lead_id": data["lead_id"], "commission": commission, "attribution_error": error}
-    idempotency.complete(session, scope, data["lead_id"], answer)
+    ledger.complete_request(session, scope, data["lead_id"], answer)
     session.commit()
     return answer, True
 

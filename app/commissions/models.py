@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from ledger import BigId, UTCDateTime
 
 COMMISSION_STATUSES = ("pending", "approved", "rejected", "paid")
 COMMISSION_KINDS = ("sale", "lead", "adjustment")

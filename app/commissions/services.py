@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.affiliates.models import Program
 from app.commissions import events
 from app.commissions.attribution import fee_cents, sale_amount_cents
@@ -16,34 +17,26 @@ from app.commissions.models import AttributionError, Commission
 from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
-from ledger import accounts
-from ledger.journal import Leg, post
 
 # ----------------------------------------------------------------- lifecycle
 
 
 def _post(session: Session, commission: Commission, *, key: str, now: datetime) -> None:
     """Merchant receivable -> affiliate payable (commission) and -> platform fees (fee)."""
-    if commission.amount_cents == 0 and commission.fee_cents == 0:
-        return
-    currency = commission.currency
-    receivable = accounts.account(session, accounts.receivable_account(str(commission.merchant_id)), currency)
-    payable = accounts.account(session, accounts.affiliate_payable_account(str(commission.affiliate_id)), currency)
-    fees = accounts.account(session, accounts.REVENUE_FEES, currency)
-    posted = post(
+    posted = ledger.post_commission(
         session,
-        kind="commission",
-        legs=[
-            Leg(receivable, -(commission.amount_cents + commission.fee_cents)),
-            Leg(payable, commission.amount_cents),
-            Leg(fees, commission.fee_cents),
-        ],
-        ref=f"commission:{commission.id}",
+        commission_id=commission.id,
+        merchant_key=str(commission.merchant_id),
+        affiliate_key=str(commission.affiliate_id),
+        currency=commission.currency,
+        amount_cents=commission.amount_cents,
+        fee_cents=commission.fee_cents,
+        idempotency_key=key,
         memo=f"Commission {commission.id} ({commission.kind}) to affiliate {commission.affiliate_id}",
         now=now,
-        idempotency_key=key,
     )
-    commission.entry_id = posted.id
+    if posted is not None:
+        commission.entry_id = posted.id
 
 
 def _locked(session: Session, merchant_id: int | None, commission_id: int) -> Commission:

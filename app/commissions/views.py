@@ -28,7 +28,7 @@ from app.commissions.schemas import (
 from app.constants import BULK_COMMISSIONS_MAX
 from app.errors import Invalid, conflict
 from app.extensions import db
-from ledger.types import utcnow
+from ledger import utcnow
 
 blp = Blueprint(
     "commissions",

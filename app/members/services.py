@@ -14,8 +14,7 @@ from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
 from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
 from app.webhooks.services import emit
-from ledger.accounts import member_account, upsert_statement
-from ledger.models import Account, Lot
+from ledger import upsert_statement
 
 _MEMBERS = Member.__table__
 _LINKS = MerchantMember.__table__
@@ -95,19 +94,6 @@ def find_or_create_member(session: Session, email: str, *, now: datetime) -> int
 
 ERASED_EMAIL_DOMAIN = "@erased.invalid"
 _NOTICES = ExpiryNotice.__table__
-_DUE_FOR_NOTICE = (
-    select(Lot.id, Lot.issuer, Lot.points_remaining, Lot.expires_at, Account.name)
-    .join(Account, Account.id == Lot.member_account_id)
-    .outerjoin(ExpiryNotice, ExpiryNotice.lot_id == Lot.id)
-    .where(
-        ExpiryNotice.lot_id.is_(None),
-        Lot.points_remaining > 0,
-        Lot.expires_at > bindparam("now"),
-        Lot.expires_at <= bindparam("horizon"),
-    )
-    .order_by(Lot.expires_at, Lot.id)
-    .limit(bindparam("batch_max"))
-)
 
 
 def notify_expiring_points(
@@ -121,16 +107,16 @@ def notify_expiring_points(
     issuing merchant gets a ``points.expiring`` webhook, the member one mail per
     run. Commits; returns how many lots were announced (0 when nothing is left)."""
     horizon = now + timedelta(days=notice_days)
-    due = session.execute(_DUE_FOR_NOTICE, {"now": now, "horizon": horizon, "batch_max": batch_max}).all()
+    due = ledger.lots_expiring(session, after=now, until=horizon, limit=batch_max, skip_lot_ids_in=ExpiryNotice.lot_id)
     claim = upsert_statement(session, _NOTICES, ["lot_id"], returning=_NOTICES.c.lot_id)
     per_member: dict[int, list] = defaultdict(list)
     announced = 0
     for lot in due:
         # A concurrent run may have claimed this lot: only the claimer announces it.
-        if session.execute(claim, {"lot_id": lot.id, "notified_at": now}).first() is None:
+        if session.execute(claim, {"lot_id": lot.lot_id, "notified_at": now}).first() is None:
             continue
         announced += 1
-        member_id = int(lot.name.removeprefix(member_account("")))
+        member_id = int(lot.member_key)
         data = {"member_id": str(member_id), "points": lot.points_remaining, "expires_at": lot.expires_at.isoformat()}
         emit(session, "merchant", int(lot.issuer), "points.expiring", data, now=now)
         per_member[member_id].append(lot)

@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, bindparam, s
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from ledger import BigId, UTCDateTime
 
 
 class Merchant(db.Model):

@@ -19,7 +19,7 @@ from app.merchants.schemas import (
 )
 from app.schemas import PageArgsSchema
 from app.unit_of_work import idempotent
-from ledger.types import utcnow
+from ledger import utcnow
 
 blp = Blueprint("merchants", __name__, url_prefix="/v1/merchants", description="Operator: merchants and their keys.")
 

@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from ledger.types import BigId, UTCDateTime
+from ledger import BigId, UTCDateTime
 
 
 class Order(db.Model):

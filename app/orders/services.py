@@ -53,7 +53,7 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
         issuer=issuer_of(merchant),
         points=points,
         idempotency_key=f"earn:{merchant.id}:{data['order_id']}",
-        ref=f"order:{merchant.id}:{data['order_id']}",
+        ref=ledger.order_ref(str(merchant.id), data["order_id"]),
         memo=f"Order {data['order_id']} at {merchant.name}",
         now=now,
         lifetime_days=merchant.points_lifetime_days,
@@ -122,7 +122,7 @@ def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: 
         points=reverse,
         earn_entry_id=order.earn_entry_id,
         idempotency_key=f"refund:{merchant.id}:{data['refund_id']}",
-        ref=f"order:{merchant.id}:{order_id}",
+        ref=ledger.order_ref(str(merchant.id), order_id),
         memo=f"Refund {data['refund_id']} of order {order_id} at {merchant.name}",
         now=now,
     )

@@ -2,13 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from ledger import BigId, UTCDateTime
-from ledger.accounts import REVENUE_FEES
-from ledger.models import Account, Entry, Posting
 
 
 class Payout(db.Model):
@@ -71,50 +69,3 @@ class StatementLine(db.Model):
     rewards_supplied_cents: Mapped[int] = mapped_column(BigInteger)
     other_cents: Mapped[int] = mapped_column(BigInteger)
     net_cents: Mapped[int] = mapped_column(BigInteger)
-
-
-# ----------------------------------------------------------------- ledger reads
-
-_ACCOUNTS = Account.__table__
-_POSTINGS = Posting.__table__
-_ENTRIES = Entry.__table__
-
-
-def movements(session: Session, account_name: str, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
-    """(currency, entry kind, sum of postings) on ``account_name`` for entries made in [start, end)."""
-    rows = session.execute(
-        select(_POSTINGS.c.asset, _ENTRIES.c.kind, func.sum(_POSTINGS.c.amount))
-        .select_from(
-            _ENTRIES.join(_POSTINGS, _POSTINGS.c.entry_id == _ENTRIES.c.id).join(
-                _ACCOUNTS, _ACCOUNTS.c.id == _POSTINGS.c.account_id
-            )
-        )
-        .where(_ACCOUNTS.c.name == account_name, _ENTRIES.c.created_at >= start, _ENTRIES.c.created_at < end)
-        .group_by(_POSTINGS.c.asset, _ENTRIES.c.kind)
-    )
-    return [(asset, kind, int(total)) for asset, kind, total in rows]
-
-
-def fees_beside(session: Session, account_name: str, kind: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Per currency, what entries of ``kind`` touching ``account_name`` in [start, end) posted to the fee revenue."""
-    fee_postings = _POSTINGS.alias("fee_postings")
-    fee_accounts = _ACCOUNTS.alias("fee_accounts")
-    rows = session.execute(
-        select(fee_postings.c.asset, func.sum(fee_postings.c.amount))
-        .select_from(
-            _ENTRIES.join(_POSTINGS, _POSTINGS.c.entry_id == _ENTRIES.c.id)
-            .join(_ACCOUNTS, _ACCOUNTS.c.id == _POSTINGS.c.account_id)
-            .join(fee_postings, fee_postings.c.entry_id == _ENTRIES.c.id)
-            .join(fee_accounts, fee_accounts.c.id == fee_postings.c.account_id)
-        )
-        .where(
-            _ACCOUNTS.c.name == account_name,
-            fee_accounts.c.name == REVENUE_FEES,
-            fee_postings.c.asset == _POSTINGS.c.asset,
-            _ENTRIES.c.kind == kind,
-            _ENTRIES.c.created_at >= start,
-            _ENTRIES.c.created_at < end,
-        )
-        .group_by(fee_postings.c.asset)
-    )
-    return {asset: int(total) for asset, total in rows}

@@ -29,11 +29,9 @@ from app.settlement.errors import (
     PeriodOutOfRange,
     StatementNotFound,
 )
-from app.settlement.models import Payout, Statement, StatementLine, fees_beside, movements
+from app.settlement.models import Payout, Statement, StatementLine
 from app.settlement.schemas import PayoutSchema, StatementSchema
 from app.unit_of_work import UnitOfWork
-from ledger import accounts
-from ledger.journal import Leg, post
 
 _PAYOUT_SCHEMA = PayoutSchema()
 _STATEMENT_SCHEMA = StatementSchema()
@@ -67,13 +65,20 @@ def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
     total_cents = sum(c.amount_cents for c in due)
     if total_cents <= 0:
         raise NothingToPay(data["currency"], total_cents)
-    entry = _post_payout(session, affiliate.id, data, total_cents, now=now)
+    entry = ledger.post_payout(
+        session,
+        affiliate_key=str(affiliate.id),
+        payout_key=data["payout_id"],
+        currency=data["currency"],
+        amount_cents=total_cents,
+        now=now,
+    )
     payout = Payout(
         affiliate_id=affiliate.id,
         payout_key=data["payout_id"],
         # The fingerprint ``once`` keyed the answer with, kept on the row: it says
         # which request made this payout without a join to the idempotency records.
-        request_hash=ledger.fingerprint(data),
+        request_hash=ledger.request_fingerprint(data),
         currency=data["currency"],
         amount_cents=total_cents,
         commission_count=len(due),
@@ -103,22 +108,6 @@ def _due_commissions(session: Session, affiliate_id: int, currency: str) -> list
             .order_by(Commission.id)
             .with_for_update()
         ).scalars()
-    )
-
-
-def _post_payout(session: Session, affiliate_id: int, data: dict, total_cents: int, *, now: datetime):
-    """Affiliate payable -> platform cash: the transfer the operator makes."""
-    currency = data["currency"]
-    payable = accounts.account(session, accounts.affiliate_payable_account(str(affiliate_id)), currency)
-    cash = accounts.account(session, accounts.PLATFORM_CASH, currency)
-    return post(
-        session,
-        kind="payout",
-        legs=[Leg(payable, -total_cents), Leg(cash, total_cents)],
-        ref=f"affiliate:{affiliate_id}:payout:{data['payout_id']}",
-        memo=f"Payout {data['payout_id']} to affiliate {affiliate_id}",
-        now=now,
-        idempotency_key=f"payout:a{affiliate_id}:{data['payout_id']}",
     )
 
 
@@ -181,8 +170,8 @@ def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, 
 def statement_lines(session: Session, merchant: Merchant, start: datetime, end: datetime) -> list[dict]:
     """Per currency, the period's amounts read from the merchant's receivable and
     payable postings; signs are turned so that positive means the merchant owes."""
-    receivable = accounts.receivable_account(str(merchant.id))
-    payable = accounts.payable_account(str(merchant.id))
+    receivable = ledger.receivable_account(str(merchant.id))
+    payable = ledger.payable_account(str(merchant.id))
     lines: dict[str, dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(
             ("points_bought_cents", "commissions_cents", "network_fees_cents", "rewards_supplied_cents", "other_cents"),
@@ -190,7 +179,8 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
         )
     )
     _ = lines[merchant.currency]  # the merchant's own currency always has a line, zero or not
-    for currency, kind, amount in movements(session, receivable, start, end):
+    for move in ledger.account_movements(session, receivable, start, end):
+        currency, kind, amount = move.asset, move.kind, move.amount
         # A receivable debit (negative) is what the merchant owes.
         if kind in _POINTS_KINDS:
             lines[currency]["points_bought_cents"] -= amount
@@ -198,10 +188,11 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
             lines[currency]["commissions_cents"] -= amount
         else:
             lines[currency]["other_cents"] -= amount
-    for currency, fees in fees_beside(session, receivable, _COMMISSION_KIND, start, end).items():
+    for currency, fees in ledger.fees_beside(session, receivable, _COMMISSION_KIND, start, end).items():
         lines[currency]["commissions_cents"] -= fees
         lines[currency]["network_fees_cents"] += fees
-    for currency, kind, amount in movements(session, payable, start, end):
+    for move in ledger.account_movements(session, payable, start, end):
+        currency, kind, amount = move.asset, move.kind, move.amount
         # A payable credit (positive) is what the operator owes the merchant.
         if kind == _REWARD_KIND:
             lines[currency]["rewards_supplied_cents"] += amount

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from ledger.types import UTCDateTime
+from ledger import UTCDateTime
 
 
 class SignInLink(db.Model):

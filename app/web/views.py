@@ -36,7 +36,7 @@ from app.unit_of_work import SAFE_METHODS
 from app.web import services
 from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
 from app.web.sessions import MemberSessionInterface
-from ledger.types import utcnow
+from ledger import utcnow
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/boutique")
 csrf = CSRFProtect()

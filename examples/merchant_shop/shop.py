@@ -47,29 +47,51 @@ PAGE = """<!doctype html>
 <main><h1>{{ title }}</h1>{{ body|safe }}</main></body></html>"""
 
 
+class Shop:
+    """What the shop keeps in memory: the SDK client, the webhook events received and
+    what the platform answered for each checkout (a real shop keeps these in its database)."""
+
+    def __init__(self, loyalty: MerchantClient, currency: str, events_file: str | None):
+        self.loyalty = loyalty
+        self.currency = currency
+        self.events_file = events_file
+        self.received: list[dict[str, Any]] = []
+        self.recorded: dict[str, OrderResult] = {}
+        self.lock = threading.Lock()
+
+
 def create_app(env: Mapping[str, str] | None = None) -> Flask:
     env = os.environ if env is None else env
     app = Flask(__name__)
     app.config.update(
         PLATFORM_URL=env.get("LOYALTY_PLATFORM_URL", "http://127.0.0.1:5000"),
         MERCHANT_KEY=env.get("LOYALTY_MERCHANT_KEY", ""),
+        # Read at each delivery: the secret is known only once the endpoint is registered.
         WEBHOOK_SECRET=env.get("LOYALTY_WEBHOOK_SECRET", ""),
-        EVENTS_FILE=env.get("SHOP_EVENTS_FILE"),
-        CURRENCY=env.get("SHOP_CURRENCY", "EUR"),
     )
-    loyalty = MerchantClient(app.config["PLATFORM_URL"], app.config["MERCHANT_KEY"], timeout_s=5)
-    app.extensions["loyalty"] = loyalty
-    received: list[dict[str, Any]] = []
-    # What the platform answered for each checkout; a real shop keeps this with its own order.
-    recorded: dict[str, OrderResult] = {}
-    lock = threading.Lock()
+    shop = Shop(
+        loyalty=MerchantClient(app.config["PLATFORM_URL"], app.config["MERCHANT_KEY"], timeout_s=5),
+        currency=env.get("SHOP_CURRENCY", "EUR"),
+        events_file=env.get("SHOP_EVENTS_FILE"),
+    )
     # Every GET with ?lp_click=... becomes a first-party cookie and a clean redirect.
     app.wsgi_app = ClickCapture(app.wsgi_app, secure=env.get("SHOP_COOKIE_SECURE", "1") != "0")  # type: ignore[method-assign]
+    _catalog_pages(app, shop)
+    _checkout_pages(app, shop)
+    _order_pages(app, shop)
+    _webhook_receiver(app, shop)
+    app.extensions["loyalty"] = shop.loyalty
+    app.extensions["received_events"] = shop.received
+    app.extensions["recorded_orders"] = shop.recorded
+    return app
 
-    def page(title: str, template: str, status: int = 200, **context: Any):
-        body = render_template_string(template, **context)
-        return render_template_string(PAGE, title=title, body=body), status
 
+def page(title: str, template: str, status: int = 200, **context: Any):
+    body = render_template_string(template, **context)
+    return render_template_string(PAGE, title=title, body=body), status
+
+
+def _catalog_pages(app: Flask, shop: Shop) -> None:
     @app.get("/")
     def landing():
         return page(
@@ -88,38 +110,41 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             "<p>{{ '%.2f'|format(item.price_cents / 100) }} {{ currency }}</p>"
             "<a href='{{ url_for('checkout', amount_cents=item.price_cents) }}'>Buy</a>",
             item=item,
-            currency=app.config["CURRENCY"],
+            currency=shop.currency,
         )
 
-    checkout_form = (
-        "{% if error %}<p role='alert'>{{ error }}</p>{% endif %}"
-        "<form method='post'><label>Email <input type='email' name='email' required value='{{ email }}'></label>"
-        "<label>Amount (cents) <input type='number' name='amount_cents' min='1' required value='{{ amount }}'></label>"
-        "<input type='hidden' name='order_id' value='{{ order_id }}'><button>Pay</button></form>"
-    )
 
+CHECKOUT_FORM = (
+    "{% if error %}<p role='alert'>{{ error }}</p>{% endif %}"
+    "<form method='post'><label>Email <input type='email' name='email' required value='{{ email }}'></label>"
+    "<label>Amount (cents) <input type='number' name='amount_cents' min='1' required value='{{ amount }}'></label>"
+    "<input type='hidden' name='order_id' value='{{ order_id }}'><button>Pay</button></form>"
+)
+
+
+def _checkout_pages(app: Flask, shop: Shop) -> None:
     @app.route("/checkout", methods=["GET", "POST"])
     def checkout():
         if request.method == "GET":
             amount = request.args.get("amount_cents", "")
             # The order id is fixed when the form is shown: a double submit is one order.
             return page(
-                "Checkout", checkout_form, email="", amount=amount, order_id=f"shop-{uuid.uuid4().hex[:16]}", error=None
+                "Checkout", CHECKOUT_FORM, email="", amount=amount, order_id=f"shop-{uuid.uuid4().hex[:16]}", error=None
             )
         form = request.form
         try:
-            order = loyalty.record_order(
+            order = shop.loyalty.record_order(
                 form["order_id"],
                 int(form["amount_cents"]),
                 form["email"],
-                currency=app.config["CURRENCY"],
+                currency=shop.currency,
                 click_token=click_token_from_environ(request.environ),
             )
         except (ValueError, ValidationError) as error:
             message = getattr(error, "errors", None) or str(error)
             return page(
                 "Checkout",
-                checkout_form,
+                CHECKOUT_FORM,
                 422,
                 email=form.get("email", ""),
                 amount=form.get("amount_cents", ""),
@@ -129,16 +154,18 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
         except LoyaltyError as error:
             # The sale stands even when the loyalty platform is unreachable; a real shop queues a retry.
             return page("Checkout", "<p role='alert'>Paid, but points could not be recorded: {{ e }}</p>", 502, e=error)
-        with lock:
-            recorded[order.order_id] = order
-            while len(recorded) > ORDERS_MAX:
-                del recorded[next(iter(recorded))]
+        with shop.lock:
+            shop.recorded[order.order_id] = order
+            while len(shop.recorded) > ORDERS_MAX:
+                del shop.recorded[next(iter(shop.recorded))]
         return redirect(url_for("order_page", order_id=order.order_id))
 
+
+def _order_pages(app: Flask, shop: Shop) -> None:
     @app.get("/orders/<order_id>")
     def order_page(order_id: str):
         try:
-            order = loyalty.get_order(order_id)
+            order = shop.loyalty.get_order(order_id)
         except LoyaltyError:
             abort(404)
         return page(
@@ -159,11 +186,13 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
     @app.post("/orders/<order_id>/refund")
     def refund(order_id: str):
         try:
-            loyalty.refund(order_id, request.form["refund_id"], int(request.form["amount_cents"]))
+            shop.loyalty.refund(order_id, request.form["refund_id"], int(request.form["amount_cents"]))
         except (ValueError, LoyaltyError) as error:
             return page("Refund", "<p role='alert'>The refund failed: {{ e }}</p>", 422, e=error)
         return redirect(url_for("order_page", order_id=order_id))
 
+
+def _webhook_receiver(app: Flask, shop: Shop) -> None:
     @app.post("/webhooks/loyalty")
     def webhook():
         try:
@@ -172,19 +201,19 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             )
         except WebhookSignatureError:
             return {"error": "bad signature"}, 400
-        with lock:
-            if any(seen["id"] == event.id for seen in received):
+        with shop.lock:
+            if any(seen["id"] == event.id for seen in shop.received):
                 return "", 204  # retries of a delivered event are acknowledged once more, not stored twice
-            received.append(event.raw)
-            del received[:-EVENTS_MAX]
-            if app.config["EVENTS_FILE"]:
-                Path(app.config["EVENTS_FILE"]).write_text(json.dumps(received, indent=1))
+            shop.received.append(event.raw)
+            del shop.received[:-EVENTS_MAX]
+            if shop.events_file:
+                Path(shop.events_file).write_text(json.dumps(shop.received, indent=1))
         return "", 204
 
     @app.get("/events")
     def events():
-        with lock:
-            shown = list(reversed(received))
+        with shop.lock:
+            shown = list(reversed(shop.received))
         return page(
             "Webhook events",
             "<table><thead><tr><th>event</th><th>type</th><th>order</th><th>points</th></tr></thead><tbody>"
@@ -192,10 +221,3 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             "<td>{{ e.data.order_id }}</td><td>{{ e.data.points_balance }}</td></tr>{% endfor %}</tbody></table>",
             events=shown,
         )
-
-    app.extensions["received_events"] = received
-    app.extensions["recorded_orders"] = recorded
-    return app
-
-
-app = create_app()

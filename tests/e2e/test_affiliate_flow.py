@@ -28,9 +28,8 @@ def call(http: requests.Session, method: str, url: str, key: str, expected: int,
     return response
 
 
-def test_click_to_approved_commission_shows_the_same_figures_in_json_csv_and_ledger(live_server, app, engine):
-    base, admin = live_server.url, live_server.admin_key
-    http = requests.Session()
+def _network(http: requests.Session, base: str, admin: str) -> tuple[dict, dict, dict, dict]:
+    """A merchant with a 7.5% program, an affiliate approved into it and its tracking link."""
     merchant = call(
         http, "POST", f"{base}/v1/merchants", admin, 201, json=merchant_body(domains=["boutique.example"])
     ).json()
@@ -72,6 +71,13 @@ def test_click_to_approved_commission_shows_the_same_figures_in_json_csv_and_led
         201,
         json={"program_id": program["id"], "landing_url": "https://www.boutique.example/robe?taille=38#avis"},
     ).json()
+    return merchant, affiliate, program, link
+
+
+def test_click_to_approved_commission_shows_the_same_figures_in_json_csv_and_ledger(live_server, app, engine):
+    base, admin = live_server.url, live_server.admin_key
+    http = requests.Session()
+    merchant, affiliate, program, link = _network(http, base, admin)
     assert link["url"] == f"{base}/c/{link['code']}"
 
     clicked = http.get(link["url"], headers={"User-Agent": BROWSER}, allow_redirects=False, timeout=10)

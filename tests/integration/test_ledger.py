@@ -9,7 +9,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 import ledger
-from ledger import accounts, idempotency
+from ledger import accounts
 from ledger.journal import Leg, post
 from ledger.models import Lot, Posting
 from ledger.types import utcnow
@@ -178,7 +178,7 @@ def test_spending_takes_the_oldest_lot_first_with_its_own_value(session):
     session.commit()
 
     lots = session.execute(
-        select(Lot.issuer, Lot.points_remaining, Lot.value_remaining)
+        select(Lot.issuer, Lot.points_remaining, Lot.value_remaining_cents)
         .where(Lot.member_account_id == accounts.find_account(session, f"member:{member}", "PTS").id)
         .order_by(Lot.earned_at)
     ).all()
@@ -253,13 +253,13 @@ def test_a_reversal_mirrors_its_entry_once_and_points_entries_use_their_own_flow
 
 def test_an_idempotency_key_replays_its_answer_and_refuses_another_request(session):
     scope, key = "test", unique("k")
-    assert idempotency.claim(session, scope, key, idempotency.fingerprint({"a": 1, "b": 2})) is None
-    idempotency.complete(session, scope, key, {"answer": 42})
+    assert ledger.claim_request(session, scope, key, ledger.request_fingerprint({"a": 1, "b": 2})) is None
+    ledger.complete_request(session, scope, key, {"answer": 42})
     session.commit()
 
-    assert idempotency.claim(session, scope, key, idempotency.fingerprint({"b": 2, "a": 1})) == {"answer": 42}
+    assert ledger.claim_request(session, scope, key, ledger.request_fingerprint({"b": 2, "a": 1})) == {"answer": 42}
     with pytest.raises(ledger.IdempotencyConflict):
-        idempotency.claim(session, scope, key, idempotency.fingerprint({"a": 1, "b": 3}))
+        ledger.claim_request(session, scope, key, ledger.request_fingerprint({"a": 1, "b": 3}))
     session.rollback()
 
 

@@ -125,13 +125,13 @@ class MLot:
     entry_id: int
     currency: str
     points: int
-    value: int
+    value_cents: int
     expires_at: datetime
     points_remaining: int
-    value_remaining: int
+    value_remaining_cents: int
     # What expired (now breakage), until a refund takes it back.
     points_expired: int = 0
-    value_expired: int = 0
+    value_expired_cents: int = 0
 
 
 @dataclass
@@ -211,9 +211,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _take(self, lot: MLot, points: int) -> int:
         """Remove points from a model lot with their share of its value; returns the value."""
-        value = share(lot.value_remaining, points, lot.points_remaining)
+        value = share(lot.value_remaining_cents, points, lot.points_remaining)
         lot.points_remaining -= points
-        lot.value_remaining -= value
+        lot.value_remaining_cents -= value
         return value
 
     def _lot_of(self, entry_id: int) -> MLot | None:
@@ -290,7 +290,7 @@ class LedgerMachine(RuleBasedStateMachine):
             debt_value_left -= paid_value
         self._book(accounts.receivable_account(issuer.key), issuer.currency, -value)
         self._book(accounts.issued_account(issuer.key), accounts.PTS, -points)
-        assert (result.points, result.points_to_balance, result.points_to_debt, result.value) == (
+        assert (result.points, result.points_to_balance, result.points_to_debt, result.value_cents) == (
             points,
             to_lot,
             repaid,
@@ -308,10 +308,10 @@ class LedgerMachine(RuleBasedStateMachine):
                     entry_id=result.entry_id,
                     currency=issuer.currency,
                     points=to_lot,
-                    value=lot_value,
+                    value_cents=lot_value,
                     expires_at=self.now + lifetime_days * DAY,
                     points_remaining=to_lot,
-                    value_remaining=lot_value,
+                    value_remaining_cents=lot_value,
                 )
             )
         self.earns.append(MEarn(result.entry_id, m, i, points))
@@ -331,9 +331,9 @@ class LedgerMachine(RuleBasedStateMachine):
         from_expired = min(points - taken, lot.points_expired if lot else 0)
         breakage_back = 0
         if from_expired:
-            breakage_back = share(lot.value_expired, from_expired, lot.points_expired)
+            breakage_back = share(lot.value_expired_cents, from_expired, lot.points_expired)
             lot.points_expired -= from_expired
-            lot.value_expired -= breakage_back
+            lot.value_expired_cents -= breakage_back
         owed = points - taken - from_expired
         result = ledger.clawback(
             self.session,
@@ -351,7 +351,7 @@ class LedgerMachine(RuleBasedStateMachine):
             result.points_from_balance,
             result.points_from_expired,
             result.points_to_debt,
-            result.value_returned,
+            result.value_returned_cents,
         )
         assert got == (points, taken, from_expired, owed, value_back + breakage_back), got
         self._book(accounts.issued_account(issuer.key), accounts.PTS, points)
@@ -531,7 +531,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     event("expire_lots: held points stay")
                 value = self._take(lot, taken)
                 lot.points_expired += taken
-                lot.value_expired += value
+                lot.value_expired_cents += value
                 self._book(accounts.REVENUE_BREAKAGE, lot.currency, value)
                 expected += taken
         self._book(accounts.PLATFORM_EXPIRED, accounts.PTS, expected)
@@ -598,77 +598,59 @@ class LedgerMachine(RuleBasedStateMachine):
                 got = ledger.member_points(s, key)
                 want = ledger.MemberPoints(member.balance, member.pending, member.debt)
                 assert got == want, f"{key}: ledger {got}, model {want}"
-            names = {accounts.member_account(key): m for m, key in enumerate(self.member_keys)}
-            lots: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
-            for name, lot in s.execute(
-                select(Account.name, Lot)
-                .join(Lot, Lot.member_account_id == Account.id)
-                .where(Account.name.in_(names))
-                .order_by(Lot.earned_at, Lot.id)
-            ):
-                lots[names[name]].append(
-                    (
-                        lot.entry_id,
-                        lot.currency,
-                        lot.points,
-                        lot.value,
-                        lot.expires_at,
-                        lot.points_remaining,
-                        lot.value_remaining,
-                        lot.points_expired,
-                        lot.value_expired,
-                    )
-                )
-            debts: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
-            for name, debt in s.execute(
-                select(Account.name, Debt)
-                .join(Debt, Debt.member_account_id == Account.id)
-                .where(Account.name.in_(names))
-                .order_by(Debt.id)
-            ):
-                debts[names[name]].append((debt.creditor, debt.currency, debt.points, debt.points_remaining))
-            for m, member in enumerate(self.members):
-                assert lots[m] == [
-                    (
-                        lot.entry_id,
-                        lot.currency,
-                        lot.points,
-                        lot.value,
-                        lot.expires_at,
-                        lot.points_remaining,
-                        lot.value_remaining,
-                        lot.points_expired,
-                        lot.value_expired,
-                    )
-                    for lot in member.lots
-                ], f"member {m}: lots differ"
-                assert debts[m] == [(d.creditor, d.currency, d.points, d.points_remaining) for d in member.debts], (
-                    f"member {m}: debts differ"
-                )
+            self._check_lots_and_debts(s)
             holds = {
                 h.id: (h.status, h.points, h.points_posted)
                 for h in s.execute(select(Hold).where(Hold.id.in_([h.hold_id for h in self.holds]))).scalars()
             }
             assert holds == {h.hold_id: (h.status, h.points, h.points_posted) for h in self.holds}
-            # Every account's balance: the ones the model books, the members' and the float.
-            stored = {
-                (name, asset): int(total)
-                for name, asset, total in s.execute(
-                    select(Account.name, Account.asset, func.sum(Balance.balance))
-                    .join(Balance, Balance.account_id == Account.id)
-                    .group_by(Account.name, Account.asset)
-                )
-            }
-            expected = dict(self.books)
-            for key, member in zip(self.member_keys, self.members, strict=True):
-                expected[(accounts.member_account(key), accounts.PTS)] = member.balance
-                expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
-                for lot in member.lots:
-                    k = (accounts.POINTS_FLOAT, lot.currency)
-                    expected[k] = expected.get(k, 0) + lot.value_remaining
-            assert _nonzero(stored) == _nonzero(expected), "account balances differ from the model"
+            self._check_balances(s)
             report = ledger.verify(s)
             assert report.violations == [], "\n".join(map(str, report.violations))
+
+    def _check_lots_and_debts(self, s: Session) -> None:
+        """Every member's lots and debts, field by field, in the model's order."""
+        names = {accounts.member_account(key): m for m, key in enumerate(self.member_keys)}
+        lots: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
+        for name, lot in s.execute(
+            select(Account.name, Lot)
+            .join(Lot, Lot.member_account_id == Account.id)
+            .where(Account.name.in_(names))
+            .order_by(Lot.earned_at, Lot.id)
+        ):
+            lots[names[name]].append(_lot_row(lot))
+        debts: dict[int, list[tuple]] = {m: [] for m in range(MEMBERS)}
+        for name, debt in s.execute(
+            select(Account.name, Debt)
+            .join(Debt, Debt.member_account_id == Account.id)
+            .where(Account.name.in_(names))
+            .order_by(Debt.id)
+        ):
+            debts[names[name]].append((debt.creditor, debt.currency, debt.points, debt.points_remaining))
+        for m, member in enumerate(self.members):
+            assert lots[m] == [_lot_row(lot) for lot in member.lots], f"member {m}: lots differ"
+            assert debts[m] == [(d.creditor, d.currency, d.points, d.points_remaining) for d in member.debts], (
+                f"member {m}: debts differ"
+            )
+
+    def _check_balances(self, s: Session) -> None:
+        """Every account's balance: the ones the model books, the members' and the float."""
+        stored = {
+            (name, asset): int(total)
+            for name, asset, total in s.execute(
+                select(Account.name, Account.asset, func.sum(Balance.balance))
+                .join(Balance, Balance.account_id == Account.id)
+                .group_by(Account.name, Account.asset)
+            )
+        }
+        expected = dict(self.books)
+        for key, member in zip(self.member_keys, self.members, strict=True):
+            expected[(accounts.member_account(key), accounts.PTS)] = member.balance
+            expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
+            for lot in member.lots:
+                k = (accounts.POINTS_FLOAT, lot.currency)
+                expected[k] = expected.get(k, 0) + lot.value_remaining_cents
+        assert _nonzero(stored) == _nonzero(expected), "account balances differ from the model"
 
 
 TestLedgerStateful = LedgerMachine.TestCase
@@ -683,3 +665,18 @@ TestLedgerStateful.settings = settings(
 
 def _nonzero(balances: dict) -> dict:
     return {k: v for k, v in balances.items() if v}
+
+
+def _lot_row(lot) -> tuple:
+    """A lot's fields in one order, for the ledger's lots and the model's alike."""
+    return (
+        lot.entry_id,
+        lot.currency,
+        lot.points,
+        lot.value_cents,
+        lot.expires_at,
+        lot.points_remaining,
+        lot.value_remaining_cents,
+        lot.points_expired,
+        lot.value_expired_cents,
+    )

@@ -1,0 +1,122 @@
+"""Money flows in a currency beside the points: commissions, payouts, boutique supply.
+
+Each is one balanced entry with its own kind, ref and idempotency key, so the
+application never writes postings itself and ``verify`` sees every flow the
+same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ledger import accounts
+from ledger.holds import Payable, post_hold
+from ledger.journal import Leg, Posted, post
+from ledger.models import Hold
+
+COMMISSION = "commission"
+PAYOUT = "payout"
+# Far beyond any real commission or payout: a bigger amount is a bug upstream.
+AMOUNT_CENTS_MAX = 10**12
+
+
+def _check_amount(name: str, amount_cents: int, *, positive: bool = False) -> None:
+    if not -AMOUNT_CENTS_MAX <= amount_cents <= AMOUNT_CENTS_MAX:
+        raise ValueError(f"{name} out of range: {amount_cents}")
+    if positive and amount_cents <= 0:
+        raise ValueError(f"{name} must be positive: {amount_cents}")
+
+
+def post_commission(
+    session: Session,
+    *,
+    commission_id: int,
+    merchant_key: str,
+    affiliate_key: str,
+    currency: str,
+    amount_cents: int,
+    fee_cents: int,
+    idempotency_key: str,
+    memo: str,
+    now: datetime,
+) -> Posted | None:
+    """Charge the merchant a commission and the network fee on it.
+
+    EUR ``merchant:m:receivable`` pays ``amount_cents`` to
+    ``affiliate:a:payable`` and ``fee_cents`` to ``platform:revenue:fees``.
+    Negative amounts (an adjustment after a refund) run the same legs the other
+    way. Returns ``None`` and posts nothing when both amounts are zero.
+    """
+    _check_amount("amount_cents", amount_cents)
+    _check_amount("fee_cents", fee_cents)
+    if amount_cents == 0 and fee_cents == 0:
+        return None
+    receivable = accounts.account(session, accounts.receivable_account(merchant_key), currency)
+    payable = accounts.account(session, accounts.affiliate_payable_account(affiliate_key), currency)
+    fees = accounts.account(session, accounts.REVENUE_FEES, currency)
+    return post(
+        session,
+        kind=COMMISSION,
+        legs=[Leg(receivable, -(amount_cents + fee_cents)), Leg(payable, amount_cents), Leg(fees, fee_cents)],
+        ref=f"commission:{commission_id}",
+        memo=memo,
+        now=now,
+        idempotency_key=idempotency_key,
+    )
+
+
+def post_payout(
+    session: Session, *, affiliate_key: str, payout_key: str, currency: str, amount_cents: int, now: datetime
+) -> Posted:
+    """Pay an affiliate what it is owed: ``affiliate:a:payable`` -> ``platform:cash``.
+
+    ``payout_key`` is the caller's payout id, unique per affiliate; it makes the
+    entry's idempotency key.
+    """
+    _check_amount("amount_cents", amount_cents, positive=True)
+    payable = accounts.account(session, accounts.affiliate_payable_account(affiliate_key), currency)
+    cash = accounts.account(session, accounts.PLATFORM_CASH, currency)
+    return post(
+        session,
+        kind=PAYOUT,
+        legs=[Leg(payable, -amount_cents), Leg(cash, amount_cents)],
+        ref=f"affiliate:{affiliate_key}:payout:{payout_key}",
+        memo=f"Payout {payout_key} to affiliate {affiliate_key}",
+        now=now,
+        idempotency_key=f"payout:a{affiliate_key}:{payout_key}",
+    )
+
+
+def post_redemption(
+    session: Session,
+    hold_id: int,
+    *,
+    supplier_key: str,
+    currency: str,
+    wholesale_value_cents: int,
+    now: datetime,
+) -> Hold:
+    """Spend a boutique hold: the points go to ``boutique:redeemed``, their value
+    leaves the float, the supplying merchant is owed ``wholesale_value_cents``
+    (``merchant:s:payable``) and ``platform:revenue:margin`` keeps the difference.
+    """
+    _check_amount("wholesale_value_cents", wholesale_value_cents)
+    return post_hold(
+        session,
+        hold_id,
+        now=now,
+        destination=accounts.BOUTIQUE_REDEEMED,
+        value_account=accounts.REVENUE_MARGIN,
+        payable=Payable(accounts.payable_account(supplier_key), currency, wholesale_value_cents),
+    )
+
+
+def lock_member(session: Session, member_key: str) -> None:
+    """Take the member's lock for the rest of the transaction (created on first use).
+
+    Every points flow takes it first; a caller that must decide something about
+    the member before the flow (one redemption at a time) takes it earlier.
+    """
+    accounts.lock(session, accounts.member(session, member_key))
