@@ -61,9 +61,9 @@ Job = Callable[[UnitOfWork], int]
 JOBS: dict[str, Job] = {
     "expire-points": lambda uow: ledger.expire_lots(uow.session, now=uow.now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
-    "expire-holds": lambda uow: _boutique().expire_holds(uow.session, now=uow.now),
+    "expire-holds": lambda uow: _boutique().expire_holds(uow),
     "deliver-webhooks": deliver_due,
-    "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow.session, now=uow.now),
+    "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
 }
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
+from app.boutique import catalog
 from app.boutique import services as boutique
 from app.members.models import Member
 from app.merchants.models import Merchant
@@ -83,20 +84,20 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     refund_order(
         _at(uow, now - timedelta(days=25)), merchants[1], "VN-2001", {"refund_id": "VN-R-1", "amount_cents": 1500}
     )
-    items = _seed_catalog(session, merchants, now=now - timedelta(days=30))
+    items = _seed_catalog(_at(uow, now - timedelta(days=30)), merchants)
     chloe = session.execute(select(Member).where(Member.email == "chloe@example.com")).scalar_one()
-    redemption, _ = boutique.place_redemption(
-        session,
+    redemption = boutique.place_redemption(
+        _at(uow, now - timedelta(days=4)),
         member_id=chloe.id,
         item_id=items["Postcard set"].id,
         idempotency_key="demo-redeem-1",
         shipping_address="Chloé Martin, 3 rue des Lilas, 69001 Lyon",
-        now=now - timedelta(days=4),
         timeout_s=current_app.config["REDEMPTION_HOLD_TIMEOUT_S"],
     )
     boutique.fulfil_redemption(
-        session, merchants[0], redemption.id, tracking_reference="COLIS-8841", now=now - timedelta(days=3)
+        _at(uow, now - timedelta(days=3)), merchants[0], int(redemption["id"]), tracking_reference="COLIS-8841"
     )
+    uow.commit()
     refund_order(
         _at(uow, now - timedelta(days=2)), merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000}
     )
@@ -152,7 +153,7 @@ def _seed_affiliate(session: Session, merchant: Merchant, *, base_url: str, echo
     echo("")
 
 
-def _seed_catalog(session: Session, merchants: list[Merchant], *, now) -> dict:
+def _seed_catalog(uow: UnitOfWork, merchants: list[Merchant]) -> dict:
     items = {}
     for index, kind, title, category, points, wholesale, units, picture in REWARDS:
         data = {
@@ -165,7 +166,8 @@ def _seed_catalog(session: Session, merchants: list[Merchant], *, now) -> dict:
             "description": f"{title}, supplied by {merchants[index].name}.",
         }
         data.update({"generate_codes": units} if kind == "voucher" else {"stock": units})
-        items[title], _ = boutique.create_item(session, merchants[index], data, now=now)
+        items[title] = catalog.create_item(uow, merchants[index], data)
+    uow.commit()
     return items
 
 

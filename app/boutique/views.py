@@ -9,8 +9,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import unit_of_work
 from app.auth import merchant_required
-from app.boutique import services
+from app.boutique import catalog, services
+from app.boutique.errors import VoucherNotFound
 from app.boutique.schemas import (
     VOUCHER_CODE_PATTERN,
     CancelSchema,
@@ -28,10 +30,8 @@ from app.boutique.schemas import (
     RedemptionSchema,
     VoucherRedeemedSchema,
 )
-from app.errors import NotFound, conflict
 from app.extensions import db
 from app.unit_of_work import idempotent
-from ledger import utcnow
 
 catalog_blp = Blueprint(
     "catalog", __name__, url_prefix="/v1/catalog/items", description="Merchant: rewards you supply to the boutique."
@@ -64,15 +64,13 @@ class Items(MethodView):
         item is priced in points for members and in `wholesale_value_cents`
         (your currency) for what the operator pays you when it is fulfilled.
         """
-        item, generated = services.create_item(db.session, g.merchant, data, now=utcnow())
-        item.generated_codes = generated
-        return item
+        return catalog.create_item(unit_of_work.current(), g.merchant, data)
 
     @catalog_blp.arguments(ItemQuerySchema, location="query", unknown=RAISE)
     @catalog_blp.response(200, ItemPageSchema)
     def get(self, args):
         """List your catalog items, oldest first"""
-        return services.list_items(db.session, g.merchant, **args)
+        return catalog.list_items(db.session, g.merchant, **args)
 
 
 @catalog_blp.route("/<id:item_id>")
@@ -82,16 +80,17 @@ class ItemById(MethodView):
     @catalog_blp.response(200, ItemSchema)
     def get(self, item_id):
         """Show one of your catalog items"""
-        return services.get_item(db.session, g.merchant, item_id)
+        return catalog.get_item(db.session, g.merchant, item_id)
 
     @catalog_blp.arguments(ItemUpdateSchema)
     @catalog_blp.response(200, ItemSchema)
+    @idempotent(catalog_blp, ItemSchema, status=200)
     def patch(self, data, item_id):
         """Change an item: texts, prices, stock (physical), active window, or `active`
 
         Redemptions already placed keep the price they were placed at.
         """
-        return services.update_item(db.session, g.merchant, item_id, data, now=utcnow())
+        return catalog.update_item(unit_of_work.current(), g.merchant, item_id, data)
 
 
 @catalog_blp.route("/<id:item_id>/deactivate")
@@ -99,13 +98,14 @@ class ItemDeactivation(MethodView):
     decorators = [merchant_required]
 
     @catalog_blp.response(200, ItemSchema)
+    @idempotent(catalog_blp, ItemSchema, status=200)
     def post(self, item_id):
         """Withdraw an item from the boutique
 
         Members can no longer redeem it; placed redemptions still await your
         fulfilment. `PATCH` with `"active": true` brings it back.
         """
-        return services.deactivate_item(db.session, g.merchant, item_id, now=utcnow())
+        return catalog.deactivate_item(unit_of_work.current(), g.merchant, item_id)
 
 
 @catalog_blp.route("/<id:item_id>/codes")
@@ -117,7 +117,7 @@ class ItemCodes(MethodView):
     @idempotent(catalog_blp, CodesAddedSchema, conflicts="A code exists already among your codes.")
     def post(self, data, item_id):
         """Add codes to a voucher item (uploaded or generated); its stock grows by as many"""
-        return services.add_codes(db.session, g.merchant, item_id, data, now=utcnow())
+        return catalog.add_codes(unit_of_work.current(), g.merchant, item_id, data)
 
 
 @vouchers_blp.route("/<string:code>/redeem")
@@ -125,7 +125,12 @@ class VoucherRedemption(MethodView):
     decorators = [merchant_required]
 
     @vouchers_blp.response(200, VoucherRedeemedSchema)
-    @vouchers_blp.alt_response(409, **conflict("The code was used already, or not yet given to a member."))
+    @idempotent(
+        vouchers_blp,
+        VoucherRedeemedSchema,
+        status=200,
+        conflicts="The code was used already, or not yet given to a member.",
+    )
     def post(self, code):
         """Accept a voucher code at your checkout
 
@@ -133,8 +138,8 @@ class VoucherRedemption(MethodView):
         that supplied the voucher can accept its codes.
         """
         if not re.fullmatch(VOUCHER_CODE_PATTERN, code):
-            raise NotFound("No such voucher code of yours.")
-        return services.redeem_voucher(db.session, g.merchant, code, now=utcnow())
+            raise VoucherNotFound()
+        return catalog.redeem_voucher(unit_of_work.current(), g.merchant, code)
 
 
 @redemptions_blp.route("")
@@ -167,15 +172,14 @@ class RedemptionFulfilment(MethodView):
 
     @redemptions_blp.arguments(FulfilSchema)
     @redemptions_blp.response(200, RedemptionSchema)
-    @redemptions_blp.alt_response(409, **conflict("The redemption was cancelled or timed out."))
+    @idempotent(redemptions_blp, RedemptionSchema, status=200, conflicts="The redemption was cancelled or timed out.")
     def post(self, data, redemption_id):
         """Mark a placed redemption as sent
 
         The member's held points are spent and you are owed the item's
         wholesale value. Repeating the call answers the fulfilled redemption.
         """
-        services.fulfil_redemption(db.session, g.merchant, redemption_id, now=utcnow(), **data)
-        return services.get_supplied(db.session, g.merchant, redemption_id)
+        return services.fulfil_redemption(unit_of_work.current(), g.merchant, redemption_id, **data)
 
 
 @redemptions_blp.route("/<id:redemption_id>/cancel")
@@ -184,12 +188,11 @@ class RedemptionCancellation(MethodView):
 
     @redemptions_blp.arguments(CancelSchema)
     @redemptions_blp.response(200, RedemptionSchema)
-    @redemptions_blp.alt_response(409, **conflict("The redemption was fulfilled or timed out."))
+    @idempotent(redemptions_blp, RedemptionSchema, status=200, conflicts="The redemption was fulfilled or timed out.")
     def post(self, data, redemption_id):
         """Cancel a placed redemption, with a reason shown to the member
 
         The member's points are released and the unit returns to stock.
         Repeating the call answers the cancelled redemption.
         """
-        services.cancel_redemption(db.session, g.merchant, redemption_id, now=utcnow(), **data)
-        return services.get_supplied(db.session, g.merchant, redemption_id)
+        return services.cancel_redemption(unit_of_work.current(), g.merchant, redemption_id, **data)

@@ -13,7 +13,7 @@ from app import mail
 from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
 from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
-from app.webhooks.services import emit
+from app.unit_of_work import UnitOfWork
 from ledger import upsert_statement
 
 _MEMBERS = Member.__table__
@@ -97,15 +97,12 @@ _NOTICES = ExpiryNotice.__table__
 
 
 def notify_expiring_points(
-    session: Session,
-    *,
-    now: datetime,
-    notice_days: int = POINTS_EXPIRY_NOTICE_DAYS,
-    batch_max: int = EXPIRY_NOTICE_BATCH_MAX,
+    uow: UnitOfWork, *, notice_days: int = POINTS_EXPIRY_NOTICE_DAYS, batch_max: int = EXPIRY_NOTICE_BATCH_MAX
 ) -> int:
     """Announce, once per lot, points that expire within ``notice_days``: the
     issuing merchant gets a ``points.expiring`` webhook, the member one mail per
     run. Commits; returns how many lots were announced (0 when nothing is left)."""
+    session, now = uow.session, uow.now
     horizon = now + timedelta(days=notice_days)
     due = ledger.lots_expiring(session, after=now, until=horizon, limit=batch_max, skip_lot_ids_in=ExpiryNotice.lot_id)
     claim = upsert_statement(session, _NOTICES, ["lot_id"], returning=_NOTICES.c.lot_id)
@@ -118,10 +115,10 @@ def notify_expiring_points(
         announced += 1
         member_id = int(lot.member_key)
         data = {"member_id": str(member_id), "points": lot.points_remaining, "expires_at": lot.expires_at.isoformat()}
-        emit(session, "merchant", int(lot.issuer), "points.expiring", data, now=now)
+        uow.emit("merchant", int(lot.issuer), "points.expiring", data)
         per_member[member_id].append(lot)
     emails = dict(session.execute(select(Member.id, Member.email).where(Member.id.in_(list(per_member)))).all())
-    session.commit()
+    uow.commit()
     # Mail after the commit: SMTP sends at once, and a failed commit must not have told anyone.
     for member_id, lots in per_member.items():
         email = emails.get(member_id)
@@ -129,5 +126,5 @@ def notify_expiring_points(
             lines = "\n".join(f"- {lot.points_remaining} points on {lot.expires_at:%d %B %Y}" for lot in lots)
             body = f"Some of your points expire soon:\n{lines}\n\nSpend them in the rewards boutique before then."
             mail.send(session, to=email, subject="Your points expire soon", body=body, now=now)
-    session.commit()
+    uow.commit()
     return announced

@@ -49,6 +49,11 @@ class RedeemForm(_Form):
     )
     shipping_address = ma.fields.String(load_default="", validate=validate.Length(max=SHIPPING_ADDRESS_LENGTH_MAX))
 
+    @ma.post_load
+    def _trimmed(self, data, **_):
+        # The redemption's key is claimed for the loaded form: spaces around the address are the same request.
+        return {**data, "shipping_address": data["shipping_address"].strip()}
+
 
 class ConsentForm(_Form):
     offers = ma.fields.Boolean(load_default=False, truthy={"1", "on", "true"}, falsy={"", "0", "off", "false"})

@@ -28,20 +28,23 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 import ledger
 from app import unit_of_work
 from app.boutique import services as boutique
+from app.boutique import shop
 from app.constants import CATALOG_PAGE_SIZE, MOVEMENTS_PAGE_SIZE, OUTBOX_SHOWN_MAX
 from app.errors import PROBLEMS, DomainError
 from app.extensions import db
 from app.mail import outbox
-from app.unit_of_work import SAFE_METHODS
-from app.web import services
+from app.members import account as member_account
+from app.members import history
+from app.members import sign_in as links
+from app.unit_of_work import SAFE_METHODS, IdempotencyKeyReused
 from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
 from app.web.sessions import MemberSessionInterface
-from ledger import utcnow
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/boutique")
 csrf = CSRFProtect()
 ORDERS_SHOWN_MAX = 100
 REDEEM_KEY_BYTES = 24
+REDEEM_FORM_REUSED = "This form was already sent for another reward or address: check your orders, then confirm again."
 
 
 def register(app: Flask) -> None:
@@ -57,14 +60,14 @@ def _load_member():
     g.member = None
     member_id = session.get("member_id")
     if member_id is not None:
-        g.member = services.session_member(db.session, member_id, session.get("epoch"))
+        g.member = links.session_member(db.session, member_id, session.get("epoch"))
         if g.member is None:
             session.clear()
 
 
 @bp.context_processor
 def _page_context():
-    points = services.points(db.session, g.member.id) if g.get("member") is not None else None
+    points = history.points(db.session, g.member.id) if g.get("member") is not None else None
     return {"member": g.get("member"), "points": points}
 
 
@@ -99,30 +102,30 @@ def catalog():
     args = _parse(CatalogArgs(), request.args)
     points_max = None
     if args["affordable"] and g.member is not None:
-        points_max = services.points(db.session, g.member.id).available
-    page = services.catalog(
+        points_max = history.points(db.session, g.member.id).available
+    page = shop.catalog(
         db.session,
         q=args["q"].strip(),
         category=args["category"] or None,
         points_max=points_max,
         limit=CATALOG_PAGE_SIZE,
         cursor=args["cursor"],
-        now=utcnow(),
+        now=unit_of_work.current().now,
     )
     return render_template(
-        "catalog.html", page=page, args=args, categories=services.categories(db.session, now=utcnow())
+        "catalog.html", page=page, args=args, categories=shop.categories(db.session, now=unit_of_work.current().now)
     )
 
 
 @bp.get("/items/<id:item_id>")
 def item(item_id: int):
-    return render_template("item.html", shelf=services.item(db.session, item_id, now=utcnow()))
+    return render_template("item.html", shelf=shop.item(db.session, item_id, now=unit_of_work.current().now))
 
 
 @bp.get("/items/<id:item_id>/redeem")
 @member_required
 def redeem_confirm(item_id: int):
-    shelf = services.item(db.session, item_id, now=utcnow())
+    shelf = shop.item(db.session, item_id, now=unit_of_work.current().now)
     return render_template("redeem.html", shelf=shelf, key=secrets.token_urlsafe(REDEEM_KEY_BYTES), form={}, errors={})
 
 
@@ -132,11 +135,10 @@ def redeem(item_id: int):
     form = request.form.to_dict()
     try:
         data = _parse(RedeemForm(), form)
-        redemption, _ = boutique.place_redemption(
-            db.session,
+        redemption = boutique.place_redemption(
+            unit_of_work.current(),
             member_id=g.member.id,
             item_id=item_id,
-            now=utcnow(),
             timeout_s=current_app.config["REDEMPTION_HOLD_TIMEOUT_S"],
             **data,
         )
@@ -145,19 +147,24 @@ def redeem(item_id: int):
     except ledger.InsufficientPoints as error:
         message = f"Not enough points: this reward needs {error.wanted}, you have {error.available} available."
         return _redeem_again(item_id, form, {"_": [message]}, 422)
+    except IdempotencyKeyReused:
+        # The form was sent before for another reward or address: a fresh form, so that
+        # confirming again is a new, deliberate redemption.
+        form.pop("idempotency_key", None)
+        return _redeem_again(item_id, form, {"_": [REDEEM_FORM_REUSED]}, 409)
     except DomainError as error:
         return _redeem_again(item_id, form, {"_": [error.detail]}, PROBLEMS[error.problem].status)
-    if redemption.kind == "voucher":
-        flash(f"Done: your voucher code for {redemption.title} is in your orders.")
+    if redemption["kind"] == "voucher":
+        flash(f"Done: your voucher code for {redemption['title']} is in your orders.")
     else:
-        flash(f"Done: {redemption.title} is ordered; the points stay pending until it is sent.")
-    return redirect(url_for("web.orders", _anchor=f"r{redemption.id}"), code=303)
+        flash(f"Done: {redemption['title']} is ordered; the points stay pending until it is sent.")
+    return redirect(url_for("web.orders", _anchor=f"r{redemption['id']}"), code=303)
 
 
 def _redeem_again(item_id: int, form: dict, errors: dict, status: int):
     unit_of_work.current().rollback()
     try:
-        shelf = services.item(db.session, item_id, now=utcnow())
+        shelf = shop.item(db.session, item_id, now=unit_of_work.current().now)
     except DomainError:
         return render_template("error.html", title="Not available", detail=" ".join(errors.get("_", []))), status
     key = form.get("idempotency_key") or secrets.token_urlsafe(REDEEM_KEY_BYTES)
@@ -170,7 +177,7 @@ def _redeem_again(item_id: int, form: dict, errors: dict, status: int):
 @bp.get("/orders")
 @member_required
 def orders():
-    return render_template("orders.html", orders=services.orders(db.session, g.member.id, limit=ORDERS_SHOWN_MAX))
+    return render_template("orders.html", orders=boutique.of_member(db.session, g.member.id, limit=ORDERS_SHOWN_MAX))
 
 
 @bp.get("/points")
@@ -178,9 +185,9 @@ def orders():
 def points():
     args = _parse(MovementArgs(), request.args)
     before = int(args["before"]) if args["before"] else None
-    moves, older = services.movements(db.session, g.member.id, before=before, limit=MOVEMENTS_PAGE_SIZE)
+    moves, older = history.movements(db.session, g.member.id, before=before, limit=MOVEMENTS_PAGE_SIZE)
     return render_template(
-        "points.html", movements=moves, older=older, expiries=services.next_expiries(db.session, g.member.id)
+        "points.html", movements=moves, older=older, expiries=history.next_expiries(db.session, g.member.id)
     )
 
 
@@ -194,7 +201,7 @@ def account():
 @member_required
 def consent():
     data = _parse(ConsentForm(), request.form)
-    services.set_offers_consent(db.session, g.member.id, data["offers"], now=utcnow())
+    member_account.set_offers_consent(unit_of_work.current(), g.member.id, data["offers"])
     flash("Your choice about offers is saved.")
     return redirect(url_for("web.account"), code=303)
 
@@ -202,7 +209,7 @@ def consent():
 @bp.get("/account/export")
 @member_required
 def export():
-    body = json.dumps(services.export(db.session, g.member), indent=2, ensure_ascii=False)
+    body = json.dumps(member_account.export(db.session, g.member), indent=2, ensure_ascii=False)
     return Response(
         body,
         mimetype="application/json",
@@ -217,7 +224,7 @@ def delete_account():
         _parse(DeleteForm(), request.form)
     except FormError as error:
         return render_template("account.html", errors=error.messages), 422
-    services.delete_account(db.session, g.member.id, now=utcnow())
+    member_account.delete_account(unit_of_work.current(), g.member.id)
     session.clear()
     flash("Your account is deleted: your personal data is erased.")
     return redirect(url_for("web.catalog"), code=303)
@@ -245,13 +252,12 @@ def sign_in_request():
         data = _parse(SignInForm(), request.form)
     except FormError as error:
         return render_template("signin.html", next=next_url, errors=error.messages, form=request.form), 422
-    services.request_link(
-        db.session,
+    links.request_link(
+        unit_of_work.current(),
         email=data["email"],
         client=(request.remote_addr or "unknown")[:64],
         secret_key=current_app.config["SECRET_KEY"],
         link_url=lambda token: url_for("web.sign_in_link", token=token, next=next_url, _external=True),
-        now=utcnow(),
     )
     return render_template("signin_sent.html", email=data["email"])
 
@@ -265,8 +271,8 @@ def sign_in_link():
 
 @bp.post("/signin/link")
 def sign_in_use():
-    member_id, epoch = services.use_link(
-        db.session, token=request.form.get("token", "")[:500], secret_key=current_app.config["SECRET_KEY"], now=utcnow()
+    member_id, epoch = links.use_link(
+        unit_of_work.current(), token=request.form.get("token", "")[:500], secret_key=current_app.config["SECRET_KEY"]
     )
     session.clear()
     session.permanent = True
@@ -279,7 +285,7 @@ def sign_in_use():
 @bp.post("/signout")
 def sign_out():
     if g.member is not None:
-        services.end_sessions(db.session, g.member.id)
+        links.end_sessions(unit_of_work.current(), g.member.id)
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("web.catalog"), code=303)

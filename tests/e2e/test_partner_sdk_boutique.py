@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app.boutique import services as boutique
-from ledger.types import utcnow
+from app.unit_of_work import UnitOfWork
 from partner_sdk import Conflict, MerchantClient, NotFound, ValidationError
 from tests.e2e.sdk_world import new_merchant_client
 from tests.factories.names import unique, unique_email
@@ -30,18 +30,17 @@ def member_with_points(client: MerchantClient, amount_cents: int = 150_000) -> s
 
 def place(engine: Any, member_id: str, item_id: str, address: str = "1 Rue Test, Paris") -> str:
     """What the member does on the boutique's web pages: redeem one reward."""
-    with Session(engine) as session:
-        redemption, created = boutique.place_redemption(
-            session,
+    with UnitOfWork(Session(engine)) as uow:
+        redemption = boutique.place_redemption(
+            uow,
             member_id=int(member_id),
             item_id=int(item_id),
             idempotency_key=uuid.uuid4().hex,
             shipping_address=address,
-            now=utcnow(),
             timeout_s=HOLD_TIMEOUT_S,
         )
-        assert created
-        return str(redemption.id)
+        assert not uow.replayed
+        return redemption["id"]
 
 
 def verify_ledger(engine: Any) -> None:

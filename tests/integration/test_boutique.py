@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app.boutique import services as boutique
 from app.boutique.models import CatalogItem, Redemption
+from app.unit_of_work import UnitOfWork
 from ledger import accounts
 from ledger.types import utcnow
 from tests.factories.boutique import redeem, reward
@@ -225,16 +226,13 @@ def test_a_placed_redemption_past_its_timeout_is_cancelled_by_the_job_once(app, 
     [redemption] = redemptions_of(engine, earned["member_id"])
     late = redemption.expires_at + timedelta(seconds=1)
 
-    with Session(engine) as s:
-        boutique.expire_holds(s, now=late - timedelta(seconds=2))
-        s.commit()
+    with UnitOfWork(Session(engine), now=late - timedelta(seconds=2)) as uow:
+        boutique.expire_holds(uow)
     assert redemptions_of(engine, earned["member_id"])[0].status == "placed"
-    with Session(engine) as s:
-        first = boutique.expire_holds(s, now=late)
-        s.commit()
-    with Session(engine) as s:
-        second = boutique.expire_holds(s, now=late)
-        s.commit()
+    with UnitOfWork(Session(engine), now=late) as uow:
+        first = boutique.expire_holds(uow)
+    with UnitOfWork(Session(engine), now=late) as uow:
+        second = boutique.expire_holds(uow)
 
     # Other tests' redemptions share the database: at least this one expired, and a rerun finds nothing.
     assert first >= 1 and second == 0

@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.constants import SIGN_IN_LINKS_PER_CLIENT_MAX, SIGN_IN_LINKS_PER_EMAIL_MAX
-from app.web import services
+from app.members import sign_in
+from app.members.errors import LinkRefused, TooManyLinks
+from app.unit_of_work import UnitOfWork
 from ledger.types import utcnow
 from tests.factories.members import csrf_of, earn, last_link, open_link, request_link, web_client
 from tests.factories.names import unique_email
@@ -22,21 +24,20 @@ def mailed_token(engine, email: str) -> str:
 
 def ask(app, engine, email: str, now):
     with app.test_request_context():
-        with Session(engine) as s:
-            services.request_link(
-                s,
+        with UnitOfWork(Session(engine), now=now) as uow:
+            sign_in.request_link(
+                uow,
                 email=email,
                 client="203.0.113.9",
                 secret_key=SECRET,
                 link_url=lambda t: f"http://x/signin/link?token={t}",
-                now=now,
             )
     return mailed_token(engine, email)
 
 
 def use(engine, token: str, now):
-    with Session(engine) as s:
-        return services.use_link(s, token=token, secret_key=SECRET, now=now)
+    with UnitOfWork(Session(engine), now=now) as uow:
+        return sign_in.use_link(uow, token=token, secret_key=SECRET)
 
 
 def test_a_link_signs_in_once_only(app, engine):
@@ -59,7 +60,7 @@ def test_a_link_works_until_15_minutes_and_not_after(app, engine):
     stale = ask(app, engine, unique_email(), t0)
 
     member_id, _ = use(engine, fresh, t0 + timedelta(minutes=14, seconds=59))
-    with pytest.raises(services.LinkRefused, match="expired"):
+    with pytest.raises(LinkRefused, match="expired"):
         use(engine, stale, t0 + timedelta(minutes=15, seconds=1))
 
     assert member_id > 0
@@ -68,10 +69,10 @@ def test_a_link_works_until_15_minutes_and_not_after(app, engine):
 def test_a_forged_or_foreign_token_is_refused(app, engine):
     token = ask(app, engine, unique_email(), utcnow())
 
-    with pytest.raises(services.LinkRefused, match="not valid"):
+    with pytest.raises(LinkRefused, match="not valid"):
         use(engine, token[:-2] + "xx", utcnow())
-    with Session(engine) as s, pytest.raises(services.LinkRefused, match="not valid"):
-        services.use_link(s, token=token, secret_key="another-secret", now=utcnow())
+    with UnitOfWork(Session(engine)) as uow, pytest.raises(LinkRefused, match="not valid"):
+        sign_in.use_link(uow, token=token, secret_key="another-secret")
 
 
 def test_the_answer_is_the_same_for_a_member_and_a_stranger(app, client, engine, merchant):
@@ -154,7 +155,7 @@ def test_concurrent_requests_for_one_address_never_pass_the_limit(app):
     import threading
 
     from app.extensions import db
-    from app.web.models import SignInLink
+    from app.members.models import SignInLink
 
     email = unique_email()
     attempts = SIGN_IN_LINKS_PER_EMAIL_MAX * 3
@@ -165,16 +166,15 @@ def test_concurrent_requests_for_one_address_never_pass_the_limit(app):
         with app.app_context():
             start.wait()
             try:
-                services.request_link(
-                    db.session,
+                sign_in.request_link(
+                    UnitOfWork(db.session),
                     email=email,
                     client=f"10.9.9.{index}",
                     secret_key="k" * 32,
                     link_url=lambda token: f"http://boutique.test/signin/link?token={token}",
-                    now=utcnow(),
                 )
                 outcomes.append("sent")
-            except services.TooManyRequests:
+            except TooManyLinks:
                 outcomes.append("refused")
             finally:
                 db.session.remove()

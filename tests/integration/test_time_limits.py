@@ -1,7 +1,7 @@
 """Every time limit, at its boundary and one second on the other side, with an injected clock.
 
 The services take ``now``; click tokens and sign-in links are signed at a chosen
-instant (ClickTokens.issue(now=...), web.services._serializer(now)). Jobs that scan the
+instant (ClickTokens.issue(now=...), members.sign_in._serializer(now)). Jobs that scan the
 whole shared database run at an instant long past (CLOCK_ZERO) or inside a transaction
 that is rolled back, so they never touch another test's rows.
 """
@@ -21,9 +21,10 @@ from app.commissions import attribution
 from app.commissions import services as commissions
 from app.commissions.models import Commission
 from app.errors import Invalid
+from app.members import sign_in
+from app.members.errors import LinkRefused
 from app.settlement import services as settlement
 from app.unit_of_work import UnitOfWork
-from app.web import services as web
 from ledger.models import Hold
 from ledger.types import utcnow
 from tests.factories.affiliates import build_world
@@ -166,20 +167,19 @@ def test_a_placed_redemption_expires_exactly_when_its_hold_times_out(
         ).scalar_one()
         assert redemption.expires_at - redemption.created_at == REDEMPTION_HOLD_TIMEOUT
         # The job sweeps every redemption due by then; rolled back, it leaves other tests' alone.
-        boutique.expire_redemptions(session, now=redemption.expires_at + after_timeout)
+        boutique.expire_redemptions(UnitOfWork(session, now=redemption.expires_at + after_timeout))
         assert redemption.status == status
         session.rollback()
 
 
 def new_sign_in_link(session, *, at: datetime) -> str:
     tokens: list[str] = []
-    web.request_link(
-        session,
+    sign_in.request_link(
+        UnitOfWork(session, now=at),
         email=unique_email(),
         client=unique("client"),
         secret_key="time-limit-test-secret",
         link_url=lambda token: tokens.append(token) or f"http://localhost/signin/link?token={token}",
-        now=at,
     )
     return tokens[0]
 
@@ -193,13 +193,15 @@ def test_a_sign_in_link_works_while_younger_than_fifteen_minutes(app, engine, ag
         token = new_sign_in_link(session, at=sent_at)
 
         if accepted:
-            member_id, _epoch = web.use_link(
-                session, token=token, secret_key="time-limit-test-secret", now=sent_at + age
+            member_id, _epoch = sign_in.use_link(
+                UnitOfWork(session, now=sent_at + age), token=token, secret_key="time-limit-test-secret"
             )
             assert member_id > 0
         else:
-            with pytest.raises(web.LinkRefused):
-                web.use_link(session, token=token, secret_key="time-limit-test-secret", now=sent_at + age)
+            with pytest.raises(LinkRefused):
+                sign_in.use_link(
+                    UnitOfWork(session, now=sent_at + age), token=token, secret_key="time-limit-test-secret"
+                )
 
 
 def test_a_sign_in_link_past_its_age_is_refused_by_its_signature_too(app, engine):
@@ -207,12 +209,11 @@ def test_a_sign_in_link_past_its_age_is_refused_by_its_signature_too(app, engine
     with app.app_context(), Session(engine) as session:
         token = new_sign_in_link(session, at=sent_at)
 
-        with pytest.raises(web.LinkRefused, match="expired"):
-            web.use_link(
-                session,
+        with pytest.raises(LinkRefused, match="expired"):
+            sign_in.use_link(
+                UnitOfWork(session, now=sent_at + SIGN_IN_LINK_AGE_MAX + ONE_SECOND),
                 token=token,
                 secret_key="time-limit-test-secret",
-                now=sent_at + SIGN_IN_LINK_AGE_MAX + ONE_SECOND,
             )
 
 

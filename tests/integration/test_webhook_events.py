@@ -11,6 +11,7 @@ from app import unit_of_work
 from app.extensions import db
 from app.mail import OutboxMail
 from app.members import services as members
+from app.unit_of_work import UnitOfWork
 from app.webhooks import services as webhooks
 from ledger.types import utcnow
 from tests.factories.affiliates import build_world
@@ -105,7 +106,7 @@ def test_another_merchants_redemptions_are_not_announced_to_this_one(app, client
 def run_expiry_notices(app, now) -> int:
     total = 0
     with app.app_context():
-        while announced := members.notify_expiring_points(db.session, now=now):
+        while announced := members.notify_expiring_points(UnitOfWork(db.session, now=now)):
             total += announced
         db.session.remove()
     return total

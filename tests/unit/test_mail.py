@@ -7,7 +7,7 @@ from unittest import mock
 from flask import Flask
 
 from app import mail
-from ledger.types import utcnow
+from ledger import utcnow
 
 
 def smtp_app(**overrides) -> Flask:
