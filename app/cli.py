@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import click
 from flask import Flask
@@ -17,8 +18,8 @@ import ledger
 from app import unit_of_work
 from app.constants import WORKER_JOBS_INTERVAL_S, WORKER_POLL_INTERVAL_S
 from app.extensions import db
+from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
-from ledger import utcnow
 
 ledger_cli = AppGroup("ledger", help="Check and seal the points ledger.")
 jobs_cli = AppGroup("jobs", help="Run background jobs once (each is idempotent).")
@@ -28,8 +29,8 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 @ledger_cli.command("verify")
 def verify_command():
     """Check every ledger rule and the hash chain; exit 1 on any violation."""
-    with Session(db.engine) as session:
-        report = ledger.verify(session)
+    with unit_of_work.unit(_session, read_only=True) as uow:
+        report = ledger.verify(uow.session)
     for violation in report.violations:
         click.echo(f"VIOLATION {violation}", err=True)
     unsealed = report.entries - report.sealed
@@ -51,15 +52,19 @@ def seal_command():
     click.echo(f"sealed {total} entries")
 
 
-JOBS = {
-    "expire-points": lambda session, now: ledger.expire_lots(session, now=now),
+def _session() -> Session:
+    return Session(db.engine)
+
+
+# Each job does one batch in the unit at ``uow.now`` and returns how much it did (0: nothing left).
+Job = Callable[[UnitOfWork], int]
+JOBS: dict[str, Job] = {
+    "expire-points": lambda uow: ledger.expire_lots(uow.session, now=uow.now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
-    "expire-holds": lambda session, now: _boutique().expire_holds(unit_of_work.UnitOfWork(session, now=now)),
-    "deliver-webhooks": lambda session, now: deliver_due(session, now=now),
-    "notify-expiring-points": lambda session, now: _members().notify_expiring_points(
-        unit_of_work.UnitOfWork(session, now=now)
-    ),
-    "approve-commissions": lambda session, now: _approve_commissions(session, now),
+    "expire-holds": lambda uow: _boutique().expire_holds(uow),
+    "deliver-webhooks": deliver_due,
+    "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
+    "approve-commissions": lambda uow: _approve_commissions(uow),
 }
 
 
@@ -75,26 +80,33 @@ def _boutique():
     return services
 
 
-def _approve_commissions(session: Session, now) -> int:
+def _approve_commissions(uow: UnitOfWork) -> int:
     from app.commissions.services import approve_due
     from app.constants import APPROVE_COMMISSIONS_BATCH
 
-    return approve_due(unit_of_work.UnitOfWork(session, now=now), limit=APPROVE_COMMISSIONS_BATCH)
+    return approve_due(uow, limit=APPROVE_COMMISSIONS_BATCH)
+
+
+def run_batches(job: Job, uow: UnitOfWork, *, stop: threading.Event | None = None) -> int:
+    """Run ``job`` batch after batch until it has nothing left (or ``stop`` is set),
+    committing through the unit after each batch; returns the total done."""
+    total = 0
+    while stop is None or not stop.is_set():
+        uow.tick()
+        done = job(uow)
+        uow.commit()
+        total += done
+        if not done:
+            break
+    return total
 
 
 @jobs_cli.command("run")
 @click.argument("name", type=click.Choice(sorted(JOBS)))
 def run_job(name: str):
     """Run job NAME until it has nothing left to do."""
-    job = JOBS[name]
-    total = 0
-    while True:
-        with Session(db.engine) as session:
-            done = job(session, utcnow())
-            session.commit()
-        total += done
-        if not done:
-            break
+    with unit_of_work.unit(_session) as uow:
+        total = run_batches(JOBS[name], uow)
     click.echo(f"{name}: {total}")
 
 
@@ -104,7 +116,7 @@ def demo_seed(base_url: str):
     """Fill an empty database with two merchants and members with history."""
     from app.demo import seed
 
-    with unit_of_work.unit(lambda: Session(db.engine)) as uow:
+    with unit_of_work.unit(_session) as uow:
         seed(uow, base_url=base_url, echo=click.echo)
 
 
@@ -153,19 +165,13 @@ WORKER_LOOP_JOB = "deliver-webhooks"
 
 def _drain(name: str, stop: threading.Event) -> int:
     """Run job NAME until it has nothing left or the worker stops; errors are logged, not fatal."""
-    total = 0
     try:
-        while not stop.is_set():
-            with Session(db.engine) as session:
-                done = JOBS[name](session, utcnow())
-                session.commit()
-            total += done
-            if not done:
-                break
+        with unit_of_work.unit(_session) as uow:
+            return run_batches(JOBS[name], uow, stop=stop)
     except Exception:
         logging.getLogger(__name__).exception("job %s failed; the worker carries on", name)
         stop.wait(WORKER_POLL_INTERVAL_S)
-    return total
+    return 0
 
 
 def register(app: Flask) -> None:

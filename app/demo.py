@@ -16,7 +16,6 @@ from app.merchants.models import Merchant
 from app.merchants.services import create_merchant
 from app.orders.services import record_order, refund_order
 from app.unit_of_work import UnitOfWork
-from ledger import utcnow
 
 MERCHANTS = [
     {
@@ -71,7 +70,7 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     session = uow.session
     if session.execute(select(Merchant.id)).first() is not None:
         raise RuntimeError("the database already has merchants; demo data goes into an empty one")
-    now = utcnow()
+    now = uow.now
     merchants, keys = [], []
     for data in MERCHANTS:
         merchant, _, clear = create_merchant(_at(uow, now - timedelta(days=500)), data)
@@ -101,11 +100,11 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     refund_order(
         _at(uow, now - timedelta(days=2)), merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000}
     )
-    ledger.expire_lots(session, now=now)
-    session.commit()
+    ledger.expire_lots(session, now=_at(uow, now).now)
+    uow.commit()
     while ledger.seal(session):
-        session.commit()
-    session.commit()
+        uow.commit()
+    uow.commit()
     _print_welcome(base_url, keys, echo)
     _seed_affiliate(_at(uow, now), merchants[0], base_url=base_url, echo=echo)
 

@@ -14,6 +14,7 @@ from flask import Flask, request
 from sqlalchemy.orm import Session
 
 import ledger
+from app import unit_of_work
 from app.extensions import db
 from app.unit_of_work import SAFE_METHODS
 
@@ -22,10 +23,9 @@ _last_seal_s = 0.0
 
 
 def seal_now(*, wait: bool) -> int:
-    with Session(db.engine) as session:
-        sealed = ledger.seal(session, wait=wait)
-        session.commit()
-        return sealed
+    """Seal one batch of committed entries in a unit of its own; returns how many."""
+    with unit_of_work.unit(lambda: Session(db.engine)) as uow:
+        return uow.commit(ledger.seal(uow.session, wait=wait))
 
 
 def register(app: Flask) -> None:

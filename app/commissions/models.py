@@ -6,7 +6,6 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.settlement import models as _payouts  # noqa: F401  (commissions.payout_id refers to payouts)
 from ledger import BigId, UTCDateTime
 
 COMMISSION_STATUSES = ("pending", "approved", "rejected", "paid")

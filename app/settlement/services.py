@@ -17,13 +17,24 @@ import ledger
 from app.affiliates.models import Affiliate
 from app.commissions import events
 from app.commissions.models import Commission
-from app.errors import Conflict, Invalid, NotFound
 from app.locks import serialize
 from app.merchants.models import Merchant
 from app.pagination import Page, paginate
+from app.settlement.errors import (
+    AffiliateNotFound,
+    MerchantNotFound,
+    NothingToPay,
+    PeriodAlreadyClosed,
+    PeriodNotClosed,
+    PeriodOutOfRange,
+    StatementNotFound,
+)
 from app.settlement.models import Payout, Statement, StatementLine
-from app.settlement.schemas import StatementSchema
-from app.webhooks.services import emit
+from app.settlement.schemas import PayoutSchema, StatementSchema
+from app.unit_of_work import UnitOfWork
+
+_PAYOUT_SCHEMA = PayoutSchema()
+_STATEMENT_SCHEMA = StatementSchema()
 
 # ----------------------------------------------------------------- payouts
 
@@ -31,47 +42,29 @@ from app.webhooks.services import emit
 def _affiliate(session: Session, affiliate_id: int) -> Affiliate:
     affiliate = session.get(Affiliate, affiliate_id)
     if affiliate is None:
-        raise NotFound(f"No affiliate {affiliate_id}.")
+        raise AffiliateNotFound(affiliate_id)
     return affiliate
 
 
-def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datetime) -> tuple[Payout, bool]:
+def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
     """Pay an affiliate every approved, unpaid commission in one currency (negative
-    adjustments included); returns the payout and whether it is new. The same
-    ``payout_id`` with the same body answers the first payout; with another, 409."""
+    adjustments included), and commit; returns the answer.
+
+    ``payout_id`` is the idempotency key, per affiliate: replaying it with the same
+    (loaded) body returns the first answer (``uow.replayed``); with another body it
+    raises ``IdempotencyKeyReused``.
+    """
+    stored = uow.once(f"payouts:a{affiliate_id}", data["payout_id"], data)
+    if stored is not None:
+        return stored
+    session, now = uow.session, uow.now
     affiliate = _affiliate(session, affiliate_id)
     # One payout at a time per affiliate: commissions are read, then marked paid.
     serialize(session, f"payouts:a{affiliate.id}")
-    request_hash = ledger.request_fingerprint({"currency": data["currency"], "reference": data["reference"]})
-    existing = session.execute(
-        select(Payout).where(Payout.affiliate_id == affiliate.id, Payout.payout_key == data["payout_id"])
-    ).scalar_one_or_none()
-    if existing is not None:
-        if existing.request_hash != request_hash:
-            raise Conflict(f"payout_id {data['payout_id']} was used for a different payout.")
-        session.rollback()
-        return existing, False
-    due = (
-        session.execute(
-            select(Commission)
-            .where(
-                Commission.affiliate_id == affiliate.id,
-                Commission.currency == data["currency"],
-                Commission.status == "approved",
-            )
-            .order_by(Commission.id)
-            .with_for_update()
-        )
-        .scalars()
-        .all()
-    )
+    due = _due_commissions(session, affiliate.id, data["currency"])
     total_cents = sum(c.amount_cents for c in due)
     if total_cents <= 0:
-        session.rollback()
-        raise Invalid(
-            f"Nothing to pay: the approved, unpaid commissions in {data['currency']} sum to {total_cents} cents.",
-            errors={"currency": ["Nothing to pay in this currency."]},
-        )
+        raise NothingToPay(data["currency"], total_cents)
     entry = ledger.post_payout(
         session,
         affiliate_key=str(affiliate.id),
@@ -83,7 +76,9 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
     payout = Payout(
         affiliate_id=affiliate.id,
         payout_key=data["payout_id"],
-        request_hash=request_hash,
+        # The fingerprint ``once`` keyed the answer with, kept on the row: it says
+        # which request made this payout without a join to the idempotency records.
+        request_hash=ledger.request_fingerprint(data),
         currency=data["currency"],
         amount_cents=total_cents,
         commission_count=len(due),
@@ -97,8 +92,23 @@ def create_payout(session: Session, affiliate_id: int, data: dict, *, now: datet
         commission.status = "paid"
         commission.payout_id = payout.id
         events.announce(session, commission, "commission.paid", now=now)
-    session.commit()
-    return payout, True
+    return uow.commit(_PAYOUT_SCHEMA.dump(payout))
+
+
+def _due_commissions(session: Session, affiliate_id: int, currency: str) -> list[Commission]:
+    """The approved, unpaid commissions (adjustments included), locked until the transaction ends."""
+    return list(
+        session.execute(
+            select(Commission)
+            .where(
+                Commission.affiliate_id == affiliate_id,
+                Commission.currency == currency,
+                Commission.status == "approved",
+            )
+            .order_by(Commission.id)
+            .with_for_update()
+        ).scalars()
+    )
 
 
 def list_payouts(session: Session, affiliate_id: int, *, limit: int, cursor: str | None) -> Page:
@@ -122,45 +132,38 @@ _REWARD_KIND = "redeem"
 def _merchant(session: Session, merchant_id: int) -> Merchant:
     merchant = session.get(Merchant, merchant_id)
     if merchant is None:
-        raise NotFound(f"No merchant {merchant_id}.")
+        raise MerchantNotFound(merchant_id)
     return merchant
 
 
-def issue_statement(
-    session: Session, merchant_id: int, period_end: datetime, *, now: datetime, close_delay_s: int
-) -> Statement:
-    """Close the merchant's next period at ``period_end``: it starts where the last
-    statement ended (or at the merchant's creation), so periods never overlap nor
-    leave gaps. ``period_end`` must be ``close_delay_s`` in the past, so that no
-    transaction still open can add an entry dated inside the closed period.
-    Emits ``statement.issued``."""
+def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, close_delay_s: int) -> Statement:
+    """Close the merchant's next period at ``period_end`` in the unit's transaction;
+    the caller commits (the view does, once per ``Idempotency-Key``).
+
+    The period starts where the last statement ended (or at the merchant's
+    creation), so periods never overlap nor leave gaps. ``period_end`` must be
+    ``close_delay_s`` in the past, so that no transaction still open can add an
+    entry dated inside the closed period. Emits ``statement.issued``."""
+    session, now = uow.session, uow.now
     merchant = _merchant(session, merchant_id)
     try:
         period_end = period_end.astimezone(UTC)
     except OverflowError:
-        raise Invalid("period_end is out of range.", errors={"period_end": ["Out of range."]}) from None
+        raise PeriodOutOfRange() from None
     if period_end > now - timedelta(seconds=close_delay_s):
-        raise Invalid(
-            f"period_end must be at least {close_delay_s} seconds in the past.",
-            errors={"period_end": [f"Must be at least {close_delay_s} seconds in the past."]},
-        )
+        raise PeriodNotClosed(close_delay_s)
     serialize(session, f"statements:m{merchant.id}")
     last = session.execute(
         select(Statement).where(Statement.merchant_id == merchant.id).order_by(Statement.period_end.desc()).limit(1)
     ).scalar_one_or_none()
     period_start = merchant.created_at if last is None else last.period_end
     if period_end <= period_start:
-        session.rollback()
-        raise Invalid(
-            f"period_end must be after {period_start.isoformat()}, where this merchant's open period starts.",
-            errors={"period_end": ["Must be after the end of the previous statement."]},
-        )
+        raise PeriodAlreadyClosed(period_start)
     statement = Statement(merchant_id=merchant.id, period_start=period_start, period_end=period_end, created_at=now)
     statement.lines = [StatementLine(**line) for line in statement_lines(session, merchant, period_start, period_end)]
     session.add(statement)
     session.flush()
-    emit(session, "merchant", merchant.id, "statement.issued", StatementSchema().dump(statement), now=now)
-    session.commit()
+    uow.emit("merchant", merchant.id, "statement.issued", _STATEMENT_SCHEMA.dump(statement))
     return statement
 
 
@@ -223,5 +226,5 @@ def list_statements_of(session: Session, merchant_id: int, *, limit: int, cursor
 def get_statement(session: Session, merchant_id: int, statement_id: int) -> Statement:
     statement = session.get(Statement, statement_id)
     if statement is None or statement.merchant_id != merchant_id:
-        raise NotFound(f"No statement {statement_id} of yours.")
+        raise StatementNotFound(statement_id)
     return statement

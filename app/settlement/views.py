@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import unit_of_work
 from app.errors import conflict
 from app.extensions import db
 from app.identity.auth import affiliate_required, merchant_required, operator_required
@@ -18,7 +19,7 @@ from app.settlement.schemas import (
     StatementPageSchema,
     StatementSchema,
 )
-from ledger import utcnow
+from app.unit_of_work import answered, idempotent
 
 blp = Blueprint(
     "settlement",
@@ -49,8 +50,7 @@ class AffiliatePayouts(MethodView):
         negative, nothing is paid (422) and a negative balance stays for the next
         payout. `payout_id` is the idempotency key, per affiliate.
         """
-        payout, created = services.create_payout(db.session, affiliate_id, data, now=utcnow())
-        return payout, 201 if created else 200
+        return answered(services.create_payout(unit_of_work.current(), affiliate_id, data))
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, PayoutPageSchema)
@@ -65,19 +65,20 @@ class MerchantStatements(MethodView):
 
     @blp.arguments(StatementCreateSchema)
     @blp.response(201, StatementSchema)
+    @idempotent(blp, StatementSchema)
     def post(self, data, merchant_id):
         """Issue a merchant's statement
 
         Closes the merchant's open period (from the end of its previous statement,
         or its creation) at `period_end` and states, per currency, what it owes
         (points bought, commissions, network fees) and is owed (rewards supplied),
-        read from the ledger. A statement moves no money.
+        read from the ledger. A statement moves no money. An optional
+        `Idempotency-Key` header makes a retry return this same statement.
         """
         return services.issue_statement(
-            db.session,
+            unit_of_work.current(),
             merchant_id,
             data["period_end"],
-            now=utcnow(),
             close_delay_s=current_app.config["STATEMENT_CLOSE_DELAY_S"],
         )
 

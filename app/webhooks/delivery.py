@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 
 from app.constants import (
     WEBHOOK_CLAIM_BATCH,
@@ -31,6 +30,7 @@ from app.constants import (
     WEBHOOK_RETRY_SCHEDULE_S,
     WEBHOOK_TIMEOUT_S,
 )
+from app.unit_of_work import UnitOfWork
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ledger import utcnow
 
@@ -86,21 +86,24 @@ def retry_delay_s(failed_attempts: int) -> float | None:
     return base * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
 
 
-def deliver_due(
-    session: Session, *, now: datetime, batch: int = WEBHOOK_CLAIM_BATCH, timeout_s: float = WEBHOOK_TIMEOUT_S
-) -> int:
-    """Claim up to ``batch`` due deliveries, POST each once, log the results.
+def deliver_due(uow: UnitOfWork, *, batch: int = WEBHOOK_CLAIM_BATCH, timeout_s: float = WEBHOOK_TIMEOUT_S) -> int:
+    """Claim up to ``batch`` deliveries due at ``uow.now``, POST each once, log the results.
 
-    Returns how many attempts were made (0: nothing was due). Commits.
+    Returns how many attempts were made (0: nothing was due). Commits through
+    ``uow``: once for the claim, then once per recorded attempt.
     """
-    claimed = claim_due(session, now=now, batch=batch, lease_s=batch * timeout_s + _LEASE_MARGIN_S)
+    now = uow.now
+    claimed = claim_due(uow, batch=batch, lease_s=batch * timeout_s + _LEASE_MARGIN_S)
     for one in claimed:
         result = post(one, timeout_s=timeout_s)
-        record(session, one, result, finished_at=now + timedelta(milliseconds=result.duration_ms))
+        record(uow, one, result, finished_at=now + timedelta(milliseconds=result.duration_ms))
     return len(claimed)
 
 
-def claim_due(session: Session, *, now: datetime, batch: int, lease_s: float) -> list[Claimed]:
+def claim_due(uow: UnitOfWork, *, batch: int, lease_s: float) -> list[Claimed]:
+    """Take and lease up to ``batch`` deliveries due at ``uow.now``, and commit: the
+    rows are locked only for this short transaction, never during the POSTs."""
+    session, now = uow.session, uow.now
     query = (
         select(
             _D.c.id,
@@ -156,8 +159,7 @@ def claim_due(session: Session, *, now: datetime, batch: int, lease_s: float) ->
         if row.previous_secret and row.previous_secret_expires_at and row.previous_secret_expires_at > now:
             secrets = (row.secret, row.previous_secret)
         claimed.append(Claimed(attempt_id, row.id, number, row.url, secrets, row.public_id, row.body))
-    session.commit()
-    return claimed
+    return uow.commit(claimed)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -196,8 +198,9 @@ def post(claimed: Claimed, *, timeout_s: float) -> Result:
     return Result(status, error, duration_ms)
 
 
-def record(session: Session, claimed: Claimed, result: Result, *, finished_at: datetime) -> None:
-    """Write an attempt's result; a newer claim of the same delivery wins."""
+def record(uow: UnitOfWork, claimed: Claimed, result: Result, *, finished_at: datetime) -> None:
+    """Write an attempt's result, and commit; a newer claim of the same delivery wins."""
+    session = uow.session
     if result.delivered:
         outcome, status, next_at = "delivered", "delivered", None
     else:
@@ -221,4 +224,4 @@ def record(session: Session, claimed: Claimed, result: Result, *, finished_at: d
     if status != "pending":
         values["finished_at"] = finished_at
     session.execute(update(_D).where(_D.c.id == claimed.delivery_id, _D.c.attempts == claimed.number).values(**values))
-    session.commit()
+    uow.commit()

@@ -18,10 +18,10 @@ from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX, WEBHOOK_SECRET_GRACE_S
-from app.errors import Invalid, NotFound
-from app.idempotency_keys import run_once
 from app.locks import serialize
 from app.pagination import Page, paginate
+from app.unit_of_work import UnitOfWork
+from app.webhooks.errors import EndpointLimit, EndpointNotFound, EventsNotInCatalog, InsecureUrl
 from app.webhooks.models import OWNER_KINDS, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.schemas import EVENT_TYPES_BY_OWNER_KIND, AttemptSchema, EndpointSchema, EndpointWithSecretSchema
 
@@ -123,10 +123,7 @@ def check_events(owner: Owner, events: list[str]) -> None:
     allowed = EVENT_TYPES_BY_OWNER_KIND[owner.kind]
     refused = sorted({event for event in events if event not in allowed})
     if refused:
-        raise Invalid(
-            f"Not in the event catalog of {owner.kind}s.",
-            errors={"events": [f"{event!r} is not available to {owner.kind}s." for event in refused]},
-        )
+        raise EventsNotInCatalog(owner.kind, refused)
 
 
 def check_url(url: str, *, allow_insecure: bool) -> None:
@@ -148,7 +145,7 @@ def check_url(url: str, *, allow_insecure: bool) -> None:
         elif _private_host(parts.hostname):
             problems.append("Must name a public host.")
     if problems:
-        raise Invalid("The webhook URL is not accepted.", errors={"url": problems})
+        raise InsecureUrl(problems)
 
 
 def _private_host(host: str) -> bool:
@@ -161,40 +158,39 @@ def _private_host(host: str) -> bool:
     return not address.is_global
 
 
-def create_endpoint(
-    session: Session, owner: Owner, data: dict, *, now: datetime, allow_insecure: bool, key: str | None
-) -> tuple[dict, bool]:
-    """Register an endpoint; the answer carries its signing secret, shown only there."""
+def create_endpoint(uow: UnitOfWork, owner: Owner, data: dict, *, allow_insecure: bool, key: str | None) -> dict:
+    """Register an endpoint, and commit; the answer carries its signing secret, shown
+    only there. With ``key``, a retry of the same request gets the same answer."""
+    stored = uow.once(owner.scope, key, {"op": "create", **data})
+    if stored is not None:
+        return stored
     check_url(data["url"], allow_insecure=allow_insecure)
     check_events(owner, data["events"])
-
-    def work() -> dict:
-        # Concurrent creates by one owner count one after the other.
-        serialize(session, f"webhook-endpoints:{owner.kind}:{owner.id}")
-        count = session.execute(
-            select(func.count())
-            .select_from(_ENDPOINTS)
-            .where(_ENDPOINTS.c.owner_kind == owner.kind, _ENDPOINTS.c.owner_id == owner.id)
-        ).scalar_one()
-        if count >= WEBHOOK_ENDPOINTS_PER_OWNER_MAX:
-            raise Invalid(f"At most {WEBHOOK_ENDPOINTS_PER_OWNER_MAX} webhook endpoints; delete one first.")
-        endpoint = WebhookEndpoint(
-            owner_kind=owner.kind,
-            owner_id=owner.id,
-            url=data["url"],
-            events=json.dumps(_unique(data["events"])),
-            enabled=data["enabled"],
-            secret=new_secret(),
-            previous_secret=None,
-            previous_secret_expires_at=None,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(endpoint)
-        session.flush()
-        return _WITH_SECRET_SCHEMA.dump(_view(endpoint, with_secret=True))
-
-    return run_once(session, owner.scope, key, {"op": "create", **data}, work)
+    session, now = uow.session, uow.now
+    # Concurrent creates by one owner count one after the other.
+    serialize(session, f"webhook-endpoints:{owner.kind}:{owner.id}")
+    count = session.execute(
+        select(func.count())
+        .select_from(_ENDPOINTS)
+        .where(_ENDPOINTS.c.owner_kind == owner.kind, _ENDPOINTS.c.owner_id == owner.id)
+    ).scalar_one()
+    if count >= WEBHOOK_ENDPOINTS_PER_OWNER_MAX:
+        raise EndpointLimit(WEBHOOK_ENDPOINTS_PER_OWNER_MAX)
+    endpoint = WebhookEndpoint(
+        owner_kind=owner.kind,
+        owner_id=owner.id,
+        url=data["url"],
+        events=json.dumps(_unique(data["events"])),
+        enabled=data["enabled"],
+        secret=new_secret(),
+        previous_secret=None,
+        previous_secret_expires_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    session.flush()
+    return uow.commit(_WITH_SECRET_SCHEMA.dump(_view(endpoint, with_secret=True)))
 
 
 def list_endpoints(session: Session, owner: Owner, *, limit: int, cursor: str | None) -> Page:
@@ -210,68 +206,58 @@ def get_endpoint(session: Session, owner: Owner, endpoint_id: int) -> dict:
 
 
 def update_endpoint(
-    session: Session,
-    owner: Owner,
-    endpoint_id: int,
-    data: dict,
-    *,
-    now: datetime,
-    allow_insecure: bool,
-    key: str | None,
-) -> tuple[dict, bool]:
+    uow: UnitOfWork, owner: Owner, endpoint_id: int, data: dict, *, allow_insecure: bool, key: str | None
+) -> dict:
+    """Change an endpoint's URL, events or state, and commit; once per ``key``."""
+    stored = uow.once(owner.scope, key, {"op": "update", "id": endpoint_id, **data})
+    if stored is not None:
+        return stored
     if "url" in data:
         check_url(data["url"], allow_insecure=allow_insecure)
     if "events" in data:
         check_events(owner, data["events"])
-
-    def work() -> dict:
-        endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
-        if "url" in data:
-            endpoint.url = data["url"]
-        if "events" in data:
-            endpoint.events = json.dumps(_unique(data["events"]))
-        if "enabled" in data:
-            endpoint.enabled = data["enabled"]
-        endpoint.updated_at = now
-        session.flush()
-        return _ENDPOINT_SCHEMA.dump(_view(endpoint))
-
-    return run_once(session, owner.scope, key, {"op": "update", "id": endpoint_id, **data}, work)
+    endpoint = _endpoint_of(uow.session, owner, endpoint_id, for_update=True)
+    if "url" in data:
+        endpoint.url = data["url"]
+    if "events" in data:
+        endpoint.events = json.dumps(_unique(data["events"]))
+    if "enabled" in data:
+        endpoint.enabled = data["enabled"]
+    endpoint.updated_at = uow.now
+    uow.session.flush()
+    return uow.commit(_ENDPOINT_SCHEMA.dump(_view(endpoint)))
 
 
-def rotate_secret(
-    session: Session, owner: Owner, endpoint_id: int, *, now: datetime, key: str | None
-) -> tuple[dict, bool]:
+def rotate_secret(uow: UnitOfWork, owner: Owner, endpoint_id: int, *, key: str | None) -> dict:
     """A new secret, shown once; the old one keeps signing for WEBHOOK_SECRET_GRACE_S.
 
     During the grace period every delivery carries two ``v1=`` signatures, so
-    receivers can switch to the new secret whenever they deploy it.
+    receivers can switch to the new secret whenever they deploy it. Commits; once per ``key``.
     """
+    stored = uow.once(owner.scope, key, {"op": "rotate", "id": endpoint_id})
+    if stored is not None:
+        return stored
+    endpoint = _endpoint_of(uow.session, owner, endpoint_id, for_update=True)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = uow.now + timedelta(seconds=WEBHOOK_SECRET_GRACE_S)
+    endpoint.secret = new_secret()
+    endpoint.updated_at = uow.now
+    uow.session.flush()
+    return uow.commit(_WITH_SECRET_SCHEMA.dump(_view(endpoint, with_secret=True)))
 
-    def work() -> dict:
-        endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
-        endpoint.previous_secret = endpoint.secret
-        endpoint.previous_secret_expires_at = now + timedelta(seconds=WEBHOOK_SECRET_GRACE_S)
-        endpoint.secret = new_secret()
-        endpoint.updated_at = now
-        session.flush()
-        return _WITH_SECRET_SCHEMA.dump(_view(endpoint, with_secret=True))
 
-    return run_once(session, owner.scope, key, {"op": "rotate", "id": endpoint_id}, work)
-
-
-def delete_endpoint(session: Session, owner: Owner, endpoint_id: int, *, key: str | None) -> tuple[dict, bool]:
-    """Remove an endpoint with its pending deliveries and attempt log."""
-
-    def work() -> dict:
-        endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
-        session.execute(delete(WebhookAttempt).where(WebhookAttempt.endpoint_id == endpoint.id))
-        session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
-        session.delete(endpoint)
-        session.flush()
-        return {}
-
-    return run_once(session, owner.scope, key, {"op": "delete", "id": endpoint_id}, work)
+def delete_endpoint(uow: UnitOfWork, owner: Owner, endpoint_id: int, *, key: str | None) -> dict:
+    """Remove an endpoint with its pending deliveries and attempt log, and commit; once per ``key``."""
+    stored = uow.once(owner.scope, key, {"op": "delete", "id": endpoint_id})
+    if stored is not None:
+        return stored
+    session = uow.session
+    endpoint = _endpoint_of(session, owner, endpoint_id, for_update=True)
+    session.execute(delete(WebhookAttempt).where(WebhookAttempt.endpoint_id == endpoint.id))
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
+    session.delete(endpoint)
+    session.flush()
+    return uow.commit({})
 
 
 def list_attempts(session: Session, owner: Owner, endpoint_id: int, *, limit: int, cursor: str | None) -> Page:
@@ -300,7 +286,7 @@ def _endpoint_of(session: Session, owner: Owner, endpoint_id: int, *, for_update
         query = query.with_for_update()
     endpoint = session.execute(query).scalar_one_or_none()
     if endpoint is None:
-        raise NotFound(f"No webhook endpoint {endpoint_id} of yours.")
+        raise EndpointNotFound(endpoint_id)
     return endpoint
 
 

@@ -2,18 +2,19 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, jsonify
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import unit_of_work
 from app.errors import Unauthorized, conflict
 from app.extensions import db
 from app.identity.auth import AFFILIATE, MERCHANT, affiliate_of_key, bearer_token, grants, merchant_of_key
 from app.identity.keys import hash_key
 from app.schemas import PageArgsSchema
 from app.unit_of_work import IDEMPOTENCY_HEADER_DOC as HEADER_DOC
-from app.unit_of_work import header_key
+from app.unit_of_work import answered, header_key
 from app.webhooks import services
 from app.webhooks.schemas import (
     AttemptPageSchema,
@@ -24,7 +25,6 @@ from app.webhooks.schemas import (
     EndpointWithSecretSchema,
     EventCatalogSchema,
 )
-from ledger import utcnow
 
 blp = Blueprint(
     "webhooks",
@@ -68,11 +68,6 @@ def _allow_insecure() -> bool:
     return bool(current_app.config["WEBHOOK_ALLOW_INSECURE_URLS"])
 
 
-def _answer(answer: dict, created: bool, status: int):
-    # Replays (same Idempotency-Key, same request) get the first answer with 200.
-    return jsonify(answer), status if created else 200
-
-
 @blp.route("")
 class Endpoints(MethodView):
     decorators = [owner_required]
@@ -92,11 +87,10 @@ class Endpoints(MethodView):
         answer: it is not shown again. An optional `Idempotency-Key` header makes a
         retry return this same answer.
         """
-        return _answer(
-            *services.create_endpoint(
-                db.session, _owner(), data, now=utcnow(), allow_insecure=_allow_insecure(), key=header_key()
-            ),
-            201,
+        return answered(
+            services.create_endpoint(
+                unit_of_work.current(), _owner(), data, allow_insecure=_allow_insecure(), key=header_key()
+            )
         )
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
@@ -139,17 +133,19 @@ class EndpointById(MethodView):
         A disabled endpoint receives nothing; its pending deliveries wait until it
         is enabled again.
         """
-        answer, _ = services.update_endpoint(
-            db.session, _owner(), endpoint_id, data, now=utcnow(), allow_insecure=_allow_insecure(), key=header_key()
+        return answered(
+            services.update_endpoint(
+                unit_of_work.current(), _owner(), endpoint_id, data, allow_insecure=_allow_insecure(), key=header_key()
+            ),
+            created=200,
         )
-        return jsonify(answer), 200
 
     @blp.response(204)
     @blp.alt_response(409, **_KEY_CONFLICT)
     @blp.doc(**_KEY_HEADER)
     def delete(self, endpoint_id):
         """Delete an endpoint with its pending deliveries and attempt log"""
-        services.delete_endpoint(db.session, _owner(), endpoint_id, key=header_key())
+        services.delete_endpoint(unit_of_work.current(), _owner(), endpoint_id, key=header_key())
 
 
 @blp.route("/<id:endpoint_id>/rotate-secret")
@@ -167,7 +163,7 @@ class EndpointSecretRotation(MethodView):
         `v1=` values): one with the new secret, one with the previous, so your
         receiver keeps verifying while you deploy the new secret.
         """
-        return _answer(*services.rotate_secret(db.session, _owner(), endpoint_id, now=utcnow(), key=header_key()), 201)
+        return answered(services.rotate_secret(unit_of_work.current(), _owner(), endpoint_id, key=header_key()))
 
 
 @blp.route("/<id:endpoint_id>/attempts")

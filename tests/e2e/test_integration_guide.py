@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
 from app.extensions import db
+from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
-from ledger.types import utcnow
 from partner_sdk import AffiliateClient, MerchantClient
 from tests.conftest import ADMIN_KEY, make_app, serve
 from tests.e2e.sdk_world import click
@@ -116,9 +116,9 @@ def test_the_flask_webhook_receiver_snippet_verifies_a_real_delivery(platform, m
         created = client.create_webhook_endpoint(receiver_url + "/webhooks/loyalty", ["order.points_awarded"])
         monkeypatch.setenv("LOYALTY_WEBHOOK_SECRET", created.secret)
         client.record_order("ORDER-2001", 4599, "carol@example.com")
-        with application.app_context(), Session(db.engine) as s:
-            while deliver_due(s, now=utcnow()):
-                pass
+        with application.app_context(), UnitOfWork(Session(db.engine)) as uow:
+            while deliver_due(uow):
+                uow.tick()
 
     [attempt] = client.list_webhook_attempts(created.endpoint.id).data
     assert (attempt.outcome, attempt.status_code) == ("delivered", 204)

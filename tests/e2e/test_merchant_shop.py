@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app.extensions import db
+from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
-from ledger.types import utcnow
 from partner_sdk import AffiliateClient, MerchantClient, sign_webhook
 from tests.conftest import ADMIN_KEY, make_app, serve
 from tests.factories.merchants import merchant_body
@@ -118,9 +118,10 @@ def shop(platform):
 
 def deliver_all(application) -> int:
     total = 0
-    with application.app_context(), Session(db.engine) as s:
-        while made := deliver_due(s, now=utcnow()):
+    with application.app_context(), UnitOfWork(Session(db.engine)) as uow:
+        while made := deliver_due(uow):
             total += made
+            uow.tick()
     return total
 
 

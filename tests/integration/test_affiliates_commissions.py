@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app.cli import JOBS
 from app.commissions.models import Commission
+from app.unit_of_work import UnitOfWork
 from ledger import accounts
 from ledger.types import utcnow
 from tests.factories.affiliates import World, build_world, new_affiliate, new_link, new_program
@@ -311,10 +312,10 @@ def test_the_job_approves_only_commissions_whose_hold_has_ended_and_is_idempoten
     job = JOBS["approve-commissions"]
 
     def run(now) -> None:
-        with Session(engine) as session:
-            while job(session, now):
-                session.commit()
-            session.commit()
+        with UnitOfWork(Session(engine), now=now) as uow:
+            while job(uow):
+                uow.commit()
+            uow.commit()
 
     run(utcnow() + timedelta(days=29))
     assert (

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
+from app.settlement.models import Payout
 from ledger.models import Entry
 from ledger.types import utcnow
 from tests.factories.names import unique, unique_email
@@ -110,3 +112,30 @@ def test_parallel_refunds_of_one_order_never_exceed_it(app, merchant, engine):
     assert sorted(r.status_code for r in responses) == [201] * 3 + [422] * 5
     shown = app.test_client().get(f"/v1/orders/{order_id}", headers=merchant["headers"]).get_json()
     assert (shown["net_amount_cents"], shown["points_net"], shown["points_balance"]) == (0, 0, 0)
+
+
+@pytest.mark.postgres_only
+def test_16_threads_sending_the_same_payout_make_one_payout(app, engine, client, admin_headers, new_merchant):
+    from tests.factories.affiliates import build_world
+    from tests.integration.test_settlement import approved_sale, cash, payable, statuses
+
+    world = build_world(client, admin_headers, new_merchant)
+    amounts = [approved_sale(client, world, 10_000 * (i + 1))["amount_cents"] for i in range(3)]
+    cash_before = cash(engine)
+    payout_id = unique("same-payout")
+    path = f"/v1/affiliates/{world.affiliate['id']}/payouts"
+    body = {"payout_id": payout_id, "currency": "EUR", "reference": "T-16"}
+
+    responses = run_together(16, lambda i: app.test_client().post(path, json=body, headers=admin_headers))
+
+    assert sorted(r.status_code for r in responses) == [200] * 15 + [201], [r.get_json() for r in responses]
+    assert len({r.get_data() for r in responses}) == 1
+    assert responses[0].get_json()["amount_cents"] == sum(amounts)
+    assert entries_with_key(engine, f"payout:a{world.affiliate['id']}:{payout_id}") == 1
+    with Session(engine) as s:
+        payouts = s.execute(select(func.count(Payout.id)).where(Payout.affiliate_id == int(world.affiliate["id"])))
+        assert payouts.scalar_one() == 1
+        assert ledger.verify(s).violations == []
+    assert cash(engine) - cash_before == sum(amounts)
+    assert payable(engine, world) == 0
+    assert set(statuses(engine, world).values()) == {"paid"}

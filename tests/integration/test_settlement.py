@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
 from app.commissions.models import Commission
+from app.settlement import services
+from app.settlement.errors import AffiliateNotFound, NothingToPay
 from app.settlement.models import Payout, Statement
+from app.unit_of_work import IdempotencyKeyReused, UnitOfWork
 from ledger import accounts
+from ledger.models import Entry
 from ledger.types import utcnow
 from tests.factories.affiliates import World, build_world
 from tests.factories.boutique import redeem, reward
@@ -179,6 +183,76 @@ def test_a_replayed_payout_id_answers_the_first_payout_and_another_body_conflict
     assert_problem(other_currency, 409)
     assert payable(engine, world) == 800
     assert_ledger_ok(engine)
+
+
+def test_a_replayed_payout_makes_no_second_payout_entry_or_announcement(app, client, engine, admin_headers, world):
+    endpoint = subscribe(client, world.merchant, ["commission.paid"])
+    approved_sale(client, world, 10_000)
+    first = pay(client, admin_headers, world, "transfer-once")
+    approved_sale(client, world, 10_000)
+
+    again = pay(client, admin_headers, world, "transfer-once")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_data() == first.get_data()
+    assert payout_entries(engine, world, "transfer-once") == 1
+    assert len(payouts_of(engine, world)) == 1
+    assert [event for event, _ in events_to(engine, endpoint)] == ["commission.paid"]
+
+
+def payout_entries(engine, world: World, payout_id: str) -> int:
+    with Session(engine) as session:
+        return session.execute(
+            select(func.count(Entry.id)).where(Entry.idempotency_key == f"payout:a{world.affiliate['id']}:{payout_id}")
+        ).scalar_one()
+
+
+def payouts_of(engine, world: World) -> list[Payout]:
+    with Session(engine) as session:
+        query = select(Payout).where(Payout.affiliate_id == int(world.affiliate["id"])).order_by(Payout.id)
+        return list(session.execute(query).scalars())
+
+
+def test_the_payout_service_answers_a_replay_from_its_unit_of_work(app, client, engine, world):
+    affiliate_id = int(world.affiliate["id"])
+    approved_sale(client, world, 10_000)
+    data = {"payout_id": unique("svc"), "currency": "EUR", "reference": "T1"}
+
+    with UnitOfWork(Session(engine)) as uow:
+        first = services.create_payout(uow, affiliate_id, data)
+        assert not uow.replayed
+    approved_sale(client, world, 10_000)
+    with UnitOfWork(Session(engine)) as uow:
+        again = services.create_payout(uow, affiliate_id, dict(data))
+        assert uow.replayed
+    with UnitOfWork(Session(engine)) as uow, pytest.raises(IdempotencyKeyReused):
+        services.create_payout(uow, affiliate_id, {**data, "reference": "T2"})
+
+    assert again == first
+    assert (first["payout_id"], first["amount_cents"], first["commission_count"]) == (data["payout_id"], 800, 1)
+    assert payout_entries(engine, world, data["payout_id"]) == 1
+    assert payable(engine, world) == 800
+    assert_ledger_ok(engine)
+
+
+def test_the_payout_service_refuses_when_nothing_is_due_and_keeps_the_key_free(app, client, engine, world):
+    affiliate_id = int(world.affiliate["id"])
+    data = {"payout_id": unique("svc"), "currency": "EUR", "reference": None}
+
+    with UnitOfWork(Session(engine)) as uow, pytest.raises(NothingToPay):
+        services.create_payout(uow, affiliate_id, data)
+    approved_sale(client, world, 10_000)
+    with UnitOfWork(Session(engine)) as uow:
+        paid = services.create_payout(uow, affiliate_id, data)
+        assert not uow.replayed
+
+    assert paid["amount_cents"] == 800
+    assert len(payouts_of(engine, world)) == 1
+
+
+def test_the_payout_service_refuses_an_unknown_affiliate(app, engine):
+    with UnitOfWork(Session(engine)) as uow, pytest.raises(AffiliateNotFound):
+        services.create_payout(uow, 999_999_999, {"payout_id": unique("svc"), "currency": "EUR", "reference": None})
 
 
 def test_concurrent_payouts_pay_each_commission_once(app, engine, admin_headers, client, world):
@@ -380,6 +454,37 @@ def test_consecutive_statements_cover_adjacent_periods_and_overlaps_are_refused(
     listed = client.get(f"/v1/merchants/{merchant['id']}/statements", headers=admin_headers).get_json()
     assert [s["id"] for s in listed["data"]] == [first["id"], second["id"]]
     assert_ledger_ok(engine)
+
+
+def test_an_idempotency_key_replays_a_statement_and_refuses_another_request(client, engine, admin_headers, merchant):
+    path = f"/v1/merchants/{merchant['id']}/statements"
+    headers = {**admin_headers, "Idempotency-Key": unique("key")}
+    end = utcnow()
+
+    first = client.post(path, json={"period_end": end.isoformat()}, headers=headers)
+    again = client.post(path, json={"period_end": end.isoformat()}, headers=headers)
+    other = client.post(path, json={"period_end": (end + timedelta(microseconds=1)).isoformat()}, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json() == first.get_json()
+    assert_problem(other, 409)
+    assert other.get_json()["type"] == "/problems/idempotency-conflict"
+    with Session(engine) as session:
+        assert len(session.execute(select(Statement).where(Statement.merchant_id == int(merchant["id"]))).all()) == 1
+
+
+def test_a_statement_key_is_refused_for_another_merchant(client, engine, admin_headers, new_merchant):
+    one, two = new_merchant(), new_merchant()
+    headers = {**admin_headers, "Idempotency-Key": unique("key")}
+    body = {"period_end": utcnow().isoformat()}
+
+    first = client.post(f"/v1/merchants/{one['id']}/statements", json=body, headers=headers)
+    refused = client.post(f"/v1/merchants/{two['id']}/statements", json=body, headers=headers)
+
+    assert first.status_code == 201
+    assert_problem(refused, 409)
+    with Session(engine) as session:
+        assert session.execute(select(Statement).where(Statement.merchant_id == int(two["id"]))).first() is None
 
 
 def test_concurrent_statements_of_one_merchant_never_overlap(app, engine, admin_headers, merchant):

@@ -225,17 +225,13 @@ def test_a_statement_closes_a_period_ending_at_least_the_close_delay_ago(app, en
     now = utcnow() + timedelta(hours=1)
     period_end = now - STATEMENT_CLOSE_DELAY + before_delay
 
-    with app.app_context(), Session(engine) as session:
+    with app.app_context(), UnitOfWork(Session(engine), now=now) as uow:
         if issued:
-            statement = settlement.issue_statement(
-                session, int(merchant["id"]), period_end, now=now, close_delay_s=close_delay_s
-            )
+            statement = settlement.issue_statement(uow, int(merchant["id"]), period_end, close_delay_s=close_delay_s)
             assert statement.period_end == period_end
         else:
             with pytest.raises(Invalid):
-                settlement.issue_statement(
-                    session, int(merchant["id"]), period_end, now=now, close_delay_s=close_delay_s
-                )
+                settlement.issue_statement(uow, int(merchant["id"]), period_end, close_delay_s=close_delay_s)
 
 
 def settlement_default_delay() -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app.constants import WEBHOOK_RETRY_SCHEDULE_S
 from app.extensions import db
+from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import ATTEMPT_ID_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, deliver_due
 from app.webhooks.models import WebhookDelivery
 from ledger.types import utcnow
@@ -90,8 +91,8 @@ def ordered(api, shop) -> dict:
 
 
 def deliver(engine, now, **options) -> int:
-    with Session(engine) as s:
-        return deliver_due(s, now=now, **options)
+    with UnitOfWork(Session(engine), now=now) as uow:
+        return deliver_due(uow, **options)
 
 
 def drain(engine, now, **options) -> int:
@@ -271,8 +272,8 @@ def test_an_attempt_left_in_flight_by_a_dead_worker_is_abandoned_and_tried_again
     endpoint = subscribe(api, shop, receiver.url)
     ordered(api, shop)
     now = utcnow()
-    with Session(wh_engine) as s:
-        assert len(claim_due(s, now=now, batch=10, lease_s=60)) == 1  # claimed, never posted
+    with UnitOfWork(Session(wh_engine), now=now) as uow:
+        assert len(claim_due(uow, batch=10, lease_s=60)) == 1  # claimed, never posted
 
     assert deliver(wh_engine, now + timedelta(seconds=30)) == 0  # still leased
     assert deliver(wh_engine, now + timedelta(seconds=61)) == 1

@@ -7,6 +7,7 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import unit_of_work
 from app.extensions import db
 from app.mail import OutboxMail
 from app.members import services as members
@@ -161,16 +162,14 @@ COMMISSION_EVENTS = ("commission.created", "commission.approved", "commission.re
 
 
 def subscribe_affiliate(app, affiliate_id: str, events) -> str:
-    with app.app_context():
-        created, _ = webhooks.create_endpoint(
-            db.session,
+    with app.app_context(), unit_of_work.unit(lambda: Session(db.engine)) as uow:
+        created = webhooks.create_endpoint(
+            uow,
             webhooks.Owner("affiliate", int(affiliate_id)),
             {"url": "http://127.0.0.1:9/hooks", "events": list(events), "enabled": True},
-            now=utcnow(),
             allow_insecure=True,
             key=None,
         )
-        db.session.remove()
     return created["id"]
 
 

@@ -14,6 +14,7 @@ from ledger.types import utcnow
 from tests.factories.names import unique, unique_email
 from tests.factories.orders import record_order
 from tests.factories.webhooks import ENDPOINT_URL, deliveries_to, register_endpoint
+from tests.integration.test_auth_and_errors import assert_problem
 
 URL = ENDPOINT_URL
 ROUTES = [
@@ -289,3 +290,61 @@ def test_a_delete_retried_with_its_idempotency_key_answers_as_the_first_time(cli
     without_key = client.delete(path, headers=merchant["headers"])
 
     assert (first.status_code, again.status_code, without_key.status_code) == (204, 204, 404)
+
+
+def test_an_idempotency_key_replays_an_update_once_and_refuses_another_body(client, merchant):
+    endpoint = create(client, merchant).get_json()
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    headers = {**merchant["headers"], "Idempotency-Key": unique("key")}
+
+    first = client.patch(path, json={"url": URL + "/v2"}, headers=headers)
+    client.patch(path, json={"enabled": False}, headers=merchant["headers"])
+    again = client.patch(path, json={"url": URL + "/v2"}, headers=headers)
+    other = client.patch(path, json={"url": URL + "/v3"}, headers=headers)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.get_json() == first.get_json()
+    assert_problem(other, 409)
+    assert other.get_json()["type"] == "/problems/idempotency-conflict"
+    # The replay changed nothing: the later disable still holds.
+    shown = client.get(path, headers=merchant["headers"]).get_json()
+    assert (shown["url"], shown["enabled"]) == (URL + "/v2", False)
+
+
+def test_an_idempotency_key_of_one_rotation_refuses_a_rotation_of_another_endpoint(client, merchant):
+    mine, other = create(client, merchant).get_json(), create(client, merchant).get_json()
+    headers = {**merchant["headers"], "Idempotency-Key": unique("key")}
+
+    first = client.post(f"/v1/webhook-endpoints/{mine['id']}/rotate-secret", headers=headers)
+    refused = client.post(f"/v1/webhook-endpoints/{other['id']}/rotate-secret", headers=headers)
+
+    assert first.status_code == 201
+    assert_problem(refused, 409)
+    assert (
+        client.get(f"/v1/webhook-endpoints/{other['id']}", headers=merchant["headers"]).get_json()[
+            "previous_secret_expires_at"
+        ]
+        is None
+    )
+
+
+def test_an_idempotency_key_of_one_delete_refuses_the_delete_of_another_endpoint(client, merchant):
+    mine, other = create(client, merchant).get_json(), create(client, merchant).get_json()
+    headers = {**merchant["headers"], "Idempotency-Key": unique("key")}
+
+    first = client.delete(f"/v1/webhook-endpoints/{mine['id']}", headers=headers)
+    refused = client.delete(f"/v1/webhook-endpoints/{other['id']}", headers=headers)
+
+    assert first.status_code == 204
+    assert_problem(refused, 409)
+    assert client.get(f"/v1/webhook-endpoints/{other['id']}", headers=merchant["headers"]).status_code == 200
+
+
+def test_an_idempotency_key_belongs_to_one_operation(client, merchant):
+    headers = {**merchant["headers"], "Idempotency-Key": unique("key")}
+    created = client.post("/v1/webhook-endpoints", json={"url": URL, "events": ["order.refunded"]}, headers=headers)
+
+    rotated = client.post(f"/v1/webhook-endpoints/{created.get_json()['id']}/rotate-secret", headers=headers)
+
+    assert created.status_code == 201
+    assert_problem(rotated, 409)

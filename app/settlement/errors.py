@@ -1,0 +1,53 @@
+"""What payouts and statements refuse."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.errors import Invalid, NotFound
+
+
+class AffiliateNotFound(NotFound):
+    def __init__(self, affiliate_id: int):
+        super().__init__(f"No affiliate {affiliate_id}.")
+
+
+class MerchantNotFound(NotFound):
+    def __init__(self, merchant_id: int):
+        super().__init__(f"No merchant {merchant_id}.")
+
+
+class StatementNotFound(NotFound):
+    def __init__(self, statement_id: int):
+        super().__init__(f"No statement {statement_id} of yours.")
+
+
+class NothingToPay(Invalid):
+    def __init__(self, currency: str, total_cents: int):
+        super().__init__(
+            f"Nothing to pay: the approved, unpaid commissions in {currency} sum to {total_cents} cents.",
+            errors={"currency": ["Nothing to pay in this currency."]},
+        )
+
+
+class PeriodOutOfRange(Invalid):
+    def __init__(self):
+        super().__init__("period_end is out of range.", errors={"period_end": ["Out of range."]})
+
+
+class PeriodNotClosed(Invalid):
+    """The period ends too recently: a transaction still open could add an entry dated inside it."""
+
+    def __init__(self, close_delay_s: int):
+        super().__init__(
+            f"period_end must be at least {close_delay_s} seconds in the past.",
+            errors={"period_end": [f"Must be at least {close_delay_s} seconds in the past."]},
+        )
+
+
+class PeriodAlreadyClosed(Invalid):
+    def __init__(self, period_start: datetime):
+        super().__init__(
+            f"period_end must be after {period_start.isoformat()}, where this merchant's open period starts.",
+            errors={"period_end": ["Must be after the end of the previous statement."]},
+        )
