@@ -93,8 +93,7 @@ def run_batches(job: Job, uow: UnitOfWork, *, stop: threading.Event | None = Non
     total = 0
     while stop is None or not stop.is_set():
         uow.tick()
-        done = job(uow)
-        uow.commit()
+        done = uow.commit(job(uow))
         total += done
         if not done:
             break

@@ -96,15 +96,12 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     boutique.fulfil_redemption(
         _at(uow, now - timedelta(days=3)), merchants[0], int(redemption["id"]), tracking_reference="COLIS-8841"
     )
-    uow.commit()
     refund_order(
         _at(uow, now - timedelta(days=2)), merchants[0], "ML-1003", {"refund_id": "ML-R-1", "amount_cents": 12000}
     )
-    ledger.expire_lots(session, now=_at(uow, now).now)
-    uow.commit()
-    while ledger.seal(session):
-        uow.commit()
-    uow.commit()
+    uow.commit(ledger.expire_lots(session, now=_at(uow, now).now))
+    while uow.commit(ledger.seal(session)):
+        pass
     _print_welcome(base_url, keys, echo)
     _seed_affiliate(_at(uow, now), merchants[0], base_url=base_url, echo=echo)
 
@@ -139,7 +136,7 @@ def _seed_affiliate(uow: UnitOfWork, merchant: Merchant, *, base_url: str, echo:
         identity,
         {"program_id": program.id, "landing_url": "https://maison-lumiere.example/printemps?ref=comparateur"},
     )
-    uow.commit()
+    uow.commit(link.id)
     echo("Affiliate network (docs/affiliates.md)")
     echo(f"  Affiliate key (Le Comparateur): {clear}")
     echo(f"  Tracking URL:                  {base_url}/c/{link.code}")
@@ -163,8 +160,7 @@ def _seed_catalog(uow: UnitOfWork, merchants: list[Merchant]) -> dict:
         }
         data.update({"generate_codes": units} if kind == "voucher" else {"stock": units})
         items[title] = catalog.create_item(uow, merchants[index], data)
-    uow.commit()
-    return items
+    return uow.commit(items)
 
 
 def _print_welcome(base_url: str, keys: list[str], echo: Callable[[str], None]) -> None:

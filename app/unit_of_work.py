@@ -94,10 +94,10 @@ class UnitOfWork:
         try:
             stored = ledger.claim_request(self.session, scope, key, ledger.request_fingerprint(request))
         except ledger.IdempotencyConflict as error:
-            self.rollback()
+            self.discard()
             raise IdempotencyKeyReused(f"This key ({key}) was used for a different request.") from error
         if stored is not None:
-            self.rollback()
+            self.discard()
             self.replayed = True
             return stored
         self._claimed = (scope, key)
@@ -114,7 +114,7 @@ class UnitOfWork:
 
     # -- the end of a transaction ---------------------------------------------------------
 
-    def commit(self, answer: T | None = None) -> T | None:
+    def commit(self, answer: T) -> T:
         """Keep everything done since the last commit; with a claimed key, store
         ``answer`` (JSON-able) as the answer to every retry, in the same transaction."""
         if self._claimed is not None:
@@ -125,7 +125,7 @@ class UnitOfWork:
         self.session.commit()
         return answer
 
-    def rollback(self) -> None:
+    def discard(self) -> None:
         """Drop everything done since the last commit."""
         self._claimed = None
         self.session.rollback()
@@ -136,7 +136,7 @@ class UnitOfWork:
         return self.now
 
     def close(self) -> None:
-        self.rollback()
+        self.discard()
         self.session.close()
 
     def __enter__(self) -> UnitOfWork:
@@ -243,7 +243,7 @@ def register(app: Flask) -> None:
     def _close_unit(_exc: BaseException | None) -> None:
         uow = g.pop("unit_of_work", None)
         if uow is not None:
-            uow.rollback()
+            uow.discard()
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -28,6 +28,7 @@ from app.boutique.models import VOUCHER, CatalogItem, VoucherCode
 from app.constants import VOUCHER_CODES_PER_ITEM_MAX
 from app.merchants.models import MerchantTerms
 from app.pagination import Page, paginate
+from app.rows import one_or_raise
 from app.unit_of_work import UnitOfWork
 
 GENERATED_CODE_BYTES = 9  # 12 URL-safe characters
@@ -126,12 +127,7 @@ def list_items(
 
 def _own_item(session: Session, merchant: MerchantTerms, item_id: int, *, for_update: bool = False) -> CatalogItem:
     query = select(CatalogItem).where(CatalogItem.id == item_id, CatalogItem.merchant_id == merchant.id)
-    if for_update:
-        query = query.with_for_update()
-    item = session.execute(query).scalar_one_or_none()
-    if item is None:
-        raise ItemNotFound(item_id)
-    return item
+    return one_or_raise(session, query, ItemNotFound(item_id), for_update=for_update)
 
 
 def redeem_voucher(uow: UnitOfWork, merchant: MerchantTerms, code: str) -> dict:

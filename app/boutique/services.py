@@ -219,8 +219,7 @@ def expire_holds(uow: UnitOfWork) -> int:
     """The `expire-holds` job, one batch, committed: redemptions first (they return
     stock), then any other hold. Returns how many were expired (0: nothing left)."""
     expired = expire_redemptions(uow) + ledger.expire_holds(uow.session, now=uow.now)
-    uow.commit()
-    return expired
+    return uow.commit(expired)
 
 
 def list_supplied(

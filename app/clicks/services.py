@@ -149,7 +149,7 @@ class ClickState:
 
                     with unit_of_work.unit(lambda: Session(db.engine)) as uow:
                         _write(uow.session, buffered)
-                        uow.commit()
+                        uow.commit(len(buffered))
             except Exception:
                 self._merge_back(buffered)
                 raise

@@ -77,7 +77,7 @@ def attribute(
         _check_window(program, click, now)
         _check_self_referral(session, merchant, affiliate, member_email)
         commission = _insert(session, merchant, program, click, kind, conversion_ref, sale_cents, now)
-        events.announce(uow.session, commission, "commission.created", now=uow.now)
+        events.announce(uow, commission, "commission.created")
     except Refused as refused:
         click = refused.click or click
         session.add(

@@ -59,7 +59,7 @@ def _approve(uow: UnitOfWork, commission: Commission) -> None:
     commission.status = "approved"
     commission.decided_at = uow.now
     _post(uow.session, commission, key=f"commission:{commission.id}:approve", now=uow.now)
-    events.announce(uow.session, commission, "commission.approved", now=uow.now)
+    events.announce(uow, commission, "commission.approved")
 
 
 def _reject(uow: UnitOfWork, commission: Commission, reason: str) -> None:
@@ -68,7 +68,7 @@ def _reject(uow: UnitOfWork, commission: Commission, reason: str) -> None:
     commission.status = "rejected"
     commission.reason = reason
     commission.decided_at = uow.now
-    events.announce(uow.session, commission, "commission.rejected", now=uow.now)
+    events.announce(uow, commission, "commission.rejected")
 
 
 def _decisions_scope(merchant: MerchantTerms) -> str:
@@ -145,8 +145,7 @@ def approve_due(uow: UnitOfWork, *, limit: int) -> int:
     )
     for commission in due:
         _approve(uow, commission)
-    uow.commit()
-    return len(due)
+    return uow.commit(len(due))
 
 
 def on_refund(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, net_cents: int, refund_id: str) -> None:
@@ -209,7 +208,7 @@ def _adjust(uow: UnitOfWork, commission: Commission, delta: int, fee_delta: int,
     uow.session.add(adjustment)
     uow.session.flush()
     _post(uow.session, adjustment, key=f"commission:{commission.id}:refund:{refund_id}", now=now)
-    events.announce(uow.session, adjustment, "commission.approved", now=uow.now)
+    events.announce(uow, adjustment, "commission.approved")
 
 
 # ----------------------------------------------------------------- merchant reads

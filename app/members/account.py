@@ -17,13 +17,13 @@ from app.members.services import ERASED_EMAIL_DOMAIN
 from app.unit_of_work import UnitOfWork
 
 
-def set_offers_consent(uow: UnitOfWork, member_id: int, consent: bool) -> None:
+def set_offers_consent(uow: UnitOfWork, member_id: int, consent: bool) -> bool:
     """Record the member's choice about offers (and when it changed), and commit."""
     profile = _profile(uow.session, member_id)
     if profile.offers_consent != consent:
         profile.offers_consent = consent
         profile.offers_consent_at = uow.now
-    uow.commit()
+    return uow.commit(profile.offers_consent)
 
 
 def export(session: Session, member: Member) -> dict:
@@ -85,7 +85,7 @@ def delete_account(uow: UnitOfWork, member_id: int) -> None:
     profile.offers_consent_at = now
     profile.deleted_at = now
     profile.session_epoch += 1
-    uow.commit()
+    uow.commit(member_id)
 
 
 def _profile(session: Session, member_id: int) -> MemberProfile:

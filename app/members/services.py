@@ -118,7 +118,7 @@ def notify_expiring_points(
         uow.emit("merchant", int(lot.issuer), "points.expiring", data)
         per_member[member_id].append(lot)
     emails = dict(session.execute(select(Member.id, Member.email).where(Member.id.in_(list(per_member)))).all())
-    uow.commit()
+    uow.commit(announced)
     # Mail after the commit: SMTP sends at once, and a failed commit must not have told anyone.
     for member_id, lots in per_member.items():
         email = emails.get(member_id)
@@ -126,5 +126,4 @@ def notify_expiring_points(
             lines = "\n".join(f"- {lot.points_remaining} points on {lot.expires_at:%d %B %Y}" for lot in lots)
             body = f"Some of your points expire soon:\n{lines}\n\nSpend them in the rewards boutique before then."
             mail.send(session, to=email, subject="Your points expire soon", body=body, now=now)
-    uow.commit()
-    return announced
+    return uow.commit(announced)

@@ -61,7 +61,7 @@ def request_link(uow: UnitOfWork, *, email: str, client: str, secret_key: str, l
     session.add(SignInLink(id=link_id, email=email, client=client, created_at=now))
     # The link row is what the rate limits count: it is committed before the mail is
     # sent, so that a mail server that fails (and raises) still counts the attempt.
-    uow.commit()
+    uow.commit(link_id)
     url = link_url(_serializer(secret_key, now).dumps(link_id))
     minutes = SIGN_IN_LINK_TTL_S // 60
     body = (
@@ -69,7 +69,7 @@ def request_link(uow: UnitOfWork, *, email: str, client: str, secret_key: str, l
         "If you did not ask for it, ignore this mail."
     )
     mail.send(session, to=email, subject="Your sign-in link", body=body, now=now)
-    uow.commit()
+    uow.commit(link_id)
 
 
 def use_link(uow: UnitOfWork, *, token: str, secret_key: str) -> tuple[int, int]:
@@ -100,9 +100,7 @@ def use_link(uow: UnitOfWork, *, token: str, secret_key: str) -> tuple[int, int]
         profile = MemberProfile(member_id=member_id, offers_consent=False, session_epoch=0)
         session.add(profile)
         session.flush()
-    epoch = profile.session_epoch
-    uow.commit()
-    return member_id, epoch
+    return uow.commit((member_id, profile.session_epoch))
 
 
 def session_member(session: Session, member_id: int, epoch: int) -> Member | None:
@@ -128,4 +126,4 @@ def end_sessions(uow: UnitOfWork, member_id: int) -> None:
         .where(MemberProfile.member_id == member_id)
         .values(session_epoch=MemberProfile.session_epoch + 1)
     )
-    uow.commit()
+    uow.commit(member_id)

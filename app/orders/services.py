@@ -13,6 +13,7 @@ from app.merchants.models import MerchantTerms
 from app.orders.errors import CurrencyNotAccepted, OrderNotFound, RefundExceedsOrder
 from app.orders.models import Order, Refund
 from app.orders.schemas import OrderSchema, RefundSchema
+from app.rows import one_or_raise
 from app.unit_of_work import UnitOfWork
 
 _ORDER_SCHEMA = OrderSchema()
@@ -160,12 +161,7 @@ def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: 
 
 def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_update: bool = False) -> Order:
     query = select(Order).where(Order.merchant_id == merchant.id, Order.order_id == order_id)
-    if for_update:
-        query = query.with_for_update()
-    order = session.execute(query).scalar_one_or_none()
-    if order is None:
-        raise OrderNotFound(order_id)
-    return order
+    return one_or_raise(session, query, OrderNotFound(order_id), for_update=for_update)
 
 
 def _order_view(order: Order, points: ledger.MemberPoints) -> dict:

@@ -91,7 +91,7 @@ def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
     for commission in due:
         commission.status = "paid"
         commission.payout_id = payout.id
-        events.announce(session, commission, "commission.paid", now=now)
+        events.announce(uow, commission, "commission.paid")
     return uow.commit(_PAYOUT_SCHEMA.dump(payout))
 
 

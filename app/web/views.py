@@ -162,7 +162,7 @@ def redeem(item_id: int):
 
 
 def _redeem_again(item_id: int, form: dict, errors: dict, status: int):
-    unit_of_work.current().rollback()
+    unit_of_work.current().discard()
     try:
         shelf = shop.item(db.session, item_id, now=unit_of_work.current().now)
     except DomainError:

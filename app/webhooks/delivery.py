@@ -224,4 +224,4 @@ def record(uow: UnitOfWork, claimed: Claimed, result: Result, *, finished_at: da
     if status != "pending":
         values["finished_at"] = finished_at
     session.execute(update(_D).where(_D.c.id == claimed.delivery_id, _D.c.attempts == claimed.number).values(**values))
-    uow.commit()
+    uow.commit(status)

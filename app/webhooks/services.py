@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX, WEBHOOK_SECRET_GRACE_S
 from app.locks import serialize
 from app.pagination import Page, paginate
+from app.rows import one_or_raise
 from app.unit_of_work import UnitOfWork
 from app.webhooks.errors import EndpointLimit, EndpointNotFound, EventsNotInCatalog, InsecureUrl
 from app.webhooks.models import OWNER_KINDS, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -282,12 +283,7 @@ def _endpoint_of(session: Session, owner: Owner, endpoint_id: int, *, for_update
         WebhookEndpoint.owner_kind == owner.kind,
         WebhookEndpoint.owner_id == owner.id,
     )
-    if for_update:
-        query = query.with_for_update()
-    endpoint = session.execute(query).scalar_one_or_none()
-    if endpoint is None:
-        raise EndpointNotFound(endpoint_id)
-    return endpoint
+    return one_or_raise(session, query, EndpointNotFound(endpoint_id), for_update=for_update)
 
 
 def _view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict:

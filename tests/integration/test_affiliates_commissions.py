@@ -313,9 +313,8 @@ def test_the_job_approves_only_commissions_whose_hold_has_ended_and_is_idempoten
 
     def run(now) -> None:
         with UnitOfWork(Session(engine), now=now) as uow:
-            while job(uow):
-                uow.commit()
-            uow.commit()
+            while uow.commit(job(uow)):
+                pass
 
     run(utcnow() + timedelta(days=29))
     assert (

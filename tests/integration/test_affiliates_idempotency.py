@@ -272,7 +272,7 @@ def test_the_decision_services_run_in_a_unit_of_work(app, client, engine, world)
             commissions.reject(uow, merchant, rejected_id, "No.", key=key)
         with pytest.raises(CommissionNotPending):
             commissions.reject(uow, merchant, approved_id, "No.")
-        uow.rollback()
+        uow.discard()
         rejected = commissions.reject(uow, merchant, rejected_id, "No.")
 
         assert first["status"] == "approved" and replay == first and uow.replayed
@@ -299,7 +299,7 @@ def test_a_refused_bulk_in_a_unit_of_work_changes_nothing(app, client, engine, w
         items = [{"id": pending, "action": "approve", "reason": None}, {"id": 999_999_999, "action": "approve"}]
         with pytest.raises(BulkRefused) as refused:
             commissions.bulk(uow, merchant, items)
-        uow.rollback()
+        uow.discard()
 
         assert refused.value.errors == {"1": ["No commission 999999999 of yours."]}
         assert session.get(Commission, pending).status == "pending"

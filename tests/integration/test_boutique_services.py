@@ -138,8 +138,9 @@ def test_fulfilling_spends_the_points_once_and_announces_it_once(engine, world):
 
     for _ in range(2):
         with unit(engine) as uow:
-            done = boutique.fulfil_redemption(uow, terms(merchant), int(placed["id"]), tracking_reference="T-1")
-            uow.commit()
+            done = uow.commit(
+                boutique.fulfil_redemption(uow, terms(merchant), int(placed["id"]), tracking_reference="T-1")
+            )
             assert (done.status, done.tracking_reference) == ("fulfilled", "T-1")
 
     assert (points_of(engine, member_id).balance, points_of(engine, member_id).pending) == (40, 0)
@@ -152,8 +153,7 @@ def test_cancelling_returns_the_points_and_the_unit_once(engine, world):
 
     for _ in range(2):
         with unit(engine) as uow:
-            done = boutique.cancel_redemption(uow, terms(merchant), int(placed["id"]), reason="Broken")
-            uow.commit()
+            done = uow.commit(boutique.cancel_redemption(uow, terms(merchant), int(placed["id"]), reason="Broken"))
             assert (done.status, done.cancel_reason) == ("cancelled", "Broken")
 
     assert stock_of(engine, item["id"]) == 3
@@ -165,8 +165,7 @@ def test_a_cancelled_redemption_cannot_be_fulfilled_nor_another_merchants(engine
     merchant, item, member_id = world
     placed, _ = place(engine, member_id, item["id"])
     with unit(engine) as uow:
-        boutique.cancel_redemption(uow, terms(merchant), int(placed["id"]), reason="Broken")
-        uow.commit()
+        uow.commit(boutique.cancel_redemption(uow, terms(merchant), int(placed["id"]), reason="Broken"))
 
     with unit(engine) as uow, pytest.raises(RedemptionResolved, match="cancelled"):
         boutique.fulfil_redemption(uow, terms(merchant), int(placed["id"]), tracking_reference=None)

@@ -106,7 +106,9 @@ def test_the_ledger_and_the_sdk_stand_apart():
                 assert name.split(".")[0] not in forbidden, f"{path.relative_to(ROOT)}:{line} imports {name}"
 
 
-_COMMIT = re.compile(r"\.(commit|rollback)\(")
+# A session's commit or rollback, or any bare ``.commit()``/``.rollback()``: the unit's
+# own verbs are ``commit(answer)`` and ``discard()``.
+_COMMIT = re.compile(r"\.(commit|rollback)\(\)|session\(?\)?\.(commit|rollback)\(")
 
 
 def test_only_the_unit_of_work_commits_or_rolls_back():
