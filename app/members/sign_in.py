@@ -92,7 +92,10 @@ def use_link(uow: UnitOfWork, *, token: str, secret_key: str) -> tuple[int, int]
         .values(used_at=now)
     ).rowcount
     if spent != 1:
-        raise UsedLink()
+        # The signature admits a link of exactly the age limit; the row does not. Say
+        # which rule refused it: a used link, or one that reached its age.
+        used_at = session.execute(select(_LINKS.c.used_at).where(_LINKS.c.id == link_id)).scalar_one_or_none()
+        raise UsedLink() if used_at is not None else ExpiredLink()
     email = session.execute(select(_LINKS.c.email).where(_LINKS.c.id == link_id)).scalar_one()
     member_id = find_or_create_member(session, email, now=now)
     profile = session.get(MemberProfile, member_id)

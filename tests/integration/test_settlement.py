@@ -3,7 +3,7 @@ commission paid once) and merchant statements read from the ledger."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -471,6 +471,19 @@ def test_an_idempotency_key_replays_a_statement_and_refuses_another_request(clie
     assert other.get_json()["type"] == "/problems/idempotency-conflict"
     with Session(engine) as session:
         assert len(session.execute(select(Statement).where(Statement.merchant_id == int(merchant["id"]))).all()) == 1
+
+
+def test_a_statement_retried_with_the_same_instant_in_another_offset_replays(client, admin_headers, merchant):
+    path = f"/v1/merchants/{merchant['id']}/statements"
+    headers = {**admin_headers, "Idempotency-Key": unique("key")}
+    end = utcnow()
+
+    first = client.post(path, json={"period_end": end.isoformat()}, headers=headers)
+    paris = end.astimezone(timezone(timedelta(hours=2))).isoformat()
+    again = client.post(path, json={"period_end": paris}, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json() == first.get_json()
 
 
 def test_a_statement_key_is_refused_for_another_merchant(client, engine, admin_headers, new_merchant):

@@ -199,7 +199,7 @@ def test_a_sign_in_link_works_while_younger_than_fifteen_minutes(app, engine, ag
             )
             assert member_id > 0
         else:
-            with pytest.raises(LinkRefused):
+            with pytest.raises(LinkRefused, match="expired"):
                 sign_in.use_link(
                     UnitOfWork(session, now=sent_at + age), token=token, secret_key="time-limit-test-secret"
                 )
