@@ -183,14 +183,16 @@ def problem_response(error: BaseException) -> Response:
     body = {"type": f"/problems/{name}", "title": found.title, "status": found.status, "detail": detail}
     if errors:
         body["errors"] = errors
-    response = Response(json.dumps(body), status=found.status, mimetype=PROBLEM_MIME)
-    headers = (getattr(error, "data", None) or {}).get("headers") if isinstance(error, HTTPException) else None
+    return _with_router_headers(Response(json.dumps(body), status=found.status, mimetype=PROBLEM_MIME), error)
+
+
+def _with_router_headers(response: Response, error: BaseException) -> Response:
+    """The router's and webargs' own headers (``Allow`` on a 405) stay on the answer."""
     if isinstance(error, HTTPException):
-        # The router's own headers (Allow on a 405) stay on the answer.
-        headers = {**dict(error.get_headers()), **(headers or {})}
-        headers.pop("Content-Type", None)
-    for name_, value in (headers or {}).items():
-        response.headers[name_] = value
+        extra = (getattr(error, "data", None) or {}).get("headers") or {}
+        for name, value in {**dict(error.get_headers()), **extra}.items():
+            if name.lower() != "content-type":
+                response.headers[name] = value
     return response
 
 
@@ -224,7 +226,7 @@ def answer_error(error: BaseException) -> Response:
     if request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/") or not _page:
         return problem_response(error)
     _name, found, detail, _errors = problem_of(error)
-    return _page[0](found.status, found.title, detail)
+    return _with_router_headers(_page[0](found.status, found.title, detail), error)
 
 
 def register(app: Flask, *, page: PageRenderer) -> None:

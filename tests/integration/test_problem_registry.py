@@ -87,3 +87,9 @@ def test_an_unknown_page_is_an_html_404(client, path):
     response = client.get(path)
     assert (response.status_code, response.mimetype) == (404, "text/html")
     assert b"<html" in response.data.lower()
+
+
+def test_a_wrong_method_on_a_page_is_an_html_405_with_allow(client):
+    response = client.delete("/signin")
+    assert (response.status_code, response.mimetype) == (405, "text/html")
+    assert "GET" in response.headers["Allow"]
