@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,9 +20,19 @@ SCOPE_LENGTH_MAX = 64
 
 
 def request_fingerprint(request: Any) -> str:
-    """A stable hash of a JSON-able request (key order does not matter)."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    """A stable hash of a JSON-able request (key order does not matter; an aware
+    datetime counts as its instant, whatever offset it was written with)."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=_canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # not representable in UTC: the caller refuses it on its own terms
+            pass
+    return str(value)
 
 
 def claim_request(session: Session, scope: str, key: str, request_hash: str) -> dict | None:

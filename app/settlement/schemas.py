@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC
-
 import marshmallow as ma
 from marshmallow import validate
 
@@ -51,16 +49,6 @@ class StatementCreateSchema(StrictSchema):
             "The period starts where the previous statement ended."
         },
     )
-
-    @ma.post_load
-    def _in_utc(self, data: dict, **_kwargs) -> dict:
-        # One instant is one request, whatever offset it was written with (the
-        # Idempotency-Key fingerprint is taken over this loaded form).
-        try:
-            data["period_end"] = data["period_end"].astimezone(UTC)
-        except OverflowError:
-            raise ma.ValidationError("Out of range.", "period_end") from None
-        return data
 
 
 class StatementLineSchema(ma.Schema):
