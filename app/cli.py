@@ -12,12 +12,10 @@ from collections.abc import Callable
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy.orm import Session
 
 import ledger
 from app import unit_of_work
 from app.constants import WORKER_JOBS_INTERVAL_S, WORKER_POLL_INTERVAL_S
-from app.extensions import db
 from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
 
@@ -29,7 +27,7 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 @ledger_cli.command("verify")
 def verify_command():
     """Check every ledger rule and the hash chain; exit 1 on any violation."""
-    with unit_of_work.unit(_session, read_only=True) as uow:
+    with unit_of_work.unit(read_only=True) as uow:
         report = ledger.verify(uow.session)
     for violation in report.violations:
         click.echo(f"VIOLATION {violation}", err=True)
@@ -50,10 +48,6 @@ def seal_command():
     while sealed := seal_now(wait=True):
         total += sealed
     click.echo(f"sealed {total} entries")
-
-
-def _session() -> Session:
-    return Session(db.engine)
 
 
 # Each job does one batch in the unit at ``uow.now`` and returns how much it did (0: nothing left).
@@ -104,7 +98,7 @@ def run_batches(job: Job, uow: UnitOfWork, *, stop: threading.Event | None = Non
 @click.argument("name", type=click.Choice(sorted(JOBS)))
 def run_job(name: str):
     """Run job NAME until it has nothing left to do."""
-    with unit_of_work.unit(_session) as uow:
+    with unit_of_work.unit() as uow:
         total = run_batches(JOBS[name], uow)
     click.echo(f"{name}: {total}")
 
@@ -115,7 +109,7 @@ def demo_seed(base_url: str):
     """Fill an empty database with two merchants and members with history."""
     from app.demo import seed
 
-    with unit_of_work.unit(_session) as uow:
+    with unit_of_work.unit() as uow:
         seed(uow, base_url=base_url, echo=click.echo)
 
 
@@ -165,7 +159,7 @@ WORKER_LOOP_JOB = "deliver-webhooks"
 def _drain(name: str, stop: threading.Event) -> int:
     """Run job NAME until it has nothing left or the worker stops; errors are logged, not fatal."""
     try:
-        with unit_of_work.unit(_session) as uow:
+        with unit_of_work.unit() as uow:
             return run_batches(JOBS[name], uow, stop=stop)
     except Exception:
         logging.getLogger(__name__).exception("job %s failed; the worker carries on", name)

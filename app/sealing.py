@@ -11,7 +11,6 @@ import threading
 import time
 
 from flask import Flask, request
-from sqlalchemy.orm import Session
 
 import ledger
 from app import unit_of_work
@@ -24,7 +23,7 @@ _last_seal_s = 0.0
 
 def seal_now(*, wait: bool) -> int:
     """Seal one batch of committed entries in a unit of its own; returns how many."""
-    with unit_of_work.unit(lambda: Session(db.engine)) as uow:
+    with unit_of_work.unit() as uow:
         return uow.commit(ledger.seal(uow.session, wait=wait))
 
 

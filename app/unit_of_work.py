@@ -147,14 +147,21 @@ class UnitOfWork:
 
 
 @contextmanager
-def unit(session_factory: Callable[[], Session], *, read_only: bool = False) -> Iterator[UnitOfWork]:
-    """A unit of work outside a request (a job, a CLI command), on a session of its own."""
+def unit(session_factory: Callable[[], Session] | None = None, *, read_only: bool = False) -> Iterator[UnitOfWork]:
+    """A unit of work outside a request (a job, a CLI command), on a session of its own
+    (by default on the app's engine; needs an app context)."""
     token = _read_only.set(read_only)
     try:
-        with UnitOfWork(session_factory()) as uow:
+        with UnitOfWork(session_factory() if session_factory else _engine_session()) as uow:
             yield uow
     finally:
         _read_only.reset(token)
+
+
+def _engine_session() -> Session:
+    from app.extensions import db
+
+    return Session(db.engine)
 
 
 def current() -> UnitOfWork:

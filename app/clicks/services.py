@@ -145,15 +145,12 @@ class ClickState:
                 return 0
             try:
                 with self.app.app_context():
-                    from app.extensions import db
-
-                    with unit_of_work.unit(lambda: Session(db.engine)) as uow:
+                    with unit_of_work.unit() as uow:
                         _write(uow.session, buffered)
-                        uow.commit(len(buffered))
+                        return uow.commit(sum(bucket.clicks for bucket in buffered.values()))
             except Exception:
                 self._merge_back(buffered)
                 raise
-            return sum(bucket.clicks for bucket in buffered.values())
 
     def _merge_back(self, buffered: dict[tuple[int, datetime], _Bucket]) -> None:
         with self._buffer_lock:

@@ -162,7 +162,7 @@ COMMISSION_EVENTS = ("commission.created", "commission.approved", "commission.re
 
 
 def subscribe_affiliate(app, affiliate_id: str, events) -> str:
-    with app.app_context(), unit_of_work.unit(lambda: Session(db.engine)) as uow:
+    with app.app_context(), unit_of_work.unit() as uow:
         created = webhooks.create_endpoint(
             uow,
             webhooks.Owner("affiliate", int(affiliate_id)),
