@@ -7,16 +7,6 @@ from datetime import datetime
 from app.errors import Invalid, NotFound
 
 
-class AffiliateNotFound(NotFound):
-    def __init__(self, affiliate_id: int):
-        super().__init__(f"No affiliate {affiliate_id}.")
-
-
-class MerchantNotFound(NotFound):
-    def __init__(self, merchant_id: int):
-        super().__init__(f"No merchant {merchant_id}.")
-
-
 class StatementNotFound(NotFound):
     def __init__(self, statement_id: int):
         super().__init__(f"No statement {statement_id} of yours.")

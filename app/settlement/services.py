@@ -14,15 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from app.affiliates.models import Affiliate
+from app.affiliates.services import get_affiliate
 from app.commissions import events
 from app.commissions.models import Commission
 from app.locks import serialize
 from app.merchants.models import Merchant
+from app.merchants.services import get_merchant
 from app.pagination import Page, paginate
 from app.settlement.errors import (
-    AffiliateNotFound,
-    MerchantNotFound,
     NothingToPay,
     PeriodAlreadyClosed,
     PeriodNotClosed,
@@ -39,13 +38,6 @@ _STATEMENT_SCHEMA = StatementSchema()
 # ----------------------------------------------------------------- payouts
 
 
-def _affiliate(session: Session, affiliate_id: int) -> Affiliate:
-    affiliate = session.get(Affiliate, affiliate_id)
-    if affiliate is None:
-        raise AffiliateNotFound(affiliate_id)
-    return affiliate
-
-
 def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
     """Pay an affiliate every approved, unpaid commission in one currency (negative
     adjustments included), and commit; returns the answer.
@@ -58,7 +50,7 @@ def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
     if stored is not None:
         return stored
     session, now = uow.session, uow.now
-    affiliate = _affiliate(session, affiliate_id)
+    affiliate = get_affiliate(session, affiliate_id)
     # One payout at a time per affiliate: commissions are read, then marked paid.
     serialize(session, f"payouts:a{affiliate.id}")
     due = _due_commissions(session, affiliate.id, data["currency"])
@@ -118,7 +110,7 @@ def list_payouts(session: Session, affiliate_id: int, *, limit: int, cursor: str
 
 def list_payouts_of(session: Session, affiliate_id: int, *, limit: int, cursor: str | None) -> Page:
     """The operator's view: 404 for an unknown affiliate."""
-    _affiliate(session, affiliate_id)
+    get_affiliate(session, affiliate_id)
     return list_payouts(session, affiliate_id, limit=limit, cursor=cursor)
 
 
@@ -127,13 +119,6 @@ def list_payouts_of(session: Session, affiliate_id: int, *, limit: int, cursor: 
 _POINTS_KINDS = ("earn", "clawback")
 _COMMISSION_KIND = "commission"
 _REWARD_KIND = "redeem"
-
-
-def _merchant(session: Session, merchant_id: int) -> Merchant:
-    merchant = session.get(Merchant, merchant_id)
-    if merchant is None:
-        raise MerchantNotFound(merchant_id)
-    return merchant
 
 
 def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, close_delay_s: int) -> Statement:
@@ -145,7 +130,7 @@ def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, 
     ``close_delay_s`` in the past, so that no transaction still open can add an
     entry dated inside the closed period. Emits ``statement.issued``."""
     session, now = uow.session, uow.now
-    merchant = _merchant(session, merchant_id)
+    merchant = get_merchant(session, merchant_id)
     try:
         period_end = period_end.astimezone(UTC)
     except OverflowError:
@@ -219,7 +204,7 @@ def list_statements(session: Session, merchant_id: int, *, limit: int, cursor: s
 
 def list_statements_of(session: Session, merchant_id: int, *, limit: int, cursor: str | None) -> Page:
     """The operator's view: 404 for an unknown merchant."""
-    _merchant(session, merchant_id)
+    get_merchant(session, merchant_id)
     return list_statements(session, merchant_id, limit=limit, cursor=cursor)
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
+from app.affiliates.errors import AffiliateNotFound
 from app.commissions.models import Commission
 from app.settlement import services
-from app.settlement.errors import AffiliateNotFound, NothingToPay
+from app.settlement.errors import NothingToPay
 from app.settlement.models import Payout, Statement
 from app.unit_of_work import IdempotencyKeyReused, UnitOfWork
 from ledger import accounts
