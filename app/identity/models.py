@@ -14,29 +14,29 @@ from app.extensions import db
 from ledger import BigId, UTCDateTime
 
 
-class ApiKey(db.Model):
+class _KeyColumns:
+    """What every key row holds beside its owner: the display prefix, the hash, its life."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(_KeyColumns, db.Model):
     """A merchant's API key."""
 
     __tablename__ = "api_keys"
     __table_args__ = (Index("ix_api_keys_merchant", "merchant_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AffiliateKey(db.Model):
+class AffiliateKey(_KeyColumns, db.Model):
     """An affiliate's API key."""
 
     __tablename__ = "affiliate_keys"
     __table_args__ = (Index("ix_affiliate_keys_affiliate", "affiliate_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     affiliate_id: Mapped[int] = mapped_column(ForeignKey("affiliates.id"))
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
