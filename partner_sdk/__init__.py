@@ -3,7 +3,8 @@
 Standard library only. Start with ``MerchantClient`` (or ``AffiliateClient``
 with an affiliate key), ideally in a ``with`` block so its keep-alive
 connections are closed; verify webhook deliveries with ``verify_webhook``; keep
-affiliate click tokens with ``partner_sdk.click_capture.ClickCapture``. Answers
+affiliate click tokens with ``partner_sdk.click_capture.ClickCapture``; check
+the ledger's signed transparency log with ``partner_sdk.transparency``. Answers
 are typed and strict: an answer that breaks the contract raises
 ``UnexpectedAnswer`` naming the field.
 """
@@ -20,20 +21,27 @@ from partner_sdk.answers import (
     CodesAdded,
     Commission,
     CommissionBrief,
+    ConsistencyProof,
     CreatedCatalogItem,
     CreatedWebhookEndpoint,
+    EntryProof,
     Lead,
+    LedgerEntry,
+    LedgerPosting,
     Link,
+    LogEntry,
     Member,
     OrderResult,
     Payout,
     Program,
+    PublicKey,
     Redemption,
     RefundResult,
     Report,
     ReportRow,
     Statement,
     StatementLine,
+    TreeHead,
     VoucherRedemption,
     WebhookAttempt,
     WebhookEndpoint,
@@ -47,6 +55,7 @@ from partner_sdk.errors import (
     LoyaltyError,
     NotFound,
     NotFoundError,
+    ProofError,
     RateLimited,
     RateLimitedError,
     ServerError,
@@ -58,6 +67,17 @@ from partner_sdk.errors import (
 )
 from partner_sdk.merchant import BulkDecision, MerchantClient
 from partner_sdk.pagination import Page, iterate_pages
+from partner_sdk.transparency import (
+    EMPTY_ROOT,
+    decode_canonical,
+    leaf_hash,
+    node_hash,
+    root_from_inclusion,
+    signed_bytes,
+    verify_consistency,
+    verify_inclusion,
+    verify_tree_head,
+)
 from partner_sdk.webhooks import WebhookEvent, sign_webhook, verify_webhook
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -77,6 +97,7 @@ AFFILIATE_EVENT_TYPES: tuple[str, ...] = tuple(event for event in EVENT_TYPES if
 
 __all__ = [
     "AFFILIATE_EVENT_TYPES",
+    "EMPTY_ROOT",
     "EVENT_TYPES",
     "AffiliateClient",
     "Application",
@@ -92,10 +113,15 @@ __all__ = [
     "Conflict",
     "ConflictError",
     "ConnectionFailed",
+    "ConsistencyProof",
     "CreatedCatalogItem",
     "CreatedWebhookEndpoint",
+    "EntryProof",
     "Lead",
+    "LedgerEntry",
+    "LedgerPosting",
     "Link",
+    "LogEntry",
     "LoyaltyError",
     "Member",
     "MerchantClient",
@@ -105,6 +131,8 @@ __all__ = [
     "Page",
     "Payout",
     "Program",
+    "ProofError",
+    "PublicKey",
     "RateLimited",
     "RateLimitedError",
     "Redemption",
@@ -115,6 +143,7 @@ __all__ = [
     "Statement",
     "StatementLine",
     "TransportError",
+    "TreeHead",
     "UnexpectedAnswer",
     "ValidationError",
     "VoucherRedemption",
@@ -125,8 +154,16 @@ __all__ = [
     "__version__",
     "click_token_from_cookie_header",
     "click_token_from_environ",
+    "decode_canonical",
     "error_from_response",
     "iterate_pages",
+    "leaf_hash",
+    "node_hash",
+    "root_from_inclusion",
     "sign_webhook",
+    "signed_bytes",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_tree_head",
     "verify_webhook",
 ]

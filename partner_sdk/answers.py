@@ -25,20 +25,27 @@ __all__ = [
     "CodesAdded",
     "Commission",
     "CommissionBrief",
+    "ConsistencyProof",
     "CreatedCatalogItem",
     "CreatedWebhookEndpoint",
+    "EntryProof",
     "Lead",
+    "LedgerEntry",
+    "LedgerPosting",
     "Link",
+    "LogEntry",
     "Member",
     "OrderResult",
     "Payout",
     "Program",
+    "PublicKey",
     "Redemption",
     "RefundResult",
     "Report",
     "ReportRow",
     "Statement",
     "StatementLine",
+    "TreeHead",
     "VoucherRedemption",
     "WebhookAttempt",
     "WebhookEndpoint",
@@ -403,4 +410,89 @@ class Statement(Answer):
     period_end: str
     lines: list[StatementLine]
     created_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TreeHead(Answer):
+    """A signed head of the ledger's transparency log: the root of its first `tree_size` leaves at `timestamp`.
+
+    `timestamp` is Unix milliseconds; `signature` is the base64 Ed25519 signature,
+    by the key `key_id`, of ``partner_sdk.transparency.signed_bytes(tree_size,
+    timestamp, root_hash)``: check it with ``verify_tree_head``.
+    """
+
+    tree_size: int
+    root_hash: str
+    timestamp: int
+    key_id: str
+    signature: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PublicKey(Answer):
+    """A key the log signs its tree heads with: the base64 of its 32 raw Ed25519 bytes; `retired_at` once retired."""
+
+    key_id: str
+    public_key: str
+    retired_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ConsistencyProof(Answer):
+    """RFC 9162 PROOF(first, second): the hashes showing the tree of size `second` extends the one of size `first`."""
+
+    first: int
+    second: int
+    proof: list[str]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LedgerPosting(Answer):
+    """One line of a journal entry: a signed `amount` on an account, in points for PTS, in cents for a currency."""
+
+    account: str
+    asset: str
+    amount: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LedgerEntry(Answer):
+    """A journal entry of the ledger: its postings sum to zero per asset; `reverses_entry_id` when it undoes one."""
+
+    id: str
+    kind: str
+    ref: str
+    memo: str
+    created_at: str
+    reverses_entry_id: str | None
+    postings: list[LedgerPosting]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LogEntry(Answer):
+    """One of your journal entries as a leaf of the log: `canonical` (base64) holds the bytes the leaf hashes."""
+
+    leaf_index: int
+    leaf_hash: str
+    canonical: str = field(repr=False)
+    entry: LedgerEntry = field()
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class EntryProof(Answer):
+    """The RFC 9162 inclusion proof (PATH) of one of your entries' leaf in the tree of size `tree_size`."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    canonical: str = field(repr=False)
+    entry: LedgerEntry = field()
+    proof: list[str] = field()
     raw: dict[str, Any] = field(repr=False, compare=False)

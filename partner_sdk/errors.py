@@ -17,6 +17,7 @@ __all__ = [
     "LoyaltyError",
     "NotFound",
     "NotFoundError",
+    "ProofError",
     "RateLimited",
     "RateLimitedError",
     "ServerError",
@@ -112,6 +113,14 @@ class UnexpectedAnswer(LoyaltyError):
 
 class WebhookSignatureError(ValueError):
     """A webhook delivery failed verification: bad signature, malformed header or stale timestamp."""
+
+
+class ProofError(ValueError):
+    """A transparency-log value the SDK cannot compute with: malformed hex or base64, or a proof that does not fit.
+
+    Raised by the functions of ``partner_sdk.transparency`` that compute a
+    hash or decode an entry; its ``verify_*`` functions answer False instead.
+    """
 
 
 # The names of the first release, kept so existing integrations keep working.
