@@ -4,7 +4,8 @@ Standard library only. Start with ``MerchantClient`` (or ``AffiliateClient``
 with an affiliate key), ideally in a ``with`` block so its keep-alive
 connections are closed; verify webhook deliveries with ``verify_webhook``; keep
 affiliate click tokens with ``partner_sdk.click_capture.ClickCapture``; check
-the ledger's signed transparency log with ``partner_sdk.transparency``. Answers
+the ledger's signed transparency log with ``partner_sdk.transparency`` (or run
+``python -m partner_sdk.audit``). Answers
 are typed and strict: an answer that breaks the contract raises
 ``UnexpectedAnswer`` naming the field.
 """

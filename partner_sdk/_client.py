@@ -1,4 +1,4 @@
-"""What the merchant and the affiliate clients share: the transport, answer building, webhook endpoints."""
+"""What the merchant and the affiliate clients share: transport, answer building, webhooks, the ledger's log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from typing import Any, Self, TypeVar
 
 from partner_sdk._build import Answer, build
 from partner_sdk._transport import Query, Transport
-from partner_sdk.answers import CreatedWebhookEndpoint, WebhookAttempt, WebhookEndpoint
+from partner_sdk.answers import (
+    ConsistencyProof,
+    CreatedWebhookEndpoint,
+    EntryProof,
+    LogEntry,
+    PublicKey,
+    TreeHead,
+    WebhookAttempt,
+    WebhookEndpoint,
+)
 from partner_sdk.errors import UnexpectedAnswer
 from partner_sdk.pagination import Page, iterate_pages
 
@@ -179,6 +188,45 @@ class Client:
     def iter_webhook_attempts(self, endpoint_id: str, *, page_size: int | None = None) -> Iterator[WebhookAttempt]:
         """Every delivery attempt to an endpoint, page after page."""
         return iterate_pages(lambda cursor: self.list_webhook_attempts(endpoint_id, limit=page_size, cursor=cursor))
+
+    # The ledger's transparency log: any key may read the heads and prove its own entries
+
+    def tree_head(self) -> TreeHead:
+        """The log's newest signed tree head (tree_size 0 and ``EMPTY_ROOT`` before anything is logged)."""
+        return self._one(TreeHead, "GET", "/v1/ledger/tree-head")
+
+    def list_tree_heads(self, *, limit: int | None = None, cursor: str | None = None) -> Page[TreeHead]:
+        """One page of the log's signed tree heads, newest first."""
+        return self._page(TreeHead, "/v1/ledger/tree-heads", {"limit": limit, "cursor": cursor})
+
+    def iter_tree_heads(self, *, page_size: int | None = None) -> Iterator[TreeHead]:
+        """Every signed tree head, newest first, page after page."""
+        return iterate_pages(lambda cursor: self.list_tree_heads(limit=page_size, cursor=cursor))
+
+    def public_keys(self) -> list[PublicKey]:
+        """The keys the log signs its tree heads with, retired ones included."""
+        status, data = self._http.request("GET", "/v1/ledger/public-keys")
+        return list_of(PublicKey, data, status, "PublicKeys")
+
+    def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
+        """The proof that the tree of size `second` extends the one of size `first` (``verify_consistency``)."""
+        query = {"first": first, "second": second}
+        return self._one(ConsistencyProof, "GET", "/v1/ledger/consistency", query=query)
+
+    def entry_proof(self, entry_id: int | str, *, tree_size: int | None = None) -> EntryProof:
+        """The inclusion proof of one of your entries in the tree of `tree_size` (default: the newest head's)."""
+        path = f"/v1/ledger/entries/{quote(entry_id)}/proof"
+        return self._one(EntryProof, "GET", path, query={"tree_size": tree_size})
+
+    def list_log_entries(self, *, after: int | str | None = None, limit: int | None = None) -> Page[LogEntry]:
+        """One page of your journal entries as log leaves, by leaf index, after leaf `after` (limit 1..500)."""
+        return self._page(LogEntry, "/v1/ledger/entries", {"after": after, "limit": limit})
+
+    def iter_log_entries(self, *, after: int | str | None = None, page_size: int | None = None) -> Iterator[LogEntry]:
+        """Every entry of yours after leaf `after`, page after page (a page's `next_cursor` is the next `after`)."""
+        return iterate_pages(
+            lambda cursor: self.list_log_entries(after=after if cursor is None else cursor, limit=page_size)
+        )
 
 
 def page_of(answer: type[A], data: dict[str, Any], status: int) -> Page[A]:

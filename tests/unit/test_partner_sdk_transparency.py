@@ -494,11 +494,11 @@ def test_without_cryptography_verify_tree_head_names_the_extra_to_install(monkey
         verify_tree_head(head(), base64.b64encode(b"\x00" * 32).decode())
 
 
-def test_the_sdk_imports_without_cryptography():
+def test_the_sdk_and_its_audit_import_without_cryptography():
     script = (
         "import sys\n"
         "sys.modules['cryptography'] = None\n"
-        "import partner_sdk, partner_sdk.transparency\n"
+        "import partner_sdk, partner_sdk.audit, partner_sdk.transparency\n"
         "assert partner_sdk.verify_inclusion(0, 1, partner_sdk.leaf_hash(b''), [], partner_sdk.leaf_hash(b''))\n"
     )
     checked = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
