@@ -22,9 +22,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import cli, errors, sealing, unit_of_work
     from app.extensions import db, migrate
     from app.identity.auth import public
+    from app.transparency import services as transparency
     from app.web import views as web
     from app.webhooks import services as webhook_services
 
+    transparency.configure(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     _register_json_api(app)
@@ -57,6 +59,7 @@ def _register_json_api(app: Flask) -> None:
     from app.merchants.views import blp as merchants_blp
     from app.orders.views import blp as orders_blp
     from app.settlement.views import blp as settlement_blp
+    from app.transparency.views import blp as transparency_blp
     from app.webhooks.views import blp as webhooks_blp
 
     api = errors.ProblemApi()
@@ -82,6 +85,7 @@ def _register_json_api(app: Flask) -> None:
         links_blp,
         commissions_blp,
         settlement_blp,
+        transparency_blp,
     )
     for blp in json_api:
         api.register_blueprint(blp)

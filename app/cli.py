@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import secrets
 import signal
 import sys
 import threading
@@ -41,13 +43,31 @@ def verify_command():
 
 @ledger_cli.command("seal")
 def seal_command():
-    """Seal every committed entry into the hash chain."""
+    """Seal every committed entry into the hash chain and the log (signing a head when one is due)."""
     from app.sealing import seal_now
 
     total = 0
     while sealed := seal_now(wait=True):
         total += sealed
     click.echo(f"sealed {total} entries")
+
+
+@ledger_cli.command("sign")
+def sign_command():
+    """Seal what is left and sign a tree head now (unless the newest covers the whole tree)."""
+    from app.transparency.services import head_now
+
+    with unit_of_work.unit() as uow:
+        head = uow.commit(head_now(uow))
+    click.echo(f"tree head: size {head.tree_size}, root {head.root_hash}, key {head.key_id}")
+
+
+@ledger_cli.command("keygen")
+def keygen_command():
+    """Print a new random LEDGER_SIGNING_KEY (base64 of a 32-byte Ed25519 seed) and its key id."""
+    seed = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    click.echo(f"LEDGER_SIGNING_KEY={seed}")
+    click.echo(f"# key id {ledger.Signer.from_base64(seed).key_id}; keep the seed secret")
 
 
 # Each job does one batch in the unit at ``uow.now`` and returns how much it did (0: nothing left).
@@ -59,7 +79,14 @@ JOBS: dict[str, Job] = {
     "deliver-webhooks": deliver_due,
     "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
+    "seal-ledger": lambda uow: _transparency().seal_and_sign(uow, wait=True),
 }
+
+
+def _transparency():
+    from app.transparency import services
+
+    return services
 
 
 def _members():

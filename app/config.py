@@ -9,7 +9,9 @@ from app.constants import (
     CLICK_FLUSH_INTERVAL_S_DEFAULT,
     DEV_ADMIN_KEY,
     DEV_CLICK_TOKEN_KEY,
+    DEV_LEDGER_SIGNING_KEY,
     DEV_SECRET_KEY,
+    LEDGER_HEAD_INTERVAL_S_DEFAULT,
     MEMBER_SESSION_DAYS,
     REDEMPTION_HOLD_TIMEOUT_S_DEFAULT,
     REQUEST_BODY_BYTES_MAX,
@@ -38,6 +40,10 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOYALTY_ADMIN_KEY": env.get("LOYALTY_ADMIN_KEY", DEV_ADMIN_KEY),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
         "LEDGER_SEAL_INTERVAL_S": float(env.get("LEDGER_SEAL_INTERVAL_S", "1")),
+        # The transparency log's Ed25519 key: base64 of a 32-byte seed, and an optional key id.
+        "LEDGER_SIGNING_KEY": env.get("LEDGER_SIGNING_KEY", DEV_LEDGER_SIGNING_KEY),
+        "LEDGER_SIGNING_KEY_ID": env.get("LEDGER_SIGNING_KEY_ID") or None,
+        "LEDGER_HEAD_INTERVAL_S": float(env.get("LEDGER_HEAD_INTERVAL_S", str(LEDGER_HEAD_INTERVAL_S_DEFAULT))),
         "MAX_CONTENT_LENGTH": REQUEST_BODY_BYTES_MAX,
         "API_TITLE": "Loyalty platform API",
         "API_VERSION": "v1",
@@ -92,6 +98,8 @@ def check_production(config: dict) -> None:
         raise ConfigError("LOYALTY_ADMIN_KEY must be set to a random value of 32+ characters in production")
     if config["SECRET_KEY"] == DEV_SECRET_KEY or len(config["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY must be set to a random value of 32+ characters in production")
+    if config["LEDGER_SIGNING_KEY"] == DEV_LEDGER_SIGNING_KEY:
+        raise ConfigError("LEDGER_SIGNING_KEY must be set to the base64 of a random 32-byte Ed25519 seed in production")
     click_keys = config.get("CLICK_TOKEN_KEYS") or []
     if not click_keys or DEV_CLICK_TOKEN_KEY in click_keys or any(len(key) < 32 for key in click_keys):
         raise ConfigError("CLICK_TOKEN_KEYS must list random keys of 32+ characters in production")

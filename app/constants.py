@@ -16,6 +16,13 @@ ACTIVE_KEYS_PER_MERCHANT_MAX = 10
 SUPPORTED_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "DKK", "PLN", "CZK")
 DEV_ADMIN_KEY = "dev-operator-key-change-me"
 DEV_SECRET_KEY = "dev-secret-key-change-me"
+# The development signing key of the transparency log: base64 of a 32-byte seed known to all,
+# so production refuses it (LEDGER_SIGNING_KEY).
+DEV_LEDGER_SIGNING_KEY = "ZGV2ZWxvcG1lbnQgbGVkZ2VyIHNpZ25pbmcga2V5ISE="
+# A signed tree head at most this often while entries arrive (and on demand).
+LEDGER_HEAD_INTERVAL_S_DEFAULT = 5.0
+# Page sizes of the log's listings.
+LOG_ENTRIES_PAGE_MAX = 500
 
 # Rewards boutique
 CATALOG_TITLE_LENGTH_MAX = 120

@@ -1,4 +1,4 @@
-"""Seal new journal entries into the hash chain shortly after they commit.
+"""Seal new journal entries into the hash chain and the log shortly after they commit.
 
 Sealing runs at most once per LEDGER_SEAL_INTERVAL_S per process, after a
 write request, in its own transaction; it never blocks on another sealer.
@@ -12,9 +12,9 @@ import time
 
 from flask import Flask, request
 
-import ledger
 from app import unit_of_work
 from app.extensions import db
+from app.transparency import services as transparency
 from app.unit_of_work import SAFE_METHODS
 
 _lock = threading.Lock()
@@ -22,9 +22,10 @@ _last_seal_s = 0.0
 
 
 def seal_now(*, wait: bool) -> int:
-    """Seal one batch of committed entries in a unit of its own; returns how many."""
+    """Seal one batch of committed entries in a unit of its own, and sign a tree head
+    when one is due; returns how many entries were sealed."""
     with unit_of_work.unit() as uow:
-        return uow.commit(ledger.seal(uow.session, wait=wait))
+        return uow.commit(transparency.seal_and_sign(uow, wait=wait))
 
 
 def register(app: Flask) -> None:

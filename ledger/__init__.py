@@ -13,8 +13,8 @@ may use is in ``__all__``. The surface is deliberate:
   ``post_payout``, ``reverse``; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
-  caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for statements ``account_movements`` and
-  ``fees_beside`` on the accounts named by ``receivable_account`` and
+  caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for statements ``account_movements``,
+  ``account_entry_ids`` and ``fees_beside`` on the accounts named by ``receivable_account`` and
   ``payable_account``;
 - request idempotency (the first answer to a key answers every retry):
   ``claim_request``, ``complete_request``, ``request_fingerprint``,
@@ -23,13 +23,27 @@ may use is in ``__all__``. The surface is deliberate:
   share so that one time source and one id type hold everywhere: ``utcnow``,
   ``BigId``, ``UTCDateTime``, ``Base``, ``dialect_insert``,
   ``upsert_statement``;
-- integrity: ``seal``, ``verify``; and the ledger's exceptions.
+- integrity: ``seal``, ``verify``;
+- the transparency log (RFC 9162 Merkle tree over sealed entries, Ed25519
+  signed tree heads): ``Signer``, ``sign_tree_head``, ``newest_head``,
+  ``get_head``, ``list_heads``, ``public_keys``, ``tree_size``,
+  ``root_hash``, ``inclusion_proof``, ``consistency_proof``,
+  ``party_entries``, ``party_entry``, ``leaf_indexes_of``,
+  ``owner_accounts``, ``signed_bytes``, ``signature_valid``;
+  and the ledger's exceptions.
 
 Journal legs (``post``, ``Leg``) stay inside: a new money flow is a new
 function here, never postings written by hand in the application.
 """
 
-from ledger.accounts import PTS, dialect_insert, payable_account, receivable_account, upsert_statement
+from ledger.accounts import (
+    PTS,
+    dialect_insert,
+    owner_accounts,
+    payable_account,
+    receivable_account,
+    upsert_statement,
+)
 from ledger.chain import seal
 from ledger.errors import (
     HoldAlreadyResolved,
@@ -43,6 +57,20 @@ from ledger.errors import (
     UnbalancedEntry,
 )
 from ledger.flows import lock_member, post_commission, post_payout, post_redemption
+from ledger.heads import (
+    Head,
+    PublicKey,
+    Signer,
+    SigningKeyInvalid,
+    SigningKeyRetired,
+    get_head,
+    list_heads,
+    newest_head,
+    public_keys,
+    sign_tree_head,
+    signature_valid,
+    signed_bytes,
+)
 from ledger.history import (
     HistoryEntry,
     OpenLot,
@@ -56,13 +84,46 @@ from ledger.history import (
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
 from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
 from ledger.journal import reverse
+from ledger.log import (
+    LoggedEntry,
+    TreeCorrupt,
+    consistency_proof,
+    inclusion_proof,
+    leaf_indexes_of,
+    party_entries,
+    party_entry,
+    root_hash,
+    tree_size,
+)
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
-from ledger.reads import Movement, account_movements, fees_beside
+from ledger.reads import Movement, account_entry_ids, account_movements, fees_beside
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
 __all__ = [
+    "Head",
+    "LoggedEntry",
+    "PublicKey",
+    "Signer",
+    "SigningKeyInvalid",
+    "SigningKeyRetired",
+    "TreeCorrupt",
+    "consistency_proof",
+    "get_head",
+    "inclusion_proof",
+    "leaf_indexes_of",
+    "list_heads",
+    "newest_head",
+    "owner_accounts",
+    "party_entries",
+    "party_entry",
+    "public_keys",
+    "root_hash",
+    "sign_tree_head",
+    "signature_valid",
+    "signed_bytes",
+    "tree_size",
     "HistoryEntry",
     "OpenLot",
     "Reference",
@@ -72,6 +133,7 @@ __all__ = [
     "order_ref",
     "redemption_ref",
     "Movement",
+    "account_entry_ids",
     "account_movements",
     "fees_beside",
     "lock_member",

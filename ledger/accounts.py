@@ -87,6 +87,12 @@ def issued_account(issuer: str) -> str:
     return f"merchant:{issuer}:issued"
 
 
+def owner_accounts(owner_kind: str, owner_key: str) -> list[str]:
+    """The accounts of ``ACCOUNT_KINDS`` that belong to one merchant or affiliate (``owner_kind``)."""
+    prefix = f"{owner_kind}:{{id}}"
+    return [kind.name.replace("{id}", owner_key) for kind in ACCOUNT_KINDS if kind.name.startswith(prefix)]
+
+
 def receivable_account(issuer: str) -> str:
     return f"merchant:{issuer}:receivable"
 

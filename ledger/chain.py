@@ -1,9 +1,10 @@
-"""The tamper-evident hash chain over the journal.
+"""Sealing: the tamper-evident hash chain, and the leaves of the transparency log.
 
 Entries are sealed after they commit, in the order the sealer sees them:
-each seal hashes the entry, its postings and the previous seal's hash. One
-sealer runs at a time (an advisory lock on PostgreSQL, the write lock on
-SQLite); changing any sealed entry or posting breaks every later hash.
+each seal hashes the entry, its postings and the previous seal's hash, and
+records the entry's log leaf hash (``ledger.log``). One sealer runs at a time
+(an advisory lock on PostgreSQL, the write lock on SQLite); changing any
+sealed entry or posting breaks every later hash and the entry's leaf.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from ledger.models import Entry, Posting, Seal
+from ledger import log, merkle
+from ledger.models import Entry, Posting, Seal, SealGap
 from ledger.types import utcnow
 
 GENESIS_HASH = "0" * 64
 SEAL_BATCH_MAX = 5000
-_PG_SEAL_LOCK = 7_120_001
+# Gaps checked per run; a gap lives only until its transactions have surely ended.
+SEAL_GAPS_MAX = 10_000
+SEAL_GAP_GRACE = timedelta(seconds=30)
+_GAPS_PER_QUERY = 200
 
 
 def entry_hash(prev_hash: str, entry: Entry, postings: Iterable[Posting]) -> str:
@@ -47,40 +53,123 @@ def _postings_by_entry(session: Session, entry_ids: list[int]) -> dict[int, list
 
 
 def seal(session: Session, *, wait: bool = True, batch_max: int = SEAL_BATCH_MAX) -> int:
-    """Seal up to ``batch_max`` committed, unsealed entries; returns how many.
+    """Seal up to ``batch_max`` committed, unsealed entries into the chain and the
+    log's tree; returns how many.
 
-    With ``wait=False`` it returns 0 at once when another sealer is running.
+    It reads only what is new: entries above the watermark, and the few ids
+    the watermark passed while they were missing (see ``_gap_entries``), so
+    its cost does not grow with the journal. With ``wait=False`` it returns 0
+    at once when another sealer is running.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        if wait:
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SEAL_LOCK})
-        elif not session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_SEAL_LOCK}).scalar_one():
-            return 0
-    last = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
-    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    entries = (
+    if not log.log_lock(session, wait=wait):
+        return 0
+    state = log.state(session, for_update=True)
+    now = utcnow()
+    horizon_xid = _oldest_running_xid(session)
+    late = _gap_entries(session, state, now, horizon_xid)
+    fresh = (
         session.execute(
             select(Entry)
-            .outerjoin(Seal, Seal.entry_id == Entry.id)
-            .where(Seal.entry_id.is_(None))
+            .where(Entry.id > state.sealed_through_entry_id)
             .order_by(Entry.id)
-            .limit(batch_max)
+            .limit(max(batch_max - len(late), 1))
         )
         .scalars()
         .all()
     )
-    if not entries:
-        return 0
+    _record_gaps(session, state.sealed_through_entry_id, [e.id for e in fresh], now)
+    if fresh:
+        state.sealed_through_entry_id = fresh[-1].id
+    entries = late + list(fresh)
+    if entries:
+        _append_seals(session, entries, now)
+    while log.extend_tree(session, state):
+        pass
+    return len(entries)
+
+
+def _append_seals(session: Session, entries: list[Entry], now) -> None:
+    last = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     postings = _postings_by_entry(session, [e.id for e in entries])
-    now = utcnow()
+    canonical = log.canonical_entries(session, [e.id for e in entries])
     rows = []
     for entry in entries:
         seq += 1
         digest = entry_hash(prev_hash, entry, postings[entry.id])
-        rows.append({"seq": seq, "entry_id": entry.id, "prev_hash": prev_hash, "hash": digest, "sealed_at": now})
+        rows.append(
+            {
+                "seq": seq,
+                "entry_id": entry.id,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "sealed_at": now,
+                "leaf_hash": merkle.leaf_hash(canonical[entry.id]),
+            }
+        )
         prev_hash = digest
     session.execute(insert(Seal), rows)
-    return len(rows)
+
+
+def _oldest_running_xid(session: Session) -> int | None:
+    """PostgreSQL: the oldest transaction id still running (None on SQLite, where the sealer excludes writers)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
+
+
+def _gap_entries(session: Session, state, now, horizon_xid: int | None) -> list[Entry]:
+    """Entries that committed after the watermark passed their ids; gaps that can no longer fill are dropped.
+
+    An entry id is taken when its row is inserted, so a transaction that began
+    earlier may commit an id below the watermark. Such an id is remembered as a
+    gap. It can no longer appear once every transaction running when the gap
+    was seen has ended (its id below the oldest running one) and a grace period
+    has passed, covering the instant between taking the id and the transaction
+    id. On SQLite the sealer holds the write lock, so every gap is final.
+    """
+    gaps = session.execute(select(SealGap).order_by(SealGap.first_entry_id).limit(SEAL_GAPS_MAX)).scalars().all()
+    if not gaps:
+        return []
+    found: list[Entry] = []
+    for start in range(0, len(gaps), _GAPS_PER_QUERY):
+        spans = [Entry.id.between(g.first_entry_id, g.last_entry_id) for g in gaps[start : start + _GAPS_PER_QUERY]]
+        found += (
+            session.execute(
+                select(Entry)
+                .outerjoin(Seal, Seal.entry_id == Entry.id)
+                .where(or_(*spans), Seal.entry_id.is_(None))
+                .order_by(Entry.id)
+            )
+            .scalars()
+            .all()
+        )
+    for gap in gaps:
+        final = horizon_xid is None or (
+            gap.seen_xid is not None and gap.seen_xid <= horizon_xid and gap.seen_at <= now - SEAL_GAP_GRACE
+        )
+        if final:
+            session.delete(gap)
+    return found
+
+
+def _record_gaps(session: Session, watermark: int, fresh_ids: list[int], now) -> None:
+    """Remember the ids between the watermark and the new entries that are missing now."""
+    if not fresh_ids:
+        return
+    seen_xid = None
+    if session.get_bind().dialect.name == "postgresql":
+        seen_xid = int(
+            session.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).scalar_one()
+        )
+    previous = watermark
+    for entry_id in fresh_ids:
+        if entry_id > previous + 1:
+            session.add(
+                SealGap(first_entry_id=previous + 1, last_entry_id=entry_id - 1, seen_at=now, seen_xid=seen_xid)
+            )
+        previous = entry_id
+    session.flush()
 
 
 def check_chain(session: Session, *, batch: int = SEAL_BATCH_MAX) -> list[str]:

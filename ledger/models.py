@@ -173,7 +173,10 @@ class Hold(Base):
 
 
 class Seal(Base):
-    """The hash chain: one row per entry, in the order entries were sealed."""
+    """The hash chain and the log's leaves: one row per entry, in the order entries were sealed.
+
+    Leaf ``seq - 1`` of the transparency log is the entry's RFC 9162 leaf hash.
+    """
 
     __tablename__ = "ledger_seals"
 
@@ -182,6 +185,71 @@ class Seal(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Null only for seals made before the log existed, until the tree takes them in.
+    leaf_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class LogState(Base):
+    """One row: how far sealing and the Merkle tree have got.
+
+    ``sealed_through_entry_id`` is the watermark: every entry id above it is
+    new to the sealer; ids below it that were missing when it passed are kept
+    in ``ledger_seal_gaps`` until their transactions have surely ended.
+    """
+
+    __tablename__ = "ledger_log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sealed_through_entry_id: Mapped[int] = mapped_column(BigInteger)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+
+
+class SealGap(Base):
+    """Entry ids the watermark passed while they were missing (a rollback, or a transaction still open)."""
+
+    __tablename__ = "ledger_seal_gaps"
+
+    first_entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_entry_id: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # PostgreSQL: the next transaction id when the gap was seen; once every older
+    # transaction has ended, a still-missing id can never appear.
+    seen_xid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TreeNode(Base):
+    """A complete subtree of the Merkle tree above the leaves: leaves [index * 2**level, (index + 1) * 2**level)."""
+
+    __tablename__ = "ledger_tree_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SigningKey(Base):
+    """A key that signs tree heads; retired keys stay, so old heads still verify."""
+
+    __tablename__ = "ledger_signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TreeHead(Base):
+    """A signed statement of the log's size and root at a time."""
+
+    __tablename__ = "ledger_tree_heads"
+    __table_args__ = (Index("ix_ledger_tree_heads_size", "tree_size"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str] = mapped_column(ForeignKey("ledger_signing_keys.key_id"))
+    signature: Mapped[str] = mapped_column(String(100))
 
 
 class IdempotencyRecord(Base):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ledger.accounts import PLATFORM_EXPIRED, POINTS_FLOAT, PTS, REVENUE_BREAKAGE
 from ledger.chain import check_chain
 from ledger.journal import REVERSAL
+from ledger.log_check import check_log
 from ledger.models import Account, Balance, Debt, Entry, Hold, Lot, Posting, Seal
 
 VIOLATIONS_PER_RULE_MAX = 20
@@ -52,6 +53,7 @@ def verify(session: Session) -> Report:
         _stored_balances_match,
         _lots_match_balances,
         _chain_intact,
+        _log_intact,
     ):
         violations.extend(check(session)[:VIOLATIONS_PER_RULE_MAX])
     entries = session.execute(select(func.count(Entry.id))).scalar_one()
@@ -250,3 +252,7 @@ def _account_equals_lots(session: Session, name: str, lot_totals) -> list[Violat
 
 def _chain_intact(session: Session) -> list[Violation]:
     return [Violation(8, "hash chain", problem) for problem in check_chain(session)]
+
+
+def _log_intact(session: Session) -> list[Violation]:
+    return [Violation(8, "transparency log", problem) for problem in check_log(session)]

@@ -30,6 +30,7 @@ __all__ = [
     "CreatedWebhookEndpoint",
     "EntryProof",
     "Lead",
+    "LogPointer",
     "LedgerEntry",
     "LedgerPosting",
     "Link",
@@ -368,6 +369,7 @@ class Report(Answer):
     group_by: str = field()
     rows: list[ReportRow] = field()
     totals: list[ReportRow] = field()
+    log: LogPointer
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
@@ -383,6 +385,7 @@ class Payout(Answer):
     commission_count: int
     reference: str | None
     created_at: str
+    log: LogPointer
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
@@ -410,6 +413,7 @@ class Statement(Answer):
     period_end: str
     lines: list[StatementLine]
     created_at: str
+    log: LogPointer
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
@@ -427,6 +431,16 @@ class TreeHead(Answer):
     timestamp: int
     key_id: str
     signature: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LogPointer(Answer):
+    """Where a statement's, a payout's or a report's entries are in the log: the signed
+    head they were computed at (None before the log existed) and their leaf indexes."""
+
+    tree_head: TreeHead | None
+    leaf_indexes: list[int]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

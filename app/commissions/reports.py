@@ -21,6 +21,7 @@ from app.affiliates.models import AffiliateIdentity, Link, Program
 from app.clicks.models import ClickStat
 from app.commissions.models import Commission
 from app.merchants.models import Merchant
+from app.transparency import services as transparency
 
 REPORT_DAYS_DEFAULT = 30
 COLUMNS = (
@@ -85,9 +86,13 @@ def affiliate_report(
             Commission.kind,
             Commission.status,
             Commission.amount_cents,
+            Commission.entry_id,
         ).where(Commission.affiliate_id == affiliate.id, Commission.created_at >= start, Commission.created_at < end)
     )
-    for created_at, program_id, link_id, currency, kind, status, amount in commissions:
+    entry_ids = []
+    for created_at, program_id, link_id, currency, kind, status, amount, entry_id in commissions:
+        if entry_id is not None:
+            entry_ids.append(entry_id)
         row = rows[(_key(group_by, created_at, program_id, link_id), currency)]
         if kind == "sale":
             row["orders"] += 1
@@ -106,6 +111,7 @@ def affiliate_report(
         "group_by": group_by,
         "rows": data,
         "totals": [_finish("total", currency, counters) for currency, counters in sorted(totals.items())],
+        "log": transparency.pointer(session, transparency.newest_head(session), entry_ids),
     }
 
 

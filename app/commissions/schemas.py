@@ -14,6 +14,7 @@ from app.constants import (
     REPORT_DAYS_MAX,
 )
 from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
+from app.transparency.schemas import LogPointerSchema
 
 
 def click_token_field(**kwargs) -> ma.fields.String:
@@ -199,3 +200,10 @@ class ReportSchema(ma.Schema):
     group_by = ma.fields.String()
     rows = ma.fields.List(ma.fields.Nested(ReportRowSchema))
     totals = ma.fields.List(ma.fields.Nested(ReportRowSchema), metadata={"description": "One row per currency."})
+    log = ma.fields.Nested(
+        LogPointerSchema,
+        metadata={
+            "description": "The newest signed tree head, and the leaf indexes in its tree of the ledger entries of "
+            "the period's approved and paid commissions (a commission approved after that head is not listed yet)."
+        },
+    )

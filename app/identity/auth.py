@@ -145,3 +145,26 @@ def merchant_of_key(key_hash: str) -> Any:
 def affiliate_of_key(key_hash: str) -> Any:
     """The active affiliate holding this live key, if any."""
     return owner_of_key("affiliate", key_hash)
+
+
+@grants(OPERATOR, MERCHANT, AFFILIATE)
+def any_key_required(view):
+    """The operator key, or a live key of an active merchant or affiliate, passes;
+    a merchant or an affiliate is then in ``g.merchant`` or ``g.affiliate``."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = bearer_token()
+        expected = current_app.config["LOYALTY_ADMIN_KEY"]
+        if not hmac.compare_digest(token.encode(), expected.encode()):
+            key_hash = hash_key(token)
+            for kind in ("merchant", "affiliate"):
+                owner = owner_of_key(kind, key_hash)
+                if owner is not None:
+                    setattr(g, kind, owner)
+                    break
+            else:
+                raise UnknownKey("API")
+        return view(*args, **kwargs)
+
+    return wrapper

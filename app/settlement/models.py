@@ -30,6 +30,8 @@ class Payout(db.Model):
     reference: Mapped[str | None] = mapped_column(String(140))
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The signed tree head that first included the payout's entry (null before the log existed).
+    tree_head_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_tree_heads.id"))
 
 
 class Statement(db.Model):
@@ -48,6 +50,8 @@ class Statement(db.Model):
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The signed tree head the statement was computed at: it includes every entry the lines sum.
+    tree_head_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_tree_heads.id"))
 
     lines: Mapped[list[StatementLine]] = relationship(
         order_by="StatementLine.currency", lazy="selectin", cascade="all, delete-orphan"

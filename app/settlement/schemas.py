@@ -5,6 +5,9 @@ from marshmallow import validate
 
 from app.constants import PAYOUT_ID_LENGTH_MAX, PAYOUT_REFERENCE_LENGTH_MAX, SUPPORTED_CURRENCIES
 from app.schemas import Id, StrictSchema, page_of
+from app.transparency.schemas import LogPointerSchema
+
+_LOG_DOC = "The signed tree head {} was computed at, and the leaf indexes of {} entries in its tree."
 
 
 class PayoutCreateSchema(StrictSchema):
@@ -36,6 +39,7 @@ class PayoutSchema(ma.Schema):
     commission_count = ma.fields.Integer(metadata={"description": "Commissions (and adjustments) this payout settled."})
     reference = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
+    log = ma.fields.Nested(LogPointerSchema, metadata={"description": _LOG_DOC.format("the payout", "its")})
 
 
 PayoutPageSchema = page_of(PayoutSchema, "PayoutPage")
@@ -74,6 +78,9 @@ class StatementSchema(ma.Schema):
     period_end = ma.fields.DateTime()
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema), metadata={"description": "One line per currency."})
     created_at = ma.fields.DateTime()
+    log = ma.fields.Nested(
+        LogPointerSchema, metadata={"description": _LOG_DOC.format("the statement", "the") + " Sum them to check it."}
+    )
 
 
 StatementPageSchema = page_of(StatementSchema, "StatementPage")

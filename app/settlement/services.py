@@ -2,7 +2,9 @@
 statements (what a merchant and the operator owe each other, from the ledger).
 
 Statements record amounts; they move no money. Collecting from or paying a
-merchant through Stripe is a later feature.
+merchant through Stripe is a later feature. Each statement and payout names the
+signed tree head it was computed at and the leaf indexes of its entries, so
+the merchant or affiliate can prove every amount against the log.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from app.settlement.errors import (
 )
 from app.settlement.models import Payout, Statement, StatementLine
 from app.settlement.schemas import PayoutSchema, StatementSchema
+from app.transparency import services as transparency
 from app.unit_of_work import UnitOfWork
 
 _PAYOUT_SCHEMA = PayoutSchema()
@@ -78,8 +81,10 @@ def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
         entry_id=entry.id,
         created_at=now,
     )
+    payout.tree_head_id = transparency.head_now(uow).id
     session.add(payout)
     session.flush()
+    with_log(session, [payout])
     for commission in due:
         commission.status = "paid"
         commission.payout_id = payout.id
@@ -105,7 +110,9 @@ def _due_commissions(session: Session, affiliate_id: int, currency: str) -> list
 
 def list_payouts(session: Session, affiliate_id: int, *, limit: int, cursor: str | None) -> Page:
     query = select(Payout).where(Payout.affiliate_id == affiliate_id)
-    return paginate(session, query, Payout.id, limit=limit, cursor=cursor)
+    page = paginate(session, query, Payout.id, limit=limit, cursor=cursor)
+    with_log(session, page.data)
+    return page
 
 
 def list_payouts_of(session: Session, affiliate_id: int, *, limit: int, cursor: str | None) -> Page:
@@ -146,8 +153,10 @@ def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, 
         raise PeriodAlreadyClosed(period_start)
     statement = Statement(merchant_id=merchant.id, period_start=period_start, period_end=period_end, created_at=now)
     statement.lines = [StatementLine(**line) for line in statement_lines(session, merchant, period_start, period_end)]
+    statement.tree_head_id = transparency.head_now(uow).id
     session.add(statement)
     session.flush()
+    with_log(session, [statement])
     uow.emit("merchant", merchant.id, "statement.issued", _STATEMENT_SCHEMA.dump(statement))
     return statement
 
@@ -199,7 +208,9 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
 
 def list_statements(session: Session, merchant_id: int, *, limit: int, cursor: str | None) -> Page:
     query = select(Statement).where(Statement.merchant_id == merchant_id)
-    return paginate(session, query, Statement.id, limit=limit, cursor=cursor)
+    page = paginate(session, query, Statement.id, limit=limit, cursor=cursor)
+    with_log(session, page.data)
+    return page
 
 
 def list_statements_of(session: Session, merchant_id: int, *, limit: int, cursor: str | None) -> Page:
@@ -212,4 +223,19 @@ def get_statement(session: Session, merchant_id: int, statement_id: int) -> Stat
     statement = session.get(Statement, statement_id)
     if statement is None or statement.merchant_id != merchant_id:
         raise StatementNotFound(statement_id)
+    with_log(session, [statement])
     return statement
+
+
+def _entry_ids(session: Session, row: Payout | Statement) -> list[int]:
+    if isinstance(row, Payout):
+        return [row.entry_id]
+    names = [ledger.receivable_account(str(row.merchant_id)), ledger.payable_account(str(row.merchant_id))]
+    return ledger.account_entry_ids(session, names, row.period_start, row.period_end)
+
+
+def with_log(session: Session, rows: list) -> None:
+    """Attach to each payout or statement where its entries are in the log (``log`` in the answers)."""
+    for row in rows:
+        head = None if row.tree_head_id is None else ledger.get_head(session, row.tree_head_id)
+        row.log = transparency.pointer(session, head, _entry_ids(session, row))

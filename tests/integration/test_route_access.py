@@ -61,6 +61,7 @@ WITNESSES = {
     "statement_id": (MERCHANT, "/v1/statements/{statement_id}"),
     "link_id": (AFFILIATE, "/v1/links/{link_id}"),
     "endpoint_id": (MERCHANT, "/v1/webhook-endpoints/{endpoint_id}"),
+    "entry_id": (MERCHANT, "/v1/ledger/entries/{entry_id}/proof"),
 }
 
 
@@ -140,6 +141,8 @@ def tenants(app) -> Tenants:
         headers=operator,
     )
     assert statement.status_code == 201, statement.get_json()
+    assert client.post("/v1/ledger/tree-heads", headers=operator).status_code == 201
+    logged = client.get("/v1/ledger/entries?limit=1", headers=merchant_a["headers"]).get_json()["data"]
 
     values = {
         "merchant_id": merchant_a["id"],
@@ -156,6 +159,7 @@ def tenants(app) -> Tenants:
         "redemption_id": redemptions[0]["id"],
         "endpoint_id": endpoint.get_json()["id"],
         "statement_id": statement.get_json()["id"],
+        "entry_id": logged[0]["entry"]["id"],
     }
     return Tenants(operator, merchant_a, merchant_b, affiliate_a, affiliate_b, values, affiliate_a["api_key_id"])
 

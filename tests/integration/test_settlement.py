@@ -3,6 +3,7 @@ commission paid once) and merchant statements read from the ledger."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta, timezone
 
 import pytest
@@ -137,6 +138,28 @@ def test_pending_and_rejected_commissions_are_never_paid(client, engine, admin_h
     assert sorted(statuses(engine, world).values()) == ["pending", "rejected"]
 
 
+def test_a_payout_names_the_head_that_logged_its_entry_and_the_affiliate_proves_it(client, admin_headers, world):
+    from partner_sdk.transparency import leaf_hash, verify_inclusion
+
+    approved_sale(client, world, 20_000)
+    payout = pay(client, admin_headers, world).get_json()
+    head, leaves = payout["log"]["tree_head"], payout["log"]["leaf_indexes"]
+    mine = client.get(f"/v1/ledger/entries?after={leaves[0] - 1}&limit=1", headers=world.affiliate["headers"])
+    entry = mine.get_json()["data"][0]
+    proof = client.get(
+        f"/v1/ledger/entries/{entry['entry']['id']}/proof?tree_size={head['tree_size']}",
+        headers=world.affiliate["headers"],
+    ).get_json()
+
+    assert len(leaves) == 1 and entry["leaf_index"] == leaves[0] and entry["entry"]["kind"] == "payout"
+    assert leaf_hash(base64.b64decode(proof["canonical"])) == proof["leaf_hash"]
+    assert verify_inclusion(
+        proof["leaf_index"], head["tree_size"], proof["leaf_hash"], proof["proof"], head["root_hash"]
+    )
+    listed = client.get("/v1/affiliate/payouts?limit=200", headers=world.affiliate["headers"]).get_json()["data"]
+    assert next(p for p in listed if p["id"] == payout["id"])["log"] == payout["log"]
+
+
 def test_a_negative_adjustment_is_carried_and_netted_in_the_next_payout(client, engine, admin_headers, world):
     sale = approved_sale(client, world, 10_000)
     assert pay(client, admin_headers, world).get_json()["amount_cents"] == 800
@@ -219,14 +242,14 @@ def test_the_payout_service_answers_a_replay_from_its_unit_of_work(app, client, 
     approved_sale(client, world, 10_000)
     data = {"payout_id": unique("svc"), "currency": "EUR", "reference": "T1"}
 
-    with UnitOfWork(Session(engine)) as uow:
+    with app.app_context(), UnitOfWork(Session(engine)) as uow:
         first = services.create_payout(uow, affiliate_id, data)
         assert not uow.replayed
     approved_sale(client, world, 10_000)
-    with UnitOfWork(Session(engine)) as uow:
+    with app.app_context(), UnitOfWork(Session(engine)) as uow:
         again = services.create_payout(uow, affiliate_id, dict(data))
         assert uow.replayed
-    with UnitOfWork(Session(engine)) as uow, pytest.raises(IdempotencyKeyReused):
+    with app.app_context(), UnitOfWork(Session(engine)) as uow, pytest.raises(IdempotencyKeyReused):
         services.create_payout(uow, affiliate_id, {**data, "reference": "T2"})
 
     assert again == first
@@ -240,10 +263,10 @@ def test_the_payout_service_refuses_when_nothing_is_due_and_keeps_the_key_free(a
     affiliate_id = int(world.affiliate["id"])
     data = {"payout_id": unique("svc"), "currency": "EUR", "reference": None}
 
-    with UnitOfWork(Session(engine)) as uow, pytest.raises(NothingToPay):
+    with app.app_context(), UnitOfWork(Session(engine)) as uow, pytest.raises(NothingToPay):
         services.create_payout(uow, affiliate_id, data)
     approved_sale(client, world, 10_000)
-    with UnitOfWork(Session(engine)) as uow:
+    with app.app_context(), UnitOfWork(Session(engine)) as uow:
         paid = services.create_payout(uow, affiliate_id, data)
         assert not uow.replayed
 

@@ -217,7 +217,10 @@ def test_a_create_answer_holds_its_nested_answer_and_what_is_shown_only_once():
 
 def test_a_lead_replay_is_marked_and_a_report_renames_from_and_to():
     lead = Lead.from_json({"lead_id": "L-1", "commission": None, "attribution_error": "self_referral"}, replayed=True)
-    report = Report.from_json({"from": "2026-01-01", "to": "2026-01-07", "group_by": "day", "rows": [], "totals": []})
+    no_log = {"tree_head": None, "leaf_indexes": []}
+    report = Report.from_json(
+        {"from": "2026-01-01", "to": "2026-01-07", "group_by": "day", "rows": [], "totals": [], "log": no_log}
+    )
 
     assert (lead.lead_id, lead.commission, lead.attribution_error, lead.replayed) == (
         "L-1",

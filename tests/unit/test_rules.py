@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import ConfigError, check_production, load
-from app.constants import DEV_ADMIN_KEY, DEV_CLICK_TOKEN_KEY, DEV_SECRET_KEY
+from app.constants import DEV_ADMIN_KEY, DEV_CLICK_TOKEN_KEY, DEV_LEDGER_SIGNING_KEY, DEV_SECRET_KEY
 from app.orders.services import points_for
 from ledger.chain import GENESIS_HASH, entry_hash
 from ledger.models import Entry, Posting
@@ -50,6 +50,9 @@ def test_shares_taken_one_after_another_add_up_to_the_total(total, parts):
     assert taken == total
 
 
+REAL_SIGNING_KEY = "cmVhbCBwcm9kdWN0aW9uIHNpZ25pbmcga2V5IDEyMzQ="
+
+
 def production(**overrides):
     env = {
         "LOYALTY_ENV": "production",
@@ -57,6 +60,7 @@ def production(**overrides):
         "SECRET_KEY": "s" * 40,
         "DATABASE_URL": "postgresql://db/loyalty",
         "CLICK_TOKEN_KEYS": "c" * 40,
+        "LEDGER_SIGNING_KEY": REAL_SIGNING_KEY,
         **overrides,
     }
     return load("/tmp/instance", env)
@@ -78,6 +82,7 @@ def test_production_starts_with_real_secrets_and_postgresql():
         {"CLICK_TOKEN_KEYS": DEV_CLICK_TOKEN_KEY},
         {"CLICK_TOKEN_KEYS": "c" * 40 + "," + DEV_CLICK_TOKEN_KEY},
         {"CLICK_TOKEN_KEYS": "short"},
+        {"LEDGER_SIGNING_KEY": DEV_LEDGER_SIGNING_KEY},
     ],
     ids=[
         "dev-admin-key",
@@ -87,6 +92,7 @@ def test_production_starts_with_real_secrets_and_postgresql():
         "dev-click-key",
         "dev-click-key-kept",
         "weak-click-key",
+        "dev-ledger-signing-key",
     ],
 )
 def test_production_refuses_development_settings(overrides):

@@ -12,6 +12,7 @@ PRODUCTION = {
     "SECRET_KEY": "s" * 40,
     "DATABASE_URL": "postgresql://db/loyalty",
     "CLICK_TOKEN_KEYS": "c" * 40,
+    "LEDGER_SIGNING_KEY": "cmVhbCBwcm9kdWN0aW9uIHNpZ25pbmcga2V5IDEyMzQ=",
 }
 
 
