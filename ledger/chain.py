@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, or_, select, text
 from sqlalchemy.orm import Session
@@ -66,7 +66,7 @@ def seal(session: Session, *, wait: bool = True, batch_max: int = SEAL_BATCH_MAX
     state = log.state(session, for_update=True)
     now = utcnow()
     horizon_xid = _oldest_running_xid(session)
-    late = _gap_entries(session, state, now, horizon_xid)
+    late = _gap_entries(session, now, horizon_xid)
     fresh = (
         session.execute(
             select(Entry)
@@ -88,7 +88,7 @@ def seal(session: Session, *, wait: bool = True, batch_max: int = SEAL_BATCH_MAX
     return len(entries)
 
 
-def _append_seals(session: Session, entries: list[Entry], now) -> None:
+def _append_seals(session: Session, entries: list[Entry], now: datetime) -> None:
     last = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     postings = _postings_by_entry(session, [e.id for e in entries])
@@ -118,7 +118,7 @@ def _oldest_running_xid(session: Session) -> int | None:
     return int(session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one())
 
 
-def _gap_entries(session: Session, state, now, horizon_xid: int | None) -> list[Entry]:
+def _gap_entries(session: Session, now: datetime, horizon_xid: int | None) -> list[Entry]:
     """Entries that committed after the watermark passed their ids; gaps that can no longer fill are dropped.
 
     An entry id is taken when its row is inserted, so a transaction that began
@@ -153,7 +153,7 @@ def _gap_entries(session: Session, state, now, horizon_xid: int | None) -> list[
     return found
 
 
-def _record_gaps(session: Session, watermark: int, fresh_ids: list[int], now) -> None:
+def _record_gaps(session: Session, watermark: int, fresh_ids: list[int], now: datetime) -> None:
     """Remember the ids between the watermark and the new entries that are missing now."""
     if not fresh_ids:
         return
