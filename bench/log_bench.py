@@ -13,6 +13,8 @@ migrations (`flask db upgrade`), and on the same database measures, first at
   - the tree head: ``ledger.root_hash(session, size)``;
   - ``ledger.inclusion_proof`` of a random leaf;
   - ``ledger.consistency_proof`` from a random older size;
+  - the same three as HTTP answers (``GET /v1/ledger/tree-head``, an entry's
+    ``/proof``, ``/consistency``) through the app in process;
   - ``ledger.seal`` (and its commit) of a fixed batch of 1,000 new entries;
 
 each the median of many repetitions, and prints the ratio large/small: the target
@@ -66,6 +68,7 @@ LOAD_CHUNK = 100_000  # entries per bulk INSERT statement
 HEAD_STEPS = 4  # signed heads on the way from the small size to the large one
 CHECK_LEAVES = 1_000
 CHECK_PAIRS = 200
+ANSWER_ENTRIES = 64  # random entries whose proof answers are timed
 SOURCE, SINK = "bench:log:source", "bench:log:sink"
 
 SQL_ACCOUNTS = (
@@ -167,17 +170,58 @@ def seal_batch_ms(session: Session, accounts: tuple[int, int]) -> float:
     return statistics.median(timings) * 1000
 
 
-def measure(session: Session, accounts: tuple[int, int], rng: random.Random, repetitions: int) -> dict[str, float]:
+def measure(
+    session: Session, accounts: tuple[int, int], rng: random.Random, repetitions: int, client
+) -> dict[str, float]:
     """Every operation's p50 at the current size; the seal batches grow the tree afterwards."""
     size = ledger.tree_size(session)
     figures = {
         "root_hash (tree head)": p50_ms(lambda: ledger.root_hash(session, size), repetitions),
         "inclusion_proof": p50_ms(lambda: ledger.inclusion_proof(session, rng.randrange(size), size), repetitions),
         "consistency_proof": p50_ms(lambda: ledger.consistency_proof(session, rng.randint(1, size), size), repetitions),
+        **answers(session, client, size, rng, repetitions),
     }
     session.rollback()
     figures[f"seal {SEAL_BATCH:,} entries"] = seal_batch_ms(session, accounts)
     return figures
+
+
+def answers(session: Session, client, size: int, rng: random.Random, repetitions: int) -> dict[str, float]:
+    """The same three over HTTP (the Flask app in process, operator key): what a counterparty waits for."""
+    seqs = [rng.randrange(size) + 1 for _ in range(ANSWER_ENTRIES)]
+    entry_ids = [entry_id for _, entry_id in session.execute(text(SQL_LEAF_ENTRIES), {"seqs": seqs})]
+    session.rollback()
+
+    def get(path: str) -> None:
+        answer = client.get(path)
+        if answer.status_code != 200:
+            raise SystemExit(f"{path} answered {answer.status_code}: {answer.get_data(as_text=True)}")
+
+    return {
+        "GET tree-head": p50_ms(lambda: get("/v1/ledger/tree-head"), repetitions),
+        "GET entry proof": p50_ms(
+            lambda: get(f"/v1/ledger/entries/{rng.choice(entry_ids)}/proof?tree_size={size}"), repetitions
+        ),
+        "GET consistency": p50_ms(
+            lambda: get(f"/v1/ledger/consistency?first={rng.randint(1, size)}&second={size}"), repetitions
+        ),
+    }
+
+
+def platform_client(db_url: str, admin_key: str):
+    """A test client of the app on the bench database; it reads, it never seals (LEDGER_SEAL_INTERVAL_S < 0)."""
+    from app import create_app
+
+    application = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url.replace("postgresql://", "postgresql+psycopg://", 1),
+            "LOYALTY_ADMIN_KEY": admin_key,
+            "LEDGER_SEAL_INTERVAL_S": -1,
+        }
+    )
+    client = application.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_key}"
+    return client
 
 
 # --------------------------------------------------------------------------- checking
@@ -268,10 +312,11 @@ def run(args: argparse.Namespace, db_name: str) -> bool:
             session.commit()
             accounts = (ids[0], ids[1])
             print(f"\n== Building {SMALL:,} entries: {grow_to(session, db_url, accounts, SMALL, 1):.1f} s")
-            small = measure(session, accounts, rng, args.repetitions)
+            client = platform_client(db_url, env["LOYALTY_ADMIN_KEY"])
+            small = measure(session, accounts, rng, args.repetitions, client)
             seconds = grow_to(session, db_url, accounts, args.large, HEAD_STEPS)
             print(f"== Growing to {args.large:,} entries (bulk load + ledger.seal): {seconds:.1f} s")
-            large = measure(session, accounts, rng, args.repetitions)
+            large = measure(session, accounts, rng, args.repetitions, client)
             print_table(small, large, args.large)
             return check_at_large(session, args.large, rng)
     finally:
