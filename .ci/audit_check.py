@@ -6,7 +6,8 @@ audit as a merchant would, from one state file:
 1. on the demo's log: passes (exit 0);
 2. after new orders and a new head: passes, the new head extending the old;
 3. after one of those new entries is changed in the database: fails (exit 1);
-4. once it is changed back: passes;
+4. once it is changed back: passes; with --all, an entry verified by an earlier
+   run and changed in place fails it too;
 5. after the history is rewritten, the tree rebuilt and a head re-signed with the
    platform's own key (a forked log): fails (exit 1).
 
@@ -48,10 +49,10 @@ def call(base_url: str, method: str, path: str, key: str, body: dict | None = No
         return json.loads(answer.read())
 
 
-def audit(base_url: str, state: Path, key: str) -> int:
+def audit(base_url: str, state: Path, key: str, *flags: str) -> int:
     env = {**os.environ, "LOYALTY_API_KEY": key}
     done = subprocess.run(
-        [PYTHON, "-m", "partner_sdk.audit", "--base-url", base_url, "--state", str(state)], env=env, cwd=ROOT
+        [PYTHON, "-m", "partner_sdk.audit", "--base-url", base_url, "--state", str(state), *flags], env=env, cwd=ROOT
     )
     return done.returncode
 
@@ -79,10 +80,11 @@ def order(base_url: str, merchant: dict, order_id: str) -> dict:
     return call(base_url, "POST", "/v1/orders", merchant["api_key"], body)
 
 
-def newest_entry(db_path: Path, merchant_id: str) -> int:
+def newest_entry(db_path: Path, merchant_id: str, *, oldest: bool = False) -> int:
+    """The merchant's newest entry (or its oldest)."""
     with sqlite3.connect(db_path) as conn:
         (entry_id,) = conn.execute(
-            "SELECT MAX(p.entry_id) FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id "
+            f"SELECT {'MIN' if oldest else 'MAX'}(p.entry_id) FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id "
             "WHERE a.name = ?",
             (f"merchant:{merchant_id}:receivable",),
         ).fetchone()
@@ -151,6 +153,11 @@ def main() -> int:
         expect(f"after entry {tampered} was changed", audit(base_url, state, key), 1)
         scale_entry(db_path, tampered, "amount / 2")
         expect(f"after entry {tampered} was changed back", audit(base_url, state, key), 0)
+        checked = newest_entry(db_path, merchant["id"], oldest=True)
+        scale_entry(db_path, checked, "amount * 3")
+        expect(f"--all after entry {checked}, verified earlier, was changed", audit(base_url, state, key, "--all"), 1)
+        scale_entry(db_path, checked, "amount / 3")
+        expect("--all once it was changed back", audit(base_url, state, key, "--all"), 0)
 
         forge(env, tampered)  # inside the head the audit last verified
         order(base_url, merchant, "audit-5")

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         state = load_state(state_path)
         with Client(args.base_url, api_key, timeout_s=args.timeout) as client:
-            new_state, verified = audit(client, state, findings)
+            new_state, verified = audit(client, state, findings, recheck=args.all)
     except (ValueError, ImportError) as unusable:  # a damaged state file, a wrong base URL, no cryptography
         return _usage(str(unusable))
     except LoyaltyError as failed:
@@ -124,15 +124,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def audit(client: Client, state: AuditState, findings: Findings) -> tuple[AuditState, int]:
-    """One audit against `state`: the state to keep if `findings` has no mismatch, and the entries verified."""
+def audit(client: Client, state: AuditState, findings: Findings, *, recheck: bool = False) -> tuple[AuditState, int]:
+    """One audit against `state`: the state to keep if `findings` has no mismatch, and the entries verified.
+
+    With `recheck`, every entry of the caller is proven again, not only those
+    after the last one checked: an old entry changed in place is caught too.
+    """
     # The head first: a key published between the two calls is then seen, not reported as unknown.
     head = client.tree_head()
     keys = check_keys(client.public_keys(), state.keys, findings)
     check_signature(head, keys, findings)
     if state.head is not None:
         check_extends(client, state.head, head, findings)
-    verified, last = check_entries(client, head, state.last_leaf_index, findings)
+    verified, last = check_entries(client, head, None if recheck else state.last_leaf_index, findings)
+    if last is None:  # nothing listed: keep where the last run got to
+        last = state.last_leaf_index
     return AuditState(head, last, keys), verified
 
 
@@ -299,6 +305,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", required=True, help="the platform's URL, e.g. https://loyalty.example")
     parser.add_argument("--state", required=True, help="the JSON file one run leaves for the next")
     parser.add_argument("--api-key", help=f"your API key (default: the {API_KEY_ENV} environment variable)")
+    parser.add_argument("--all", action="store_true", help="prove every entry of yours again, not only the new ones")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S_DEFAULT, help="seconds per request try")
     return parser
 

@@ -409,6 +409,22 @@ def test_a_tampered_canonical_is_a_leaf_hash_mismatch(log, audit):
     assert_refused(audit, before)
 
 
+def test_an_old_entry_changed_in_place_is_caught_by_a_full_recheck_only(log, audit):
+    log.append(3)
+    log.sign()
+    assert audit()[0] == 0
+    log.served_canonical[1] = canonical({**log.logged[1], "postings": [[MERCHANT_ACCOUNT, "PTS", -7]]})
+
+    assert audit()[0] == 0  # the usual run proves only entries it has not seen
+    code, out = audit("--all")
+
+    assert code == 1, out
+    assert "MISMATCH entry 2 (leaf 1): tampered leaf" in out
+    del log.served_canonical[1]
+    assert audit("--all")[0] == 0
+    assert saved(audit)["last_leaf_index"] == 2
+
+
 def test_an_entry_shown_otherwise_than_logged_is_a_mismatch(log, audit):
     log.append(2)
     log.sign()
