@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import cli, errors, sealing, unit_of_work
     from app.extensions import db, migrate
     from app.identity.auth import public
+    from app.payments import stripe_gateway
     from app.transparency import services as transparency
     from app.web import views as web
     from app.webhooks import services as webhook_services
@@ -39,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             unit_of_work.configure_sqlite(db.engine)
     sealing.register(app)
+    stripe_gateway.register(app)
     cli.register(app)
 
     @app.get("/health")
