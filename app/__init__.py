@@ -55,6 +55,7 @@ def _register_json_api(app: Flask) -> None:
     """The /v1 blueprints, under one Api: the spec is built from this app's blueprints only."""
     from app import errors
     from app.affiliates.views import affiliates_blp, links_blp, programs_blp
+    from app.billing.views import blp as billing_blp
     from app.boutique.views import API_BLUEPRINTS as boutique_blps
     from app.commissions.views import blp as commissions_blp
     from app.members.views import blp as members_blp
@@ -87,6 +88,7 @@ def _register_json_api(app: Flask) -> None:
         links_blp,
         commissions_blp,
         settlement_blp,
+        billing_blp,
         transparency_blp,
     )
     for blp in json_api:
