@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import cli, errors, sealing, unit_of_work
     from app.extensions import db, migrate
     from app.identity.auth import public
+    from app.payments import stripe_gateway
     from app.transparency import services as transparency
     from app.web import views as web
     from app.webhooks import services as webhook_services
@@ -39,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             unit_of_work.configure_sqlite(db.engine)
     sealing.register(app)
+    stripe_gateway.register(app)
     cli.register(app)
 
     @app.get("/health")
@@ -53,6 +55,7 @@ def _register_json_api(app: Flask) -> None:
     """The /v1 blueprints, under one Api: the spec is built from this app's blueprints only."""
     from app import errors
     from app.affiliates.views import affiliates_blp, links_blp, programs_blp
+    from app.billing.views import blp as billing_blp
     from app.boutique.views import API_BLUEPRINTS as boutique_blps
     from app.commissions.views import blp as commissions_blp
     from app.members.views import blp as members_blp
@@ -85,6 +88,7 @@ def _register_json_api(app: Flask) -> None:
         links_blp,
         commissions_blp,
         settlement_blp,
+        billing_blp,
         transparency_blp,
     )
     for blp in json_api:

@@ -16,6 +16,7 @@ from app.constants import (
     REDEMPTION_HOLD_TIMEOUT_S_DEFAULT,
     REQUEST_BODY_BYTES_MAX,
     STATEMENT_CLOSE_DELAY_S_DEFAULT,
+    STRIPE_API_BASE_DEFAULT,
 )
 
 
@@ -59,6 +60,17 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         # A statement closes a period at least this long ago: no open transaction can still add to it.
         "STATEMENT_CLOSE_DELAY_S": int(env.get("STATEMENT_CLOSE_DELAY_S", str(STATEMENT_CLOSE_DELAY_S_DEFAULT))),
         **_boutique(env),
+        **_stripe(env),
+    }
+
+
+def _stripe(env: dict[str, str]) -> dict:
+    """Money through Stripe: the secret key, the API's address (tests point it at
+    localstripe) and the secret that signs Stripe's webhooks."""
+    return {
+        "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", STRIPE_API_BASE_DEFAULT).rstrip("/"),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
     }
 
 
@@ -105,5 +117,7 @@ def check_production(config: dict) -> None:
         raise ConfigError("CLICK_TOKEN_KEYS must list random keys of 32+ characters in production")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
+    if not config["STRIPE_API_BASE"].startswith("https://"):
+        raise ConfigError("STRIPE_API_BASE must be an https URL in production")
     if config.get("WEBHOOK_ALLOW_INSECURE_URLS"):
         raise ConfigError("WEBHOOK_ALLOW_INSECURE_URLS=1 is for development: production webhooks use https")

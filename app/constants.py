@@ -96,3 +96,12 @@ DEV_CLICK_TOKEN_KEY = "dev-click-token-key-change-me"
 PAYOUT_ID_LENGTH_MAX = 120
 PAYOUT_REFERENCE_LENGTH_MAX = 140
 STATEMENT_CLOSE_DELAY_S_DEFAULT = 300
+# Money through Stripe (app/payments): where the API is, how long one call may take (a
+# billing call holds the merchant's billing lock meanwhile) and how often the SDK retries
+# a failed call (with the same idempotency key).
+STRIPE_API_BASE_DEFAULT = "https://api.stripe.com"
+STRIPE_TIMEOUT_S = 10
+STRIPE_NETWORK_RETRIES_MAX = 1
+STRIPE_ID_LENGTH_MAX = 255
+# What a merchant may pay its statements with (the SetupIntent's payment_method_types).
+BILLING_PAYMENT_METHOD_TYPES = ("card", "sepa_debit")

@@ -71,6 +71,15 @@ for _status in http.HTTPStatus:
         _HTTP_TYPES[_status] = _slug(_status.phrase)
         PROBLEMS[_HTTP_TYPES[_status]] = Problem(_status, _status.phrase)
 
+# Registered after the framework's types, so that a bare 402 or 502 keeps its generic type.
+PROBLEMS.update(
+    {
+        "payment-method-declined": Problem(402, "Payment method declined"),
+        "payment-method-refused": Problem(422, "Payment method refused"),
+        "payment-provider-error": Problem(502, "Payment provider error"),
+    }
+)
+
 
 class DomainError(Exception):
     """A refusal a service raises: ``problem`` names its type in ``PROBLEMS``."""

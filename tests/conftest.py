@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from tests.factories.merchants import auth, create_merchant
+from tests.stripe_fake import stripe_fake  # noqa: F401  (a session fixture for every Stripe test)
 
 ADMIN_KEY = "test-operator-key-0123456789abcdef"
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

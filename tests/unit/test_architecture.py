@@ -106,6 +106,36 @@ def test_the_ledger_and_the_sdk_stand_apart():
                 assert name.split(".")[0] not in forbidden, f"{path.relative_to(ROOT)}:{line} imports {name}"
 
 
+# The one module that talks to Stripe (docs/architecture.md, "Money through Stripe").
+STRIPE_GATEWAY = "app/payments/stripe_gateway.py"
+
+
+def stripe_importers(paths: list[Path]) -> list[str]:
+    return [
+        f"{_shown(path)}:{line} imports {name}"
+        for path in paths
+        if _shown(path) != STRIPE_GATEWAY
+        for name, line in _imports(path)
+        if name.split(".")[0] == "stripe"
+    ]
+
+
+def test_only_the_stripe_gateway_imports_stripe():
+    paths = _python_files("app", "ledger", "partner_sdk")
+    assert ROOT / STRIPE_GATEWAY in paths
+    assert stripe_importers(paths) == []
+
+
+def test_the_stripe_check_sees_an_import_outside_the_gateway(tmp_path):
+    (tmp_path / "a.py").write_text("import json\nimport stripe\n")
+    (tmp_path / "b.py").write_text("from stripe import StripeClient\n")
+    (tmp_path / "c.py").write_text("import stripe_like\n")
+
+    found = stripe_importers(sorted(tmp_path.glob("*.py")))
+
+    assert found == ["a.py:2 imports stripe", "b.py:1 imports stripe.StripeClient"]
+
+
 # A session's commit or rollback, or any bare ``.commit()``/``.rollback()``: the unit's
 # own verbs are ``commit(answer)`` and ``discard()``.
 _COMMIT = re.compile(r"\.(commit|rollback)\(\)|session\(?\)?\.(commit|rollback)\(")

@@ -83,6 +83,7 @@ def test_production_starts_with_real_secrets_and_postgresql():
         {"CLICK_TOKEN_KEYS": "c" * 40 + "," + DEV_CLICK_TOKEN_KEY},
         {"CLICK_TOKEN_KEYS": "short"},
         {"LEDGER_SIGNING_KEY": DEV_LEDGER_SIGNING_KEY},
+        {"STRIPE_API_BASE": "http://127.0.0.1:8420"},
     ],
     ids=[
         "dev-admin-key",
@@ -93,6 +94,7 @@ def test_production_starts_with_real_secrets_and_postgresql():
         "dev-click-key-kept",
         "weak-click-key",
         "dev-ledger-signing-key",
+        "stripe-over-http",
     ],
 )
 def test_production_refuses_development_settings(overrides):

@@ -1,0 +1,1 @@
+"""Money through Stripe: the one module that calls Stripe, and its refusals."""

@@ -1,0 +1,151 @@
+"""The one module that calls Stripe (``tests/unit/test_architecture.py`` holds it).
+
+It is configured from the app's config (``STRIPE_API_KEY``, ``STRIPE_API_BASE``;
+tests point the base at localstripe) through a ``stripe.StripeClient`` of its own,
+never the SDK's module-level globals, so two apps in one process can talk to two
+Stripes. It answers plain dataclasses, never Stripe objects, and turns every Stripe
+error into one of ``app.payments.errors``: the rest of the app knows no ``stripe``.
+
+Every call that creates something sends an idempotency key derived from our own
+ids (``merchant-{id}-customer``, ``merchant-{id}-setup-{n}``), so the SDK's own
+retries and ours reach one object at Stripe. Stripe keeps a key for 24 hours and
+the test fake not at all: callers still make their side idempotent by themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from flask import Flask, current_app
+
+from app.constants import BILLING_PAYMENT_METHOD_TYPES, STRIPE_NETWORK_RETRIES_MAX, STRIPE_TIMEOUT_S
+from app.payments.errors import PaymentMethodDeclined, PaymentMethodRefused, PaymentProviderError
+
+log = logging.getLogger(__name__)
+_EXTENSION = "stripe_gateway"
+# A SetupIntent in one of these can still be confirmed by the merchant.
+_OPEN_SETUP_STATUSES = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
+
+
+@dataclass(frozen=True)
+class SetupIntent:
+    id: str
+    client_secret: str
+    status: str
+
+    @property
+    def open(self) -> bool:
+        """Not yet succeeded nor canceled: the merchant can still confirm it."""
+        return self.status in _OPEN_SETUP_STATUSES
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    id: str
+    kind: str
+    last4: str | None
+    brand: str | None
+
+
+class StripeGateway:
+    """Stripe as our code needs it: customers, SetupIntents, default payment methods."""
+
+    def __init__(self, api_key: str, api_base: str):
+        self._http = stripe.RequestsClient(timeout=STRIPE_TIMEOUT_S)
+        self._client = None
+        if api_key:
+            self._client = stripe.StripeClient(
+                api_key,
+                base_addresses={"api": api_base},
+                max_network_retries=STRIPE_NETWORK_RETRIES_MAX,
+                http_client=self._http,
+            )
+
+    def create_customer(self, merchant_id: int, name: str) -> str:
+        """A new Stripe customer for the merchant; returns its id (``cus_...``)."""
+        params: Any = {"name": name, "metadata": {"merchant_id": str(merchant_id)}}
+        with _translated("create a customer"):
+            customer = self._v1().customers.create(
+                params=params, options={"idempotency_key": f"merchant-{merchant_id}-customer"}
+            )
+        return customer.id
+
+    def create_setup_intent(self, merchant_id: int, customer_id: str, number: int) -> SetupIntent:
+        """The merchant's ``number``-th SetupIntent: saves a payment method for off-session charges."""
+        params: Any = {
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": list(BILLING_PAYMENT_METHOD_TYPES),
+            "metadata": {"merchant_id": str(merchant_id)},
+        }
+        with _translated("create a SetupIntent"):
+            intent = self._v1().setup_intents.create(
+                params=params, options={"idempotency_key": f"merchant-{merchant_id}-setup-{number}"}
+            )
+        return _setup_intent(intent)
+
+    def setup_intent(self, intent_id: str) -> SetupIntent:
+        with _translated("read a SetupIntent"):
+            return _setup_intent(self._v1().setup_intents.retrieve(intent_id))
+
+    def make_default_payment_method(self, customer_id: str, payment_method_id: str) -> PaymentMethod:
+        """Attach the payment method to the customer (a no-op when it already is) and make
+        it the customer's default for invoices and off-session payments."""
+        with _translated("attach the payment method", refused=payment_method_id):
+            found = self._v1().payment_methods.attach(payment_method_id, params={"customer": customer_id})
+        params: Any = {"invoice_settings": {"default_payment_method": found.id}}
+        with _translated("set the default payment method"):
+            self._v1().customers.update(customer_id, params=params)
+        return _payment_method(found)
+
+    def close(self) -> None:
+        """Close the HTTP connections kept open to Stripe."""
+        self._http.close()
+
+    def _v1(self) -> Any:
+        if self._client is None:
+            raise PaymentProviderError("Stripe is not configured: set STRIPE_API_KEY.")
+        return self._client.v1
+
+
+@contextmanager
+def _translated(action: str, *, refused: str | None = None) -> Iterator[None]:
+    """Stripe's errors as ours: a declined card is the caller's 402, a payment method
+    Stripe refuses (``refused`` names it) the caller's 422, anything else our 502."""
+    try:
+        yield
+    except stripe.CardError as error:
+        raise PaymentMethodDeclined(error.user_message or "The payment method was declined.", code=error.code) from None
+    except stripe.InvalidRequestError as error:
+        if refused is None:
+            log.warning("Stripe refused to %s: %s", action, error)
+            raise PaymentProviderError(f"Stripe refused to {action}.") from None
+        reason = "no such payment method" if error.http_status == 404 else (error.user_message or "not usable")
+        raise PaymentMethodRefused(refused, reason) from None
+    except stripe.StripeError as error:
+        log.warning("Stripe could not %s: %s", action, error)
+        raise PaymentProviderError(f"Stripe could not {action} ({type(error).__name__}); try again later.") from None
+
+
+def _setup_intent(intent: Any) -> SetupIntent:
+    return SetupIntent(id=intent.id, client_secret=intent.client_secret, status=intent.status)
+
+
+def _payment_method(found: Any) -> PaymentMethod:
+    details = found.to_dict().get(found.type) or {}
+    return PaymentMethod(id=found.id, kind=found.type, last4=details.get("last4"), brand=details.get("brand"))
+
+
+def register(app: Flask) -> None:
+    """Build the app's gateway from its config."""
+    app.extensions[_EXTENSION] = StripeGateway(app.config["STRIPE_API_KEY"], app.config["STRIPE_API_BASE"])
+
+
+def current() -> StripeGateway:
+    """The current app's gateway."""
+    return current_app.extensions[_EXTENSION]
