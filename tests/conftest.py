@@ -116,8 +116,10 @@ def db_url(databases) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(db_url):
-    application = make_app(db_url)
+def app(db_url, stripe_fake):
+    # Stripe is localstripe for the shared app too, so a route that reaches Stripe
+    # (billing, under the API fuzz test) meets a real peer, not a missing key's 502.
+    application = make_app(db_url, STRIPE_API_BASE=stripe_fake.url, STRIPE_API_KEY=stripe_fake.api_key)
     yield application
     with application.app_context():
         from app.extensions import db
