@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from tests.factories.merchants import auth, create_merchant
-from tests.stripe_fake import stripe_fake  # noqa: F401  (a session fixture for every Stripe test)
+
+# The session fixture ``stripe_fake`` (localstripe on loopback) for every test.
+pytest_plugins = ["tests.stripe_fake"]
 
 ADMIN_KEY = "test-operator-key-0123456789abcdef"
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
