@@ -71,6 +71,17 @@ class StatementLineSchema(ma.Schema):
     )
 
 
+class CollectionSummarySchema(ma.Schema):
+    status = ma.fields.String(
+        metadata={
+            "description": "`pending` until Stripe collects the net, then `succeeded`; `failed` after a declined "
+            "attempt (retried while dunning lasts); `not_needed` when the net is zero or owed to the merchant."
+        }
+    )
+    stripe_payment_intent_id = ma.fields.String(allow_none=True, metadata={"description": "The latest attempt."})
+    amount_cents = ma.fields.Integer(metadata={"description": "What is collected: the net in the merchant's currency."})
+
+
 class StatementSchema(ma.Schema):
     id = Id()
     merchant_id = ma.fields.Function(lambda s: str(s.merchant_id))
@@ -78,6 +89,11 @@ class StatementSchema(ma.Schema):
     period_end = ma.fields.DateTime()
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema), metadata={"description": "One line per currency."})
     created_at = ma.fields.DateTime()
+    collection = ma.fields.Nested(
+        CollectionSummarySchema,
+        attribute="collection_summary",
+        metadata={"description": "Collecting the net from the merchant through Stripe."},
+    )
     log = ma.fields.Nested(
         LogPointerSchema, metadata={"description": _LOG_DOC.format("the statement", "the") + " Sum them to check it."}
     )
