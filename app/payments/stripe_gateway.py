@@ -52,8 +52,18 @@ class PaymentMethod:
     brand: str | None
 
 
+@dataclass(frozen=True)
+class Payment:
+    """An off-session PaymentIntent's outcome: ``succeeded``, ``failed`` (declined),
+    or another Stripe status still on its way (``processing``: SEPA Direct Debit)."""
+
+    id: str | None
+    status: str
+    error: str | None = None
+
+
 class StripeGateway:
-    """Stripe as our code needs it: customers, SetupIntents, default payment methods."""
+    """Stripe as our code needs it: customers, SetupIntents, default payment methods, collections."""
 
     def __init__(self, api_key: str, api_base: str):
         self._http = stripe.RequestsClient(timeout=STRIPE_TIMEOUT_S)
@@ -103,6 +113,50 @@ class StripeGateway:
             self._v1().customers.update(customer_id, params=params)
         return _payment_method(found)
 
+    def collect(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount_cents: int,
+        currency: str,
+        statement_id: int,
+        attempt: int,
+    ) -> Payment:
+        """Charge a statement off-session: a confirmed PaymentIntent on the saved payment
+        method, keyed ``statement-{id}-attempt-{n}``. A declined payment is a ``failed``
+        Payment, not an error; Stripe unreachable or failing raises ``PaymentProviderError``."""
+        params: Any = {
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "metadata": {"statement_id": str(statement_id), "attempt": str(attempt)},
+        }
+        try:
+            with _translated("create a PaymentIntent"):
+                intent = self._v1().payment_intents.create(
+                    params=params, options={"idempotency_key": f"statement-{statement_id}-attempt-{attempt}"}
+                )
+        except PaymentMethodDeclined as declined:
+            return Payment(id=None, status="failed", error=declined.detail)
+        return _payment(intent)
+
+    def payment(self, intent_id: str) -> Payment:
+        with _translated("read a PaymentIntent"):
+            return _payment(self._v1().payment_intents.retrieve(intent_id))
+
+    def find_collection(self, statement_id: int, attempt: int) -> Payment | None:
+        """The PaymentIntent a started attempt made, if Stripe has one, found by its
+        metadata with Stripe's search (localstripe has no search: this raises there)."""
+        query = f"metadata['statement_id']:'{statement_id}' AND metadata['attempt']:'{attempt}'"
+        params: Any = {"query": query, "limit": 1}
+        with _translated("search PaymentIntents"):
+            found = self._v1().payment_intents.search(params=params)
+        return _payment(found.data[0]) if found.data else None
+
     def close(self) -> None:
         """Close the HTTP connections kept open to Stripe."""
         self._http.close()
@@ -130,6 +184,15 @@ def _translated(action: str, *, refused: str | None = None) -> Iterator[None]:
     except stripe.StripeError as error:
         log.warning("Stripe could not %s: %s", action, error)
         raise PaymentProviderError(f"Stripe could not {action} ({type(error).__name__}); try again later.") from None
+
+
+def _payment(intent: Any) -> Payment:
+    if intent.status == "succeeded":
+        return Payment(id=intent.id, status="succeeded")
+    error = (intent.to_dict().get("last_payment_error") or {}).get("message")
+    if intent.status == "requires_payment_method":
+        return Payment(id=intent.id, status="failed", error=error or "The payment method was declined.")
+    return Payment(id=intent.id, status=intent.status, error=error)
 
 
 def _setup_intent(intent: Any) -> SetupIntent:
