@@ -24,7 +24,7 @@ import stripe
 from flask import Flask, current_app
 
 from app.constants import BILLING_PAYMENT_METHOD_TYPES, STRIPE_NETWORK_RETRIES_MAX, STRIPE_TIMEOUT_S
-from app.payments.errors import PaymentMethodDeclined, PaymentMethodRefused, PaymentProviderError
+from app.payments.errors import PaymentMethodDeclined, PaymentMethodRefused, PaymentProviderError, WebhookRefused
 
 log = logging.getLogger(__name__)
 _EXTENSION = "stripe_gateway"
@@ -60,6 +60,44 @@ class Payment:
     id: str | None
     status: str
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified Stripe event: its id, type and the object it is about (plain JSON)."""
+
+    id: str
+    type: str
+    object: dict
+
+
+# Stripe's own default: a signature older than this is refused (a replayed capture).
+WEBHOOK_TOLERANCE_S = 300
+
+
+def verified_event(payload: bytes, signature: str | None, secret: str) -> WebhookEvent:
+    """The event Stripe signed with ``secret`` (header ``Stripe-Signature``), checked
+    by the SDK; raises ``WebhookRefused`` when it is missing, wrong or stale."""
+    if not secret:
+        raise WebhookRefused("Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET.")
+    if not signature:
+        raise WebhookRefused("No Stripe-Signature header.")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_S)
+    except stripe.SignatureVerificationError:
+        raise WebhookRefused("The Stripe-Signature does not match, or is too old.") from None
+    except ValueError:
+        raise WebhookRefused("The payload is not a Stripe event.") from None
+    found = event.to_dict()
+    return WebhookEvent(id=found["id"], type=found["type"], object=(found.get("data") or {}).get("object") or {})
+
+
+def payment_of(intent: dict) -> Payment:
+    """A PaymentIntent's outcome from its JSON (a webhook's object)."""
+    if intent.get("status") == "succeeded":
+        return Payment(id=intent.get("id"), status="succeeded")
+    error = (intent.get("last_payment_error") or {}).get("message") or "The payment was declined."
+    return Payment(id=intent.get("id"), status="failed", error=error)
 
 
 class StripeGateway:

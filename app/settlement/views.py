@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -8,9 +8,10 @@ from marshmallow import RAISE
 from app import unit_of_work
 from app.errors import conflict
 from app.extensions import db
-from app.identity.auth import affiliate_required, merchant_required, operator_required
+from app.identity.auth import affiliate_required, merchant_required, operator_required, public
+from app.payments import stripe_gateway
 from app.schemas import PageArgsSchema
-from app.settlement import services
+from app.settlement import services, stripe_events
 from app.settlement.schemas import (
     PayoutCreateSchema,
     PayoutPageSchema,
@@ -125,3 +126,20 @@ class OwnStatementById(MethodView):
     def get(self, statement_id):
         """Show one of your statements"""
         return services.get_statement(db.session, g.merchant.id, statement_id)
+
+
+# ----------------------------------------------------------------- Stripe
+
+# Outside /v1 and its spec: Stripe calls it, signed with STRIPE_WEBHOOK_SECRET.
+stripe_blp = Blueprint("stripe", __name__, url_prefix="/stripe")
+
+
+@stripe_blp.post("/webhook")
+@public
+def stripe_webhook():
+    """Stripe's events about our PaymentIntents; a replayed event changes nothing."""
+    event = stripe_gateway.verified_event(
+        request.get_data(), request.headers.get("Stripe-Signature"), current_app.config["STRIPE_WEBHOOK_SECRET"]
+    )
+    processed = stripe_events.handle(unit_of_work.current(), event)
+    return {"received": True, "processed": processed}

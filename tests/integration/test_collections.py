@@ -3,19 +3,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.cli import JOBS, run_batches
-from app.settlement.models import Collection
+from app.settlement.models import Collection, StripeEvent
 from app.unit_of_work import UnitOfWork
 from ledger.models import Entry
 from ledger.types import utcnow
 from tests.conftest import make_app
 from tests.factories.billing import billing_path, card, confirmed, set_up
+from tests.factories.names import unique
 from tests.factories.orders import record_order
 from tests.integration.test_settlement import assert_ledger_ok, cash, issue
 from tests.integration.test_webhook_events import events_to, subscribe
@@ -176,3 +181,114 @@ def test_a_declined_card_fails_tells_the_merchant_and_is_retried_three_times_in_
     assert len(events_to(engine, endpoint)) == 3
     assert collection_entries(engine, statement["id"]) == []
     assert_ledger_ok(engine)
+
+
+# ----------------------------------------------------------------- Stripe's webhooks
+
+WEBHOOK_SECRET = "whsec_test_collections"
+
+
+@pytest.fixture(scope="module")
+def webhook_app(db_url):
+    application = make_app(db_url, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    yield application
+    application.extensions["stripe_gateway"].close()
+    with application.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def intent_event(statement_id: str, kind: str = "payment_intent.succeeded", *, intent_id: str | None = None) -> bytes:
+    succeeded = kind == "payment_intent.succeeded"
+    intent = {
+        "id": intent_id or unique("pi_"),
+        "object": "payment_intent",
+        "status": "succeeded" if succeeded else "requires_payment_method",
+        "metadata": {"statement_id": statement_id, "attempt": "1"},
+        "last_payment_error": None if succeeded else {"message": "Your card was declined."},
+    }
+    event = {"id": unique("evt_"), "object": "event", "type": kind, "data": {"object": intent}}
+    return json.dumps(event).encode()
+
+
+def signed(payload: bytes, *, secret: str = WEBHOOK_SECRET, at: int | None = None) -> dict:
+    timestamp = at if at is not None else int(time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={timestamp},v1={mac}", "Content-Type": "application/json"}
+
+
+def deliver(webhook_app, payload: bytes, headers: dict):
+    return webhook_app.test_client().post("/stripe/webhook", data=payload, headers=headers)
+
+
+def stripe_events_seen(engine) -> int:
+    with Session(engine) as session:
+        return session.execute(select(func.count()).select_from(StripeEvent)).scalar_one()
+
+
+def test_a_signed_payment_intent_succeeded_collects_the_statement_once_even_replayed(
+    webhook_app, client, engine, admin_headers, merchant
+):
+    statement = owed_statement(client, admin_headers, merchant)
+    payload = intent_event(statement["id"])
+
+    first = deliver(webhook_app, payload, signed(payload))
+    again = deliver(webhook_app, payload, signed(payload))
+
+    assert (first.status_code, first.get_json()) == (200, {"received": True, "processed": True})
+    assert (again.status_code, again.get_json()) == (200, {"received": True, "processed": False})
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.stripe_payment_intent_id) == ("succeeded", json.loads(payload)["data"]["object"]["id"])
+    assert len(collection_entries(engine, statement["id"])) == 1
+    assert_ledger_ok(engine)
+
+
+def test_a_payment_failed_event_fails_a_pending_collection_and_schedules_a_retry(
+    webhook_app, client, engine, admin_headers, merchant
+):
+    statement = owed_statement(client, admin_headers, merchant)
+    payload = intent_event(statement["id"], "payment_intent.payment_failed")
+
+    assert deliver(webhook_app, payload, signed(payload)).status_code == 200
+
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.last_error) == ("failed", "Your card was declined.")
+    assert row.next_attempt_at is not None
+    assert collection_entries(engine, statement["id"]) == []
+
+
+def test_an_unknown_event_type_is_acknowledged_and_ignored(webhook_app, client, engine, admin_headers, merchant):
+    statement = owed_statement(client, admin_headers, merchant)
+    payload = intent_event(statement["id"], "charge.refunded")
+
+    response = deliver(webhook_app, payload, signed(payload))
+
+    assert response.status_code == 200
+    assert collection_row(engine, statement["id"]).status == "pending"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        lambda p: {"Content-Type": "application/json"},
+        lambda p: signed(p, secret="whsec_someone_else"),
+        lambda p: signed(p, at=int(time.time()) - 301),
+        lambda p: {"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"},
+    ],
+    ids=["missing", "wrong-secret", "stale", "garbage"],
+)
+def test_a_webhook_not_signed_by_stripe_is_a_400_and_changes_nothing(
+    webhook_app, client, engine, admin_headers, merchant, headers
+):
+    statement = owed_statement(client, admin_headers, merchant)
+    payload = intent_event(statement["id"])
+    seen_before = stripe_events_seen(engine)
+
+    response = deliver(webhook_app, payload, headers(payload))
+
+    assert (response.status_code, response.mimetype) == (400, "application/problem+json")
+    assert response.get_json()["type"] == "/problems/bad-request"
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.stripe_payment_intent_id) == ("pending", None)
+    assert stripe_events_seen(engine) == seen_before
