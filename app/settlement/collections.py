@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import ledger
 from app.billing.models import MerchantBilling
@@ -26,6 +27,7 @@ from app.constants import (
     COLLECTION_ERROR_LENGTH_MAX,
     COLLECTION_RETRY_DELAYS_S,
 )
+from app.pagination import Page, paginate
 from app.payments.errors import PaymentProviderError
 from app.payments.stripe_gateway import Payment, StripeGateway
 from app.settlement.models import Collection, Statement
@@ -150,7 +152,9 @@ def _failed(uow: UnitOfWork, collection: Collection, statement: Statement, error
     collection.attempt_started_at = None  # the attempt is over: the next one charges afresh
     retry_s = None
     if collection.attempts < COLLECTION_ATTEMPTS_MAX:
-        retry_s = COLLECTION_RETRY_DELAYS_S[min(collection.attempts, len(COLLECTION_RETRY_DELAYS_S)) - 1]
+        # A failure Stripe reported for an attempt the job never counted is treated as the first.
+        tries = max(collection.attempts, 1)
+        retry_s = COLLECTION_RETRY_DELAYS_S[min(tries, len(COLLECTION_RETRY_DELAYS_S)) - 1]
     collection.next_attempt_at = None if retry_s is None else uow.now + timedelta(seconds=retry_s)
     uow.session.flush()
     next_attempt_at = collection.next_attempt_at
@@ -167,3 +171,11 @@ def _failed(uow: UnitOfWork, collection: Collection, statement: Statement, error
             "next_attempt_at": None if next_attempt_at is None else next_attempt_at.isoformat(),
         },
     )
+
+
+def list_collections(session: Session, *, status: str | None, limit: int, cursor: str | None) -> Page:
+    """Every merchant's collections, oldest first; ``status`` filters (``failed``: dunning's leftovers)."""
+    query = select(Collection)
+    if status is not None:
+        query = query.where(Collection.status == status)
+    return paginate(session, query, Collection.id, limit=limit, cursor=cursor)

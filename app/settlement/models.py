@@ -119,6 +119,12 @@ class Collection(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    statement: Mapped[Statement] = relationship(lazy="selectin", viewonly=True)
+
+    @property
+    def merchant_id(self) -> int:
+        return self.statement.merchant_id
+
 
 class StripeEvent(db.Model):
     """A Stripe webhook event already processed: each event id is handled once."""

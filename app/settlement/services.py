@@ -1,8 +1,9 @@
 """Settlement: affiliate payouts (approved commissions -> cash) and merchant
 statements (what a merchant and the operator owe each other, from the ledger).
 
-Statements record amounts; they move no money. Collecting from or paying a
-merchant through Stripe is a later feature. Each statement and payout names the
+Statements record amounts; they move no money themselves. A statement the
+merchant owes opens a collection, which ``app.settlement.collections`` charges
+through Stripe; paying a merchant what it is owed is a later feature. Each statement and payout names the
 signed tree head it was computed at and the leaf indexes of its entries, so
 the merchant or affiliate can prove every amount against the log.
 """

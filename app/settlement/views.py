@@ -11,8 +11,10 @@ from app.extensions import db
 from app.identity.auth import affiliate_required, merchant_required, operator_required, public
 from app.payments import stripe_gateway
 from app.schemas import PageArgsSchema
-from app.settlement import services, stripe_events
+from app.settlement import collections, services, stripe_events
 from app.settlement.schemas import (
+    CollectionArgsSchema,
+    CollectionPageSchema,
     PayoutCreateSchema,
     PayoutPageSchema,
     PayoutSchema,
@@ -73,8 +75,10 @@ class MerchantStatements(MethodView):
         Closes the merchant's open period (from the end of its previous statement,
         or its creation) at `period_end` and states, per currency, what it owes
         (points bought, commissions, network fees) and is owed (rewards supplied),
-        read from the ledger. A statement moves no money. An optional
-        `Idempotency-Key` header makes a retry return this same statement.
+        read from the ledger. A statement moves no money itself: when the merchant
+        owes, its `collection` is charged through Stripe by the `collect-statements`
+        job. An optional `Idempotency-Key` header makes a retry return this same
+        statement.
         """
         return services.issue_statement(
             unit_of_work.current(),
@@ -88,6 +92,22 @@ class MerchantStatements(MethodView):
     def get(self, args, merchant_id):
         """List a merchant's statements, oldest first"""
         return services.list_statements_of(db.session, merchant_id, **args)
+
+
+@blp.route("/collections")
+class Collections(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(CollectionArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, CollectionPageSchema)
+    def get(self, args):
+        """List statement collections, oldest first
+
+        What Stripe collected or is still to collect for each statement a merchant
+        owes. `status=failed` lists what dunning could not collect: those with no
+        `next_attempt_at` are left to the operator.
+        """
+        return collections.list_collections(db.session, **args)
 
 
 # ----------------------------------------------------------------- affiliate

@@ -292,3 +292,32 @@ def test_a_webhook_not_signed_by_stripe_is_a_400_and_changes_nothing(
     row = collection_row(engine, statement["id"])
     assert (row.status, row.stripe_payment_intent_id) == ("pending", None)
     assert stripe_events_seen(engine) == seen_before
+
+
+def test_the_operator_lists_failed_collections_and_only_the_operator(
+    webhook_app, client, engine, admin_headers, merchant
+):
+    failed = owed_statement(client, admin_headers, merchant)
+    payload = intent_event(failed["id"], "payment_intent.payment_failed")
+    assert deliver(webhook_app, payload, signed(payload)).status_code == 200
+    pending = owed_statement(client, admin_headers, merchant)
+
+    listed, cursor = [], None
+    while True:
+        query = {"status": "failed", "limit": 100} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/v1/collections", query_string=query, headers=admin_headers)
+        assert page.status_code == 200, page.get_json()
+        listed += page.get_json()["data"]
+        cursor = page.get_json()["next_cursor"]
+        if cursor is None:
+            break
+
+    mine = [c for c in listed if c["merchant_id"] == merchant["id"]]
+    assert [(c["statement_id"], c["status"], c["attempts"]) for c in mine] == [(failed["id"], "failed", 0)]
+    assert mine[0]["last_error"] == "Your card was declined."
+    assert all(c["status"] == "failed" for c in listed)
+    assert pending["id"] not in {c["statement_id"] for c in listed}
+    refused = client.get("/v1/collections", headers=merchant["headers"])
+    assert refused.status_code == 401
+    bad = client.get("/v1/collections", query_string={"status": "lost"}, headers=admin_headers)
+    assert bad.status_code == 422
