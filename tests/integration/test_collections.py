@@ -321,3 +321,42 @@ def test_the_operator_lists_failed_collections_and_only_the_operator(
     assert refused.status_code == 401
     bad = client.get("/v1/collections", query_string={"status": "lost"}, headers=admin_headers)
     assert bad.status_code == 422
+
+
+def intents_for(stripe_client, statement_id: str) -> list:
+    intents = stripe_client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+    return [i for i in intents if i.to_dict()["metadata"].get("statement_id") == statement_id]
+
+
+def test_an_attempt_cut_short_before_its_outcome_is_never_charged_again_blindly(
+    stripe_app, client, engine, admin_headers, merchant, stripe_client
+):
+    ready_billing(client, admin_headers, merchant, stripe_client)
+    statement = owed_statement(client, admin_headers, merchant)
+    start = utcnow()
+    # What a crash right after the claim's commit leaves: an attempt started, no intent recorded.
+    with Session(engine) as session:
+        row = session.execute(select(Collection).where(Collection.statement_id == int(statement["id"]))).scalar_one()
+        row.attempts, row.attempt_started_at, row.next_attempt_at = 1, start, start
+        session.commit()
+
+    run_collect(stripe_app, engine, at=start + timedelta(minutes=20))
+
+    # localstripe cannot search PaymentIntents: the job cannot know, so it charges nothing and says why.
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "search PaymentIntents" in row.last_error
+    assert intents_for(stripe_client, statement["id"]) == []
+    assert collection_entries(engine, statement["id"]) == []
+
+
+def test_the_job_runs_from_the_command_line(stripe_app, client, admin_headers, merchant, stripe_client):
+    ready_billing(client, admin_headers, merchant, stripe_client)
+    statement = owed_statement(client, admin_headers, merchant)
+
+    result = stripe_app.test_cli_runner().invoke(args=["jobs", "run", "collect-statements"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("collect-statements: ")
+    assert shown(client, merchant, statement["id"])["status"] == "succeeded"
+    assert len(intents_for(stripe_client, statement["id"])) == 1
