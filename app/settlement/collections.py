@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 def collect_due(uow: UnitOfWork, gateway: StripeGateway, *, limit: int) -> int:
     """Attempt (or resume) the collections that are due, at most ``limit``, each in
     its own commits; returns how many were handled. Collections of merchants with
-    no saved payment method wait until one is saved."""
+    no saved payment method wait until one is saved. On PostgreSQL several workers
+    share the work: each row is taken ``FOR UPDATE SKIP LOCKED`` and claimed (its
+    ``next_attempt_at`` moved ahead) before Stripe is asked."""
     due = _due(uow, limit)
     uow.commit(None)
     for collection_id in due:

@@ -20,6 +20,8 @@ from ledger.models import Entry
 from ledger.types import utcnow
 from tests.conftest import make_app
 from tests.factories.billing import billing_path, card, confirmed, set_up
+from tests.factories.boutique import redeem, reward
+from tests.factories.members import member_with_points
 from tests.factories.names import unique
 from tests.factories.orders import record_order
 from tests.integration.test_settlement import assert_ledger_ok, cash, issue
@@ -137,6 +139,29 @@ def test_a_statement_is_collected_once_through_stripe_and_posts_one_cash_entry(
     assert len(collection_entries(engine, statement["id"])) == 1
     assert collection_row(engine, statement["id"]).attempts == 1
     assert_ledger_ok(engine)
+
+
+def test_a_statement_the_operator_owes_needs_no_collection_and_the_job_charges_nothing(
+    stripe_app, client, engine, admin_headers, merchant, stripe_client
+):
+    ready_billing(client, admin_headers, merchant, stripe_client)
+    # 100 points (0.50 EUR) earned, 60 spent on a lamp the merchant supplies at 3 EUR: it is owed 2.50.
+    item = reward(client, merchant, points_price=60, wholesale_value_cents=300)
+    _, _, member = member_with_points(stripe_app, engine, client, merchant, 15_000)
+    assert redeem(member, item["id"]).status_code == 303
+    redemption_id = client.get("/v1/redemptions", headers=merchant["headers"]).get_json()["data"][0]["id"]
+    assert (
+        client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=merchant["headers"]).status_code == 200
+    )
+
+    statement = issue(client, admin_headers, merchant).get_json()
+    run_collect(stripe_app, engine)
+
+    assert statement["lines"][0]["net_cents"] == -250
+    assert statement["collection"] == {"status": "not_needed", "stripe_payment_intent_id": None, "amount_cents": 0}
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.amount_cents, row.attempts) == ("not_needed", -250, 0)
+    assert intents_for(stripe_client, statement["id"]) == []
 
 
 def test_a_merchant_without_a_payment_method_waits_and_nothing_is_charged(
