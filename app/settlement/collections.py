@@ -96,6 +96,8 @@ def _attempt(uow: UnitOfWork, gateway: StripeGateway, collection_id: int) -> Non
         collection.last_error = error.detail[:COLLECTION_ERROR_LENGTH_MAX]
         uow.commit(None)
         return
+    # Lock the row again: a webhook about the same intent may have recorded it meanwhile.
+    uow.session.refresh(collection, with_for_update=True)
     record(uow, collection, statement, payment)
     uow.commit(None)
 
