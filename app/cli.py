@@ -80,6 +80,7 @@ JOBS: dict[str, Job] = {
     "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
     "seal-ledger": lambda uow: _transparency().seal_and_sign(uow, wait=True),
+    "collect-statements": lambda uow: _collect_statements(uow),
 }
 
 
@@ -106,6 +107,14 @@ def _approve_commissions(uow: UnitOfWork) -> int:
     from app.constants import APPROVE_COMMISSIONS_BATCH
 
     return approve_due(uow, limit=APPROVE_COMMISSIONS_BATCH)
+
+
+def _collect_statements(uow: UnitOfWork) -> int:
+    from app.constants import COLLECT_STATEMENTS_BATCH
+    from app.payments import stripe_gateway
+    from app.settlement.collections import collect_due
+
+    return collect_due(uow, stripe_gateway.current(), limit=COLLECT_STATEMENTS_BATCH)
 
 
 def run_batches(job: Job, uow: UnitOfWork, *, stop: threading.Event | None = None) -> int:

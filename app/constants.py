@@ -105,3 +105,11 @@ STRIPE_NETWORK_RETRIES_MAX = 1
 STRIPE_ID_LENGTH_MAX = 255
 # What a merchant may pay its statements with (the SetupIntent's payment_method_types).
 BILLING_PAYMENT_METHOD_TYPES = ("card", "sepa_debit")
+
+# Collecting statements through Stripe: one batch per unit, three tries over about a week.
+COLLECT_STATEMENTS_BATCH = 50
+COLLECTION_ATTEMPTS_MAX = 3
+COLLECTION_RETRY_DELAYS_S = (24 * 3600, 3 * 24 * 3600)  # after the 1st and 2nd failures
+# A started attempt whose outcome was never recorded is looked at again after this long.
+COLLECTION_CLAIM_TIMEOUT_S = 15 * 60
+COLLECTION_ERROR_LENGTH_MAX = 500

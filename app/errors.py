@@ -27,6 +27,8 @@ import ledger
 
 PROBLEM_MIME = "application/problem+json"
 API_PREFIX = "/v1/"
+# Machine callers outside /v1 (Stripe's webhooks) get problem+json too.
+JSON_PREFIXES = (API_PREFIX, "/stripe/")
 log = logging.getLogger(__name__)
 
 
@@ -231,8 +233,8 @@ _page: list[PageRenderer] = []
 
 
 def answer_error(error: BaseException) -> Response:
-    """problem+json under /v1, an HTML page everywhere else."""
-    if request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/") or not _page:
+    """problem+json under /v1 (and /stripe/), an HTML page everywhere else."""
+    if request.path.startswith(JSON_PREFIXES) or request.path == API_PREFIX.rstrip("/") or not _page:
         return problem_response(error)
     _name, found, detail, _errors = problem_of(error)
     return _with_router_headers(_page[0](found.status, found.title, detail), error)

@@ -71,7 +71,11 @@ ACCOUNT_KINDS: tuple[AccountKind, ...] = (
     AccountKind(REVENUE_MARGIN, CURRENCY, "value of points spent in the boutique less what suppliers are owed"),
     AccountKind(REVENUE_BREAKAGE, CURRENCY, "value of expired points"),
     AccountKind(REVENUE_FEES, CURRENCY, "network fees charged on commissions"),
-    AccountKind(PLATFORM_CASH, CURRENCY, "money actually paid out to affiliates (or collected)"),
+    AccountKind(
+        PLATFORM_CASH,
+        CURRENCY,
+        "money actually moved through Stripe or the bank: paid out (positive) or collected from merchants (negative)",
+    ),
 )
 
 

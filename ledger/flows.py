@@ -1,4 +1,4 @@
-"""Money flows in a currency beside the points: commissions, payouts, boutique supply.
+"""Money flows in a currency beside the points: commissions, payouts, collections, boutique supply.
 
 Each is one balanced entry with its own kind, ref and idempotency key, so the
 application never writes postings itself and ``verify`` sees every flow the
@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import accounts
+from ledger.errors import IdempotencyConflict
 from ledger.holds import Payable, post_hold
 from ledger.journal import Leg, Posted, post
-from ledger.models import Hold
+from ledger.models import Entry, Hold
 
 COMMISSION = "commission"
 PAYOUT = "payout"
+COLLECTION = "collection"
 # Far beyond any real commission or payout: a bigger amount is a bug upstream.
 AMOUNT_CENTS_MAX = 10**12
 
@@ -87,6 +90,48 @@ def post_payout(
         now=now,
         idempotency_key=f"payout:a{affiliate_key}:{payout_key}",
     )
+
+
+def post_collection(
+    session: Session, *, merchant_key: str, currency: str, amount_cents: int, collection_key: str, now: datetime
+) -> Posted:
+    """Record money collected from a merchant: ``platform:cash`` -> ``merchant:m:receivable``.
+
+    The receivable is negative while the merchant owes; the collection raises it
+    by ``amount_cents`` towards zero, and ``platform:cash`` (positive for money
+    paid out) goes down by the same amount. ``collection_key`` (unique per
+    merchant, e.g. the statement collected) makes the idempotency key: a second
+    call with it returns the first entry and posts nothing; with another amount
+    or currency it raises ``IdempotencyConflict``.
+    """
+    _check_amount("amount_cents", amount_cents, positive=True)
+    key = f"collection:m{merchant_key}:{collection_key}"
+    ref = f"merchant:{merchant_key}:collection:{collection_key}"
+    existing = session.execute(select(Entry).where(Entry.idempotency_key == key)).scalar_one_or_none()
+    if existing is not None:
+        if (
+            existing.kind != COLLECTION
+            or existing.ref != ref
+            or existing.memo != _collection_memo(collection_key, merchant_key, currency, amount_cents)
+        ):
+            raise IdempotencyConflict(key)
+        return Posted(existing.id)
+    receivable = accounts.account(session, accounts.receivable_account(merchant_key), currency)
+    cash = accounts.account(session, accounts.PLATFORM_CASH, currency)
+    return post(
+        session,
+        kind=COLLECTION,
+        legs=[Leg(cash, -amount_cents), Leg(receivable, amount_cents)],
+        ref=ref,
+        memo=_collection_memo(collection_key, merchant_key, currency, amount_cents),
+        now=now,
+        idempotency_key=key,
+    )
+
+
+def _collection_memo(collection_key: str, merchant_key: str, currency: str, amount_cents: int) -> str:
+    # The memo carries the amount, so a replay with another amount is caught without reading postings.
+    return f"Collection {collection_key} from merchant {merchant_key}: {amount_cents} {currency}"
 
 
 def post_redemption(

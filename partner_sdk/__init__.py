@@ -94,6 +94,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "redemption.cancelled",
     "points.expiring",
     "statement.issued",
+    "statement.payment_failed",
 )
 AFFILIATE_EVENT_TYPES: tuple[str, ...] = tuple(event for event in EVENT_TYPES if event.startswith("commission."))
 

@@ -11,6 +11,12 @@ class PaymentProviderError(DomainError):
     problem = "payment-provider-error"
 
 
+class WebhookRefused(DomainError):
+    """A Stripe webhook whose signature is missing, wrong or too old: it is not from Stripe."""
+
+    problem = "bad-request"
+
+
 class PaymentMethodDeclined(DomainError):
     """The card's issuer (or the bank) declined the payment method."""
 

@@ -24,7 +24,7 @@ import stripe
 from flask import Flask, current_app
 
 from app.constants import BILLING_PAYMENT_METHOD_TYPES, STRIPE_NETWORK_RETRIES_MAX, STRIPE_TIMEOUT_S
-from app.payments.errors import PaymentMethodDeclined, PaymentMethodRefused, PaymentProviderError
+from app.payments.errors import PaymentMethodDeclined, PaymentMethodRefused, PaymentProviderError, WebhookRefused
 
 log = logging.getLogger(__name__)
 _EXTENSION = "stripe_gateway"
@@ -52,8 +52,56 @@ class PaymentMethod:
     brand: str | None
 
 
+@dataclass(frozen=True)
+class Payment:
+    """An off-session PaymentIntent's outcome: ``succeeded``, ``failed`` (declined),
+    or another Stripe status still on its way (``processing``: SEPA Direct Debit)."""
+
+    id: str | None
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified Stripe event: its id, type and the object it is about (plain JSON)."""
+
+    id: str
+    type: str
+    object: dict
+
+
+# Stripe's own default: a signature older than this is refused (a replayed capture).
+WEBHOOK_TOLERANCE_S = 300
+
+
+def verified_event(payload: bytes, signature: str | None, secret: str) -> WebhookEvent:
+    """The event Stripe signed with ``secret`` (header ``Stripe-Signature``), checked
+    by the SDK; raises ``WebhookRefused`` when it is missing, wrong or stale."""
+    if not secret:
+        raise WebhookRefused("Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET.")
+    if not signature:
+        raise WebhookRefused("No Stripe-Signature header.")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_S)
+    except stripe.SignatureVerificationError:
+        raise WebhookRefused("The Stripe-Signature does not match, or is too old.") from None
+    except ValueError:
+        raise WebhookRefused("The payload is not a Stripe event.") from None
+    found = event.to_dict()
+    return WebhookEvent(id=found["id"], type=found["type"], object=(found.get("data") or {}).get("object") or {})
+
+
+def payment_of(intent: dict) -> Payment:
+    """A PaymentIntent's outcome from its JSON (a webhook's object)."""
+    if intent.get("status") == "succeeded":
+        return Payment(id=intent.get("id"), status="succeeded")
+    error = (intent.get("last_payment_error") or {}).get("message") or "The payment was declined."
+    return Payment(id=intent.get("id"), status="failed", error=error)
+
+
 class StripeGateway:
-    """Stripe as our code needs it: customers, SetupIntents, default payment methods."""
+    """Stripe as our code needs it: customers, SetupIntents, default payment methods, collections."""
 
     def __init__(self, api_key: str, api_base: str):
         self._http = stripe.RequestsClient(timeout=STRIPE_TIMEOUT_S)
@@ -103,6 +151,50 @@ class StripeGateway:
             self._v1().customers.update(customer_id, params=params)
         return _payment_method(found)
 
+    def collect(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount_cents: int,
+        currency: str,
+        statement_id: int,
+        attempt: int,
+    ) -> Payment:
+        """Charge a statement off-session: a confirmed PaymentIntent on the saved payment
+        method, keyed ``statement-{id}-attempt-{n}``. A declined payment is a ``failed``
+        Payment, not an error; Stripe unreachable or failing raises ``PaymentProviderError``."""
+        params: Any = {
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "metadata": {"statement_id": str(statement_id), "attempt": str(attempt)},
+        }
+        try:
+            with _translated("create a PaymentIntent"):
+                intent = self._v1().payment_intents.create(
+                    params=params, options={"idempotency_key": f"statement-{statement_id}-attempt-{attempt}"}
+                )
+        except PaymentMethodDeclined as declined:
+            return Payment(id=None, status="failed", error=declined.detail)
+        return _payment(intent)
+
+    def payment(self, intent_id: str) -> Payment:
+        with _translated("read a PaymentIntent"):
+            return _payment(self._v1().payment_intents.retrieve(intent_id))
+
+    def find_collection(self, statement_id: int, attempt: int) -> Payment | None:
+        """The PaymentIntent a started attempt made, if Stripe has one, found by its
+        metadata with Stripe's search (localstripe has no search: this raises there)."""
+        query = f"metadata['statement_id']:'{statement_id}' AND metadata['attempt']:'{attempt}'"
+        params: Any = {"query": query, "limit": 1}
+        with _translated("search PaymentIntents"):
+            found = self._v1().payment_intents.search(params=params)
+        return _payment(found.data[0]) if found.data else None
+
     def close(self) -> None:
         """Close the HTTP connections kept open to Stripe."""
         self._http.close()
@@ -130,6 +222,15 @@ def _translated(action: str, *, refused: str | None = None) -> Iterator[None]:
     except stripe.StripeError as error:
         log.warning("Stripe could not %s: %s", action, error)
         raise PaymentProviderError(f"Stripe could not {action} ({type(error).__name__}); try again later.") from None
+
+
+def _payment(intent: Any) -> Payment:
+    if intent.status == "succeeded":
+        return Payment(id=intent.id, status="succeeded")
+    error = (intent.to_dict().get("last_payment_error") or {}).get("message")
+    if intent.status == "requires_payment_method":
+        return Payment(id=intent.id, status="failed", error=error or "The payment method was declined.")
+    return Payment(id=intent.id, status=intent.status, error=error)
 
 
 def _setup_intent(intent: Any) -> SetupIntent:

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.constants import STRIPE_ID_LENGTH_MAX
 from app.extensions import db
 from ledger import BigId, UTCDateTime
 
@@ -56,6 +57,20 @@ class Statement(db.Model):
     lines: Mapped[list[StatementLine]] = relationship(
         order_by="StatementLine.currency", lazy="selectin", cascade="all, delete-orphan"
     )
+    # None when the statement's net is zero: nothing to collect nor pay.
+    collection: Mapped[Collection | None] = relationship(lazy="selectin", uselist=False)
+
+    @property
+    def collection_summary(self) -> dict:
+        """The collection as the answer shows it: ``not_needed`` and 0 when there is nothing to collect."""
+        found = self.collection
+        if found is None or found.status == "not_needed":
+            return {"status": "not_needed", "stripe_payment_intent_id": None, "amount_cents": 0}
+        return {
+            "status": found.status,
+            "stripe_payment_intent_id": found.stripe_payment_intent_id,
+            "amount_cents": found.amount_cents,
+        }
 
 
 class StatementLine(db.Model):
@@ -73,3 +88,50 @@ class StatementLine(db.Model):
     rewards_supplied_cents: Mapped[int] = mapped_column(BigInteger)
     other_cents: Mapped[int] = mapped_column(BigInteger)
     net_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+COLLECTION_STATUSES = ("not_needed", "pending", "succeeded", "failed")
+
+
+class Collection(db.Model):
+    """Collecting one statement's net (the merchant's own currency) through Stripe.
+
+    ``pending`` until a PaymentIntent succeeds; ``failed`` with ``next_attempt_at``
+    while dunning retries are left, without once they are spent. ``not_needed`` when
+    the operator owes the merchant (a later change pays it out)."""
+
+    __tablename__ = "statement_collections"
+    __table_args__ = (Index("ix_statement_collections_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(STRIPE_ID_LENGTH_MAX), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Set (and committed) before Stripe is asked: an attempt started without an intent
+    # recorded is looked up at Stripe before anything is charged again.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    statement: Mapped[Statement] = relationship(lazy="selectin", viewonly=True)
+
+    @property
+    def merchant_id(self) -> int:
+        return self.statement.merchant_id
+
+
+class StripeEvent(db.Model):
+    """A Stripe webhook event already processed: each event id is handled once."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(STRIPE_ID_LENGTH_MAX), unique=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

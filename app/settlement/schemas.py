@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.constants import PAYOUT_ID_LENGTH_MAX, PAYOUT_REFERENCE_LENGTH_MAX, SUPPORTED_CURRENCIES
-from app.schemas import Id, StrictSchema, page_of
+from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
 from app.transparency.schemas import LogPointerSchema
 
 _LOG_DOC = "The signed tree head {} was computed at, and the leaf indexes of {} entries in its tree."
@@ -71,6 +71,17 @@ class StatementLineSchema(ma.Schema):
     )
 
 
+class CollectionSummarySchema(ma.Schema):
+    status = ma.fields.String(
+        metadata={
+            "description": "`pending` until Stripe collects the net, then `succeeded`; `failed` after a declined "
+            "attempt (retried while dunning lasts); `not_needed` when the net is zero or owed to the merchant."
+        }
+    )
+    stripe_payment_intent_id = ma.fields.String(allow_none=True, metadata={"description": "The latest attempt."})
+    amount_cents = ma.fields.Integer(metadata={"description": "What is collected: the net in the merchant's currency."})
+
+
 class StatementSchema(ma.Schema):
     id = Id()
     merchant_id = ma.fields.Function(lambda s: str(s.merchant_id))
@@ -78,9 +89,41 @@ class StatementSchema(ma.Schema):
     period_end = ma.fields.DateTime()
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema), metadata={"description": "One line per currency."})
     created_at = ma.fields.DateTime()
+    collection = ma.fields.Nested(
+        CollectionSummarySchema,
+        attribute="collection_summary",
+        metadata={"description": "Collecting the net from the merchant through Stripe."},
+    )
     log = ma.fields.Nested(
         LogPointerSchema, metadata={"description": _LOG_DOC.format("the statement", "the") + " Sum them to check it."}
     )
 
 
 StatementPageSchema = page_of(StatementSchema, "StatementPage")
+
+
+class CollectionArgsSchema(PageArgsSchema):
+    status = ma.fields.String(
+        validate=validate.OneOf(["pending", "succeeded", "failed", "not_needed"]),
+        metadata={"description": "Only collections in this status (`failed`: what dunning could not collect)."},
+    )
+
+
+class CollectionSchema(ma.Schema):
+    id = Id()
+    statement_id = ma.fields.Function(lambda c: str(c.statement_id))
+    merchant_id = ma.fields.Function(lambda c: str(c.merchant_id))
+    status = ma.fields.String()
+    amount_cents = ma.fields.Integer(metadata={"description": "The statement's net in its currency."})
+    currency = ma.fields.String()
+    stripe_payment_intent_id = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    next_attempt_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "The next try; null when none is left (or none is needed)."}
+    )
+    last_error = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+CollectionPageSchema = page_of(CollectionSchema, "CollectionPage")

@@ -1,8 +1,9 @@
 """Settlement: affiliate payouts (approved commissions -> cash) and merchant
 statements (what a merchant and the operator owe each other, from the ledger).
 
-Statements record amounts; they move no money. Collecting from or paying a
-merchant through Stripe is a later feature. Each statement and payout names the
+Statements record amounts; they move no money themselves. A statement the
+merchant owes opens a collection, which ``app.settlement.collections`` charges
+through Stripe; paying a merchant what it is owed is a later feature. Each statement and payout names the
 signed tree head it was computed at and the leaf indexes of its entries, so
 the merchant or affiliate can prove every amount against the log.
 """
@@ -30,7 +31,7 @@ from app.settlement.errors import (
     PeriodOutOfRange,
     StatementNotFound,
 )
-from app.settlement.models import Payout, Statement, StatementLine
+from app.settlement.models import Collection, Payout, Statement, StatementLine
 from app.settlement.schemas import PayoutSchema, StatementSchema
 from app.transparency import services as transparency
 from app.unit_of_work import UnitOfWork
@@ -126,6 +127,7 @@ def list_payouts_of(session: Session, affiliate_id: int, *, limit: int, cursor: 
 _POINTS_KINDS = ("earn", "clawback")
 _COMMISSION_KIND = "commission"
 _REWARD_KIND = "redeem"
+_COLLECTION_KIND = "collection"
 
 
 def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, close_delay_s: int) -> Statement:
@@ -156,9 +158,31 @@ def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, 
     statement.tree_head_id = transparency.head_now(uow).id
     session.add(statement)
     session.flush()
+    _open_collection(uow, statement, merchant.currency)
     with_log(session, [statement])
     uow.emit("merchant", merchant.id, "statement.issued", _STATEMENT_SCHEMA.dump(statement))
     return statement
+
+
+def _open_collection(uow: UnitOfWork, statement: Statement, currency: str) -> None:
+    """The statement's collection in the merchant's own currency: ``pending`` when the
+    merchant owes (the job charges it once billing has a payment method), ``not_needed``
+    when the operator owes it; none when the net is zero."""
+    net_cents = next(line.net_cents for line in statement.lines if line.currency == currency)
+    if net_cents == 0:
+        return
+    status = "pending" if net_cents > 0 else "not_needed"
+    statement.collection = Collection(
+        statement_id=statement.id,
+        status=status,
+        amount_cents=net_cents,
+        currency=currency,
+        attempts=0,
+        next_attempt_at=uow.now if status == "pending" else None,
+        created_at=uow.now,
+        updated_at=uow.now,
+    )
+    uow.session.flush()
 
 
 def statement_lines(session: Session, merchant: Merchant, start: datetime, end: datetime) -> list[dict]:
@@ -176,6 +200,8 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
     for move in ledger.account_movements(session, receivable, start, end):
         currency, kind, amount = move.asset, move.kind, move.amount
         # A receivable debit (negative) is what the merchant owes.
+        if kind == _COLLECTION_KIND:
+            continue  # money collected settles an earlier statement; it is not new business
         if kind in _POINTS_KINDS:
             lines[currency]["points_bought_cents"] -= amount
         elif kind == _COMMISSION_KIND:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -8,10 +8,13 @@ from marshmallow import RAISE
 from app import unit_of_work
 from app.errors import conflict
 from app.extensions import db
-from app.identity.auth import affiliate_required, merchant_required, operator_required
+from app.identity.auth import affiliate_required, merchant_required, operator_required, public
+from app.payments import stripe_gateway
 from app.schemas import PageArgsSchema
-from app.settlement import services
+from app.settlement import collections, services, stripe_events
 from app.settlement.schemas import (
+    CollectionArgsSchema,
+    CollectionPageSchema,
     PayoutCreateSchema,
     PayoutPageSchema,
     PayoutSchema,
@@ -72,8 +75,10 @@ class MerchantStatements(MethodView):
         Closes the merchant's open period (from the end of its previous statement,
         or its creation) at `period_end` and states, per currency, what it owes
         (points bought, commissions, network fees) and is owed (rewards supplied),
-        read from the ledger. A statement moves no money. An optional
-        `Idempotency-Key` header makes a retry return this same statement.
+        read from the ledger. A statement moves no money itself: when the merchant
+        owes, its `collection` is charged through Stripe by the `collect-statements`
+        job. An optional `Idempotency-Key` header makes a retry return this same
+        statement.
         """
         return services.issue_statement(
             unit_of_work.current(),
@@ -87,6 +92,22 @@ class MerchantStatements(MethodView):
     def get(self, args, merchant_id):
         """List a merchant's statements, oldest first"""
         return services.list_statements_of(db.session, merchant_id, **args)
+
+
+@blp.route("/collections")
+class Collections(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(CollectionArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, CollectionPageSchema)
+    def get(self, args):
+        """List statement collections, oldest first
+
+        What Stripe collected or is still to collect for each statement a merchant
+        owes. `status=failed` lists what dunning could not collect: those with no
+        `next_attempt_at` are left to the operator.
+        """
+        return collections.list_collections(db.session, **args)
 
 
 # ----------------------------------------------------------------- affiliate
@@ -125,3 +146,20 @@ class OwnStatementById(MethodView):
     def get(self, statement_id):
         """Show one of your statements"""
         return services.get_statement(db.session, g.merchant.id, statement_id)
+
+
+# ----------------------------------------------------------------- Stripe
+
+# Outside /v1 and its spec: Stripe calls it, signed with STRIPE_WEBHOOK_SECRET.
+stripe_blp = Blueprint("stripe", __name__, url_prefix="/stripe")
+
+
+@stripe_blp.post("/webhook")
+@public
+def stripe_webhook():
+    """Stripe's events about our PaymentIntents; a replayed event changes nothing."""
+    event = stripe_gateway.verified_event(
+        request.get_data(), request.headers.get("Stripe-Signature"), current_app.config["STRIPE_WEBHOOK_SECRET"]
+    )
+    processed = stripe_events.handle(unit_of_work.current(), event)
+    return {"received": True, "processed": processed}

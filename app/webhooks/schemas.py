@@ -19,6 +19,7 @@ EVENT_TYPES = (
     "redemption.cancelled",
     "points.expiring",
     "statement.issued",
+    "statement.payment_failed",
 )
 # What each kind of owner may subscribe to: affiliates only hear about their commissions.
 EVENT_TYPES_BY_OWNER_KIND = {

@@ -104,6 +104,49 @@ def test_a_payout_of_nothing_is_refused(session):
         )
 
 
+def collect(session, merchant, amount_cents, key="s-1"):
+    return ledger.post_collection(
+        session, merchant_key=merchant, currency=EUR, amount_cents=amount_cents, collection_key=key, now=ledger.utcnow()
+    )
+
+
+def test_a_collection_moves_cash_into_the_merchant_receivable_once_per_key(session):
+    merchant, affiliate = unique("m"), unique("a")
+    commission(session, merchant, affiliate, 1_000, 150)  # the merchant owes 1150: receivable -1150
+    cash_before = balance_of(session, "platform:cash", EUR)
+
+    posted = collect(session, merchant, 1_150)
+    session.commit()
+    again = collect(session, merchant, 1_150)
+    session.commit()
+
+    assert again == posted
+    assert balance_of(session, f"merchant:{merchant}:receivable", EUR) == 0
+    assert balance_of(session, "platform:cash", EUR) == cash_before - 1_150
+    entry = entry_of(session, posted.id)
+    assert (entry.kind, entry.ref, entry.idempotency_key) == (
+        "collection",
+        f"merchant:{merchant}:collection:s-1",
+        f"collection:m{merchant}:s-1",
+    )
+    assert session.execute(select(Entry).where(Entry.ref == entry.ref)).scalars().all() == [entry]
+    assert_rules_hold(session)
+
+
+def test_a_collection_key_replayed_with_another_amount_is_a_conflict(session):
+    merchant = unique("m")
+    collect(session, merchant, 500)
+    session.commit()
+
+    with pytest.raises(ledger.IdempotencyConflict):
+        collect(session, merchant, 501)
+
+
+def test_a_collection_of_nothing_is_refused(session):
+    with pytest.raises(ValueError):
+        collect(session, unique("m"), 0)
+
+
 def test_a_redemption_owes_the_supplier_its_wholesale_value_and_keeps_the_margin(session):
     member, supplier = unique("u"), unique("s")
     earn(session, member, 1_000)  # 1000 points at 500 cents per 1000: 500 cents in the float

@@ -539,6 +539,35 @@ class LedgerMachine(RuleBasedStateMachine):
         if points:
             event("expire_lots expires points")
 
+    @rule(
+        i=st.integers(0, len(ISSUERS) - 1),
+        percent=st.integers(1, 100),
+        replay=st.sampled_from(["none", "same", "other-amount"]),
+    )
+    def collect(self, i, percent, replay):
+        """Collect part of what an issuer owes (its receivable is negative), once per key."""
+        issuer = self.issuers[i]
+        owed = -self.books.get((accounts.receivable_account(issuer.key), issuer.currency), 0)
+        amount = owed * percent // 100
+        if amount <= 0:
+            return
+        key = self.key("statement")
+        arguments = {"merchant_key": issuer.key, "currency": issuer.currency, "collection_key": key}
+        posted = ledger.post_collection(self.session, amount_cents=amount, now=self.now, **arguments)
+        self.session.commit()
+        self._book(accounts.receivable_account(issuer.key), issuer.currency, amount)
+        self._book(accounts.PLATFORM_CASH, issuer.currency, -amount)
+        if replay == "same":
+            again = ledger.post_collection(self.session, amount_cents=amount, now=self.now, **arguments)
+            self.session.commit()
+            assert again == posted
+            event("collection replayed")
+        elif replay == "other-amount":
+            with pytest.raises(ledger.IdempotencyConflict):
+                ledger.post_collection(self.session, amount_cents=amount + 1, now=self.now, **arguments)
+            self.session.rollback()
+            event("collection replayed with another amount")
+
     @rule(days=st.integers(0, 5), seconds=st.sampled_from([0, 0, 0, 1, 5 * 3600]))
     def advance_time(self, days, seconds):
         self.now += timedelta(days=days, seconds=seconds)
