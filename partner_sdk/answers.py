@@ -24,6 +24,7 @@ __all__ = [
     "CatalogItem",
     "CodesAdded",
     "Commission",
+    "Collection",
     "CommissionBrief",
     "ConsistencyProof",
     "CreatedCatalogItem",
@@ -404,6 +405,17 @@ class StatementLine(Answer):
 
 
 @dataclass(frozen=True)
+class Collection(Answer):
+    """How the operator collects a statement's net: `status` is not_needed, pending,
+    succeeded or failed; the Stripe PaymentIntent once there is one."""
+
+    status: str
+    stripe_payment_intent_id: str | None
+    amount_cents: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Statement(Answer):
     """What you and the operator owe each other for one period (from `period_start`, to `period_end` excluded)."""
 
@@ -414,6 +426,7 @@ class Statement(Answer):
     lines: list[StatementLine]
     created_at: str
     log: LogPointer
+    collection: Collection
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

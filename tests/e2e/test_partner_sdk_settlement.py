@@ -85,6 +85,9 @@ def test_a_merchant_reads_its_statements_and_not_another_ones(live_server: Any) 
     assert (shown.id, shown.merchant_id, shown.period_end) == (issued["id"], merchant_id, issued["period_end"])
     [line] = shown.lines
     assert (line.currency, line.points_bought_cents, line.net_cents) == ("EUR", 100, 100)
+    collection = shown.collection
+    assert (collection.status, collection.amount_cents, collection.stripe_payment_intent_id) == ("pending", 100, None)
+    assert shown.log.tree_head is not None and shown.log.tree_head.tree_size > max(shown.log.leaf_indexes)
     assert [s.id for s in listed] == [issued["id"]]
     assert merchant.list_statements().data == [shown]
     with pytest.raises(NotFound):
