@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.converters import ID_DIGITS_MAX
 from app.locks import serialize
 from app.payments.stripe_gateway import WebhookEvent, payment_of
 from app.settlement.collections import record
@@ -52,6 +53,6 @@ def _collection_of(uow: UnitOfWork, intent: dict) -> Collection | None:
     if found is not None:
         return found
     statement_id = str((intent.get("metadata") or {}).get("statement_id") or "")
-    if not statement_id.isdigit():
+    if not statement_id.isdigit() or len(statement_id) > ID_DIGITS_MAX:
         return None
     return session.execute(query.where(Collection.statement_id == int(statement_id))).scalar_one_or_none()
