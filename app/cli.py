@@ -80,6 +80,8 @@ JOBS: dict[str, Job] = {
     "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
     "seal-ledger": lambda uow: _transparency().seal_and_sign(uow, wait=True),
+    # Statements first: the month they close is then collected in the same worker round.
+    "statements": lambda uow: _statements(uow),
     "collect-statements": lambda uow: _collect_statements(uow),
 }
 
@@ -115,6 +117,16 @@ def _collect_statements(uow: UnitOfWork) -> int:
     from app.settlement.collections import collect_due
 
     return collect_due(uow, stripe_gateway.current(), limit=COLLECT_STATEMENTS_BATCH)
+
+
+def _statements(uow: UnitOfWork) -> int:
+    from flask import current_app
+
+    from app.constants import STATEMENTS_BATCH
+    from app.settlement.services import issue_monthly_statements
+
+    delay_s = current_app.config["STATEMENT_CLOSE_DELAY_S"]
+    return issue_monthly_statements(uow, close_delay_s=delay_s, limit=STATEMENTS_BATCH)
 
 
 def run_batches(job: Job, uow: UnitOfWork, *, stop: threading.Event | None = None) -> int:

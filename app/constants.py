@@ -86,6 +86,8 @@ SUSPICIOUS_CLICK_TO_ORDER_S = 10
 REJECT_REASON_LENGTH_MAX = 500
 BULK_COMMISSIONS_MAX = 500
 APPROVE_COMMISSIONS_BATCH = 200
+# Merchants whose month the statements job closes per batch (one transaction).
+STATEMENTS_BATCH = 50
 REPORT_DAYS_MAX = 366
 # A paused or deleted link stops redirecting at most this long after the change, per process.
 CLICK_LINK_CACHE_TTL_S = 5.0

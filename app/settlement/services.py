@@ -164,6 +164,30 @@ def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, 
     return statement
 
 
+def issue_monthly_statements(uow: UnitOfWork, *, close_delay_s: int, limit: int) -> int:
+    """One batch of the ``statements`` job: close the previous calendar month (UTC) for
+    up to ``limit`` merchants that have no statement up to its end yet; returns how many
+    were issued (0: none left, or the month ended less than ``close_delay_s`` ago).
+
+    Each statement starts where the merchant's last one ended, so a merchant whose
+    manual statements reached into the month gets the rest of it."""
+    month_start = uow.now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if month_start > uow.now - timedelta(seconds=close_delay_s):
+        return 0
+    closed = select(Statement.id).where(Statement.merchant_id == Merchant.id, Statement.period_end >= month_start)
+    due = uow.session.execute(
+        select(Merchant.id)
+        .where(Merchant.created_at < month_start, ~closed.exists())
+        .order_by(Merchant.id)
+        .limit(limit)
+    ).scalars()
+    issued = 0
+    for merchant_id in list(due):
+        issue_statement(uow, merchant_id, month_start, close_delay_s=close_delay_s)
+        issued += 1
+    return issued
+
+
 def _open_collection(uow: UnitOfWork, statement: Statement, currency: str) -> None:
     """The statement's collection in the merchant's own currency: ``pending`` when the
     merchant owes (the job charges it once billing has a payment method), ``not_needed``
