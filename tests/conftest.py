@@ -123,10 +123,17 @@ def app(db_url, stripe_fake):
     # (billing, under the API fuzz test) meets a real peer, not a missing key's 502.
     application = make_app(db_url, STRIPE_API_BASE=stripe_fake.url, STRIPE_API_KEY=stripe_fake.api_key)
     yield application
+    application.extensions["stripe_gateway"].close()
     with application.app_context():
         from app.extensions import db
 
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def stripe_client(stripe_fake):
+    """The official SDK on localstripe: what the platform did at Stripe, read back."""
+    return stripe_fake.client()
 
 
 @pytest.fixture

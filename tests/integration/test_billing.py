@@ -19,27 +19,6 @@ PROBLEM_MIME = "application/problem+json"
 CONCURRENT_CALLS = 4
 
 
-@pytest.fixture(scope="module")
-def billing_app(db_url, stripe_fake):
-    application = make_app(db_url, STRIPE_API_BASE=stripe_fake.url, STRIPE_API_KEY=stripe_fake.api_key)
-    yield application
-    application.extensions["stripe_gateway"].close()
-    with application.app_context():
-        from app.extensions import db
-
-        db.engine.dispose()
-
-
-@pytest.fixture
-def client(billing_app):
-    return billing_app.test_client()
-
-
-@pytest.fixture(scope="module")
-def stripe_client(stripe_fake):
-    return stripe_fake.client()
-
-
 def customers_of(stripe_client, merchant_id: str) -> list[str]:
     """The ids of the Stripe customers made for this merchant."""
     customers = stripe_client.v1.customers.list(params={"limit": 100}).auto_paging_iter()
@@ -115,13 +94,13 @@ def test_a_post_after_the_setup_intent_succeeded_opens_a_fresh_one(client, admin
     assert stripe_client.v1.setup_intents.retrieve(again["setup_intent_id"]).status == "requires_payment_method"
 
 
-def test_concurrent_posts_make_one_customer(billing_app, admin_headers, merchant, stripe_client):
+def test_concurrent_posts_make_one_customer(app, admin_headers, merchant, stripe_client):
     barrier = threading.Barrier(CONCURRENT_CALLS)
     statuses: list[int] = []
 
     def call() -> None:
         barrier.wait()
-        statuses.append(set_up(billing_app.test_client(), admin_headers, merchant["id"]).status_code)
+        statuses.append(set_up(app.test_client(), admin_headers, merchant["id"]).status_code)
 
     threads = [threading.Thread(target=call) for _ in range(CONCURRENT_CALLS)]
     for thread in threads:

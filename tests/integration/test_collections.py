@@ -30,27 +30,6 @@ from tests.integration.test_webhook_events import events_to, subscribe
 INSUFFICIENT_FUNDS_CARD = "4000000000000341"  # attaches, then every charge is declined
 
 
-@pytest.fixture(scope="module")
-def stripe_app(db_url, stripe_fake):
-    application = make_app(db_url, STRIPE_API_BASE=stripe_fake.url, STRIPE_API_KEY=stripe_fake.api_key)
-    yield application
-    application.extensions["stripe_gateway"].close()
-    with application.app_context():
-        from app.extensions import db
-
-        db.engine.dispose()
-
-
-@pytest.fixture
-def client(stripe_app):
-    return stripe_app.test_client()
-
-
-@pytest.fixture(scope="module")
-def stripe_client(stripe_fake):
-    return stripe_fake.client()
-
-
 def ready_billing(client, admin_headers, merchant, stripe_client, number: str = "4242424242424242") -> str:
     setup = set_up(client, admin_headers, merchant["id"]).get_json()
     payment_method = confirmed(stripe_client, setup["setup_intent_id"], card(stripe_client, number))
@@ -111,14 +90,14 @@ def test_a_statement_with_nothing_owed_needs_no_collection(client, engine, admin
 
 
 def test_a_statement_is_collected_once_through_stripe_and_posts_one_cash_entry(
-    stripe_app, client, engine, admin_headers, merchant, stripe_client
+    app, client, engine, admin_headers, merchant, stripe_client
 ):
     customer_id = ready_billing(client, admin_headers, merchant, stripe_client)
     statement = owed_statement(client, admin_headers, merchant)
     net_cents = statement["collection"]["amount_cents"]
     cash_before = cash(engine)
 
-    assert run_collect(stripe_app, engine) >= 1
+    assert run_collect(app, engine) >= 1
 
     collection = shown(client, merchant, statement["id"])
     assert (collection["status"], collection["amount_cents"]) == ("succeeded", net_cents)
@@ -133,7 +112,7 @@ def test_a_statement_is_collected_once_through_stripe_and_posts_one_cash_entry(
     assert len(collection_entries(engine, statement["id"])) == 1
     assert cash(engine) == cash_before - net_cents
 
-    run_collect(stripe_app, engine)
+    run_collect(app, engine)
 
     assert shown(client, merchant, statement["id"]) == collection
     assert len(collection_entries(engine, statement["id"])) == 1
@@ -142,12 +121,12 @@ def test_a_statement_is_collected_once_through_stripe_and_posts_one_cash_entry(
 
 
 def test_a_statement_the_operator_owes_needs_no_collection_and_the_job_charges_nothing(
-    stripe_app, client, engine, admin_headers, merchant, stripe_client
+    app, client, engine, admin_headers, merchant, stripe_client
 ):
     ready_billing(client, admin_headers, merchant, stripe_client)
     # 100 points (0.50 EUR) earned, 60 spent on a lamp the merchant supplies at 3 EUR: it is owed 2.50.
     item = reward(client, merchant, points_price=60, wholesale_value_cents=300)
-    _, _, member = member_with_points(stripe_app, engine, client, merchant, 15_000)
+    _, _, member = member_with_points(app, engine, client, merchant, 15_000)
     assert redeem(member, item["id"]).status_code == 303
     redemption_id = client.get("/v1/redemptions", headers=merchant["headers"]).get_json()["data"][0]["id"]
     assert (
@@ -155,7 +134,7 @@ def test_a_statement_the_operator_owes_needs_no_collection_and_the_job_charges_n
     )
 
     statement = issue(client, admin_headers, merchant).get_json()
-    run_collect(stripe_app, engine)
+    run_collect(app, engine)
 
     assert statement["lines"][0]["net_cents"] == -250
     assert statement["collection"] == {"status": "not_needed", "stripe_payment_intent_id": None, "amount_cents": 0}
@@ -164,26 +143,24 @@ def test_a_statement_the_operator_owes_needs_no_collection_and_the_job_charges_n
     assert intents_for(stripe_client, statement["id"]) == []
 
 
-def test_a_merchant_without_a_payment_method_waits_and_nothing_is_charged(
-    stripe_app, client, engine, admin_headers, merchant
-):
+def test_a_merchant_without_a_payment_method_waits_and_nothing_is_charged(app, client, engine, admin_headers, merchant):
     statement = owed_statement(client, admin_headers, merchant)
 
-    run_collect(stripe_app, engine)
+    run_collect(app, engine)
 
     row = collection_row(engine, statement["id"])
     assert (row.status, row.attempts, row.stripe_payment_intent_id) == ("pending", 0, None)
 
 
 def test_a_declined_card_fails_tells_the_merchant_and_is_retried_three_times_in_all(
-    stripe_app, client, engine, admin_headers, merchant, stripe_client
+    app, client, engine, admin_headers, merchant, stripe_client
 ):
     endpoint = subscribe(client, merchant, ["statement.payment_failed"])
     ready_billing(client, admin_headers, merchant, stripe_client, INSUFFICIENT_FUNDS_CARD)
     statement = owed_statement(client, admin_headers, merchant)
     start = utcnow()
 
-    run_collect(stripe_app, engine, at=start)
+    run_collect(app, engine, at=start)
 
     row = collection_row(engine, statement["id"])
     assert (row.status, row.attempts, row.last_error) == ("failed", 1, "Your card was declined.")
@@ -192,15 +169,15 @@ def test_a_declined_card_fails_tells_the_merchant_and_is_retried_three_times_in_
     failed = [data for kind, data in events_to(engine, endpoint) if kind == "statement.payment_failed"]
     assert [(d["statement_id"], d["attempts"]) for d in failed] == [(statement["id"], 1)]
 
-    run_collect(stripe_app, engine, at=start + timedelta(hours=23))
+    run_collect(app, engine, at=start + timedelta(hours=23))
     assert collection_row(engine, statement["id"]).attempts == 1  # not due yet
 
-    run_collect(stripe_app, engine, at=start + timedelta(days=1))
+    run_collect(app, engine, at=start + timedelta(days=1))
     row = collection_row(engine, statement["id"])
     assert (row.attempts, row.next_attempt_at) == (2, start + timedelta(days=4))
 
-    run_collect(stripe_app, engine, at=start + timedelta(days=4))
-    run_collect(stripe_app, engine, at=start + timedelta(days=30))
+    run_collect(app, engine, at=start + timedelta(days=4))
+    run_collect(app, engine, at=start + timedelta(days=30))
     row = collection_row(engine, statement["id"])
     assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
     assert len(events_to(engine, endpoint)) == 3
@@ -354,7 +331,7 @@ def intents_for(stripe_client, statement_id: str) -> list:
 
 
 def test_an_attempt_cut_short_before_its_outcome_is_never_charged_again_blindly(
-    stripe_app, client, engine, admin_headers, merchant, stripe_client
+    app, client, engine, admin_headers, merchant, stripe_client
 ):
     ready_billing(client, admin_headers, merchant, stripe_client)
     statement = owed_statement(client, admin_headers, merchant)
@@ -365,7 +342,7 @@ def test_an_attempt_cut_short_before_its_outcome_is_never_charged_again_blindly(
         row.attempts, row.attempt_started_at, row.next_attempt_at = 1, start, start
         session.commit()
 
-    run_collect(stripe_app, engine, at=start + timedelta(minutes=20))
+    run_collect(app, engine, at=start + timedelta(minutes=20))
 
     # localstripe cannot search PaymentIntents: the job cannot know, so it charges nothing and says why.
     row = collection_row(engine, statement["id"])
@@ -375,11 +352,11 @@ def test_an_attempt_cut_short_before_its_outcome_is_never_charged_again_blindly(
     assert collection_entries(engine, statement["id"]) == []
 
 
-def test_the_job_runs_from_the_command_line(stripe_app, client, admin_headers, merchant, stripe_client):
+def test_the_job_runs_from_the_command_line(app, client, admin_headers, merchant, stripe_client):
     ready_billing(client, admin_headers, merchant, stripe_client)
     statement = owed_statement(client, admin_headers, merchant)
 
-    result = stripe_app.test_cli_runner().invoke(args=["jobs", "run", "collect-statements"])
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "collect-statements"])
 
     assert result.exit_code == 0, result.output
     assert result.output.startswith("collect-statements: ")

@@ -23,7 +23,7 @@ import partner_sdk.audit
 from partner_sdk import EMPTY_ROOT, ConsistencyProof, EntryProof, LogEntry, NotFound, PublicKey, TreeHead
 from partner_sdk._client import Client
 from partner_sdk.audit import main
-from tests.unit.test_partner_sdk_transparency import mth, path, proof
+from tests.rfc9162 import mth, path, proof
 
 ed25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519")
 serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")

@@ -1,6 +1,6 @@
 """partner_sdk.transparency against RFC 9162 itself: a naive tree written from the RFC's definitions, CT's vectors.
 
-The naive MTH, PATH and PROOF below follow RFC 9162 section 2.1 word for word
+The naive MTH, PATH and PROOF (tests/rfc9162.py) follow RFC 9162 section 2.1 word for word
 (recursion on the largest power of two below n) and share nothing with the
 SDK's iterative verifiers; every tree size up to 64, every leaf and every pair
 of sizes is checked both ways: the true proof verifies, a tampered one does not.
@@ -31,6 +31,7 @@ from partner_sdk import (
     verify_inclusion,
     verify_tree_head,
 )
+from tests.rfc9162 import mth, path, proof
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES_MAX = 64
@@ -115,49 +116,6 @@ CT_CONSISTENCY = [
         ],
     ),
 ]
-
-
-# RFC 9162 section 2.1, as written: MTH, PATH, PROOF and SUBPROOF on the list of leaves.
-
-
-def _split(n: int) -> int:
-    """k, the largest power of two smaller than n (n > 1)."""
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def mth(leaves: list[bytes]) -> bytes:
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return hashlib.sha256(b"\x00" + leaves[0]).digest()
-    k = _split(len(leaves))
-    return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
-
-
-def path(m: int, leaves: list[bytes]) -> list[bytes]:
-    if len(leaves) == 1:
-        return []
-    k = _split(len(leaves))
-    if m < k:
-        return [*path(m, leaves[:k]), mth(leaves[k:])]
-    return [*path(m - k, leaves[k:]), mth(leaves[:k])]
-
-
-def proof(m: int, leaves: list[bytes]) -> list[bytes]:
-    return subproof(m, leaves, True)
-
-
-def subproof(m: int, leaves: list[bytes], b: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if b else [mth(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*subproof(m, leaves[:k], b), mth(leaves[k:])]
-    return [*subproof(m - k, leaves[k:], False), mth(leaves[:k])]
 
 
 def hexes(hashes: list[bytes]) -> list[str]:
