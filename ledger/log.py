@@ -125,25 +125,41 @@ def tree_size(session: Session) -> int:
     return int(found or 0)
 
 
-def node_hashes(session: Session, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, str]:
-    """The stored hash of each node: leaves from the seals, the rest from the tree table."""
+def stored_hashes(session: Session, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, str]:
+    """The stored hash of each of ``nodes`` that is stored: leaves from the seals, the
+    rest from the tree table, in as few queries as the parameter limit allows."""
     wanted = set(nodes)
     found: dict[merkle.Node, str] = {}
-    leaves = sorted(index + 1 for level, index in wanted if level == 0)
-    for chunk in _chunks(leaves):
+    for chunk in _chunks(sorted(index + 1 for level, index in wanted if level == 0)):
         for seq, digest in session.execute(select(Seal.seq, Seal.leaf_hash).where(Seal.seq.in_(chunk))):
             if digest is not None:
                 found[(0, seq - 1)] = digest
     by_level: dict[int, list[int]] = defaultdict(list)
-    for level, index in wanted:
+    for level, index in sorted(wanted):
         if level > 0:
             by_level[level].append(index)
-    if by_level:
-        clause = or_(*(and_(TreeNode.level == level, TreeNode.index.in_(idx)) for level, idx in by_level.items()))
-        for level, index, digest in session.execute(
-            select(TreeNode.level, TreeNode.index, TreeNode.hash).where(clause)
-        ):
-            found[(level, index)] = digest
+    clauses, params = [], 0
+    for level, indexes in by_level.items():
+        for chunk in _chunks(indexes):
+            clauses.append(and_(TreeNode.level == level, TreeNode.index.in_(chunk)))
+            params += len(chunk)
+            if params >= _IN_CHUNK:
+                found.update(_upper(session, clauses))
+                clauses, params = [], 0
+    if clauses:
+        found.update(_upper(session, clauses))
+    return found
+
+
+def _upper(session: Session, clauses: list) -> dict[merkle.Node, str]:
+    rows = session.execute(select(TreeNode.level, TreeNode.index, TreeNode.hash).where(or_(*clauses)))
+    return {(level, index): digest for level, index, digest in rows}
+
+
+def node_hashes(session: Session, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, str]:
+    """The stored hash of each node; raises ``TreeCorrupt`` when one the tree needs is missing."""
+    wanted = set(nodes)
+    found = stored_hashes(session, wanted)
     missing = wanted - set(found)
     if missing:
         raise TreeCorrupt(f"the tree lacks nodes {sorted(missing)[:5]}")

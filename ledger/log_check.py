@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import heads, log, merkle
-from ledger.models import Seal, SigningKey, TreeHead, TreeNode
+from ledger.models import Seal, SigningKey, TreeHead
 
 CHECK_BATCH = 5000
 PROBLEMS_MAX = 50
@@ -74,21 +74,9 @@ def _recomputed_leaves(session: Session, start: int, stop: int, problems: list[s
 
 
 def _compare_nodes(session: Session, made: dict[merkle.Node, str], problems: list[str]) -> None:
-    upper = [node for node in made if node[0] > 0]
-    by_level: dict[int, list[int]] = {}
-    for level, index in upper:
-        by_level.setdefault(level, []).append(index)
-    stored: dict[merkle.Node, str] = {}
-    for level, indexes in by_level.items():
-        for start in range(0, len(indexes), 500):
-            chunk = indexes[start : start + 500]
-            rows = session.execute(
-                select(TreeNode.level, TreeNode.index, TreeNode.hash).where(
-                    TreeNode.level == level, TreeNode.index.in_(chunk)
-                )
-            )
-            stored.update({(lv, ix): digest for lv, ix, digest in rows})
-    for node in sorted(upper):
+    upper = sorted(node for node in made if node[0] > 0)
+    stored = log.stored_hashes(session, upper)
+    for node in upper:
         if stored.get(node) != made[node]:
             level, index = node
             first, last = index << level, ((index + 1) << level) - 1
