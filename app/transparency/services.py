@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app.config import ConfigError
+from app.pagination import Page, trimmed
 from app.transparency.errors import EntryNotInLog, ProofOrderInvalid, TreeSizeOutOfRange
 from app.unit_of_work import UnitOfWork
 
@@ -126,13 +127,17 @@ def entry_proof(session: Session, entry_id: int, tree_size: int | None) -> dict:
     }
 
 
-def own_entries(session: Session, *, after: int, limit: int) -> dict:
+def own_entries(session: Session, *, after: int, limit: int) -> Page:
     found = ledger.party_entries(session, caller_accounts(), after=after, limit=limit + 1)
-    page = found[:limit]
-    return {
-        "data": [logged_view(e) for e in page],
-        "next_cursor": str(page[-1].leaf_index) if len(found) > limit else None,
-    }
+    page = trimmed(found, limit, lambda logged: str(logged.leaf_index))
+    return Page([logged_view(e) for e in page.data], page.next_cursor)
+
+
+def tree_heads(session: Session, *, limit: int, cursor: str | None) -> Page:
+    """Signed heads newest first; the cursor is the id of the last head of the previous page."""
+    before = None if cursor is None else int(cursor)
+    found = ledger.list_heads(session, limit=limit + 1, before_id=before)
+    return trimmed(found, limit, lambda head: str(head.id))
 
 
 def pointer(session: Session, head: ledger.Head | None, entry_ids: list[int]) -> dict:

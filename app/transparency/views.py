@@ -56,10 +56,7 @@ class TreeHeads(MethodView):
     @blp.response(200, TreeHeadPageSchema)
     def get(self, args):
         """Every signed tree head, newest first"""
-        before = None if args["cursor"] is None else int(args["cursor"])
-        found = ledger.list_heads(db.session, limit=args["limit"] + 1, before_id=before)
-        page = found[: args["limit"]]
-        return {"data": page, "next_cursor": str(page[-1].id) if len(found) > args["limit"] else None}
+        return services.tree_heads(db.session, **args)
 
     @operator_required
     @blp.response(201, TreeHeadSchema)
