@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import Row, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from ledger import log, merkle
@@ -30,7 +30,8 @@ SEAL_GAP_GRACE = timedelta(seconds=30)
 _GAPS_PER_QUERY = 200
 
 
-def entry_hash(prev_hash: str, entry: Entry, postings: Iterable[Posting]) -> str:
+def entry_hash(prev_hash: str, entry: Entry, postings: Iterable[Posting | Row]) -> str:
+    """The chain hash; ``postings`` are ORM postings or ``log.posting_rows`` (``account_id``, ``asset``, ``amount``)."""
     payload = {
         "id": entry.id,
         "kind": entry.kind,
@@ -91,8 +92,8 @@ def seal(session: Session, *, wait: bool = True, batch_max: int = SEAL_BATCH_MAX
 def _append_seals(session: Session, entries: list[Entry], now: datetime) -> None:
     last = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    postings = _postings_by_entry(session, [e.id for e in entries])
-    canonical = log.canonical_entries(session, [e.id for e in entries])
+    # One read of the postings serves both hashes: the chain's (by account id) and the leaf's (by name).
+    postings = log.posting_rows(session, [e.id for e in entries])
     rows = []
     for entry in entries:
         seq += 1
@@ -104,7 +105,7 @@ def _append_seals(session: Session, entries: list[Entry], now: datetime) -> None
                 "prev_hash": prev_hash,
                 "hash": digest,
                 "sealed_at": now,
-                "leaf_hash": merkle.leaf_hash(canonical[entry.id]),
+                "leaf_hash": merkle.leaf_hash(log.canonical_of(entry, postings[entry.id])),
             }
         )
         prev_hash = digest

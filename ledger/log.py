@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import Row, and_, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -79,21 +79,33 @@ def _chunks(values: list[int]) -> Iterable[list[int]]:
         yield values[start : start + _IN_CHUNK]
 
 
+def posting_rows(session: Session, entry_ids: list[int]) -> dict[int, list[Row]]:
+    """Each entry's postings with their account: ``account_id``, ``name``, ``asset``, ``amount``."""
+    grouped: dict[int, list[Row]] = defaultdict(list)
+    for chunk in _chunks(sorted(set(entry_ids))):
+        rows = session.execute(
+            select(Posting.entry_id, Posting.account_id, Account.name, Posting.asset, Posting.amount)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id.in_(chunk))
+        )
+        for row in rows:
+            grouped[row.entry_id].append(row)
+    return grouped
+
+
+def canonical_of(entry: Entry, postings: Iterable[Row]) -> bytes:
+    """``canonical_bytes`` of an entry from its ``posting_rows``."""
+    return canonical_bytes(entry, [(p.name, p.asset, p.amount) for p in postings])
+
+
 def canonical_entries(session: Session, entry_ids: list[int]) -> dict[int, bytes]:
     """The canonical bytes of each entry in ``entry_ids`` that exists."""
-    postings: dict[int, list[tuple[str, str, int]]] = defaultdict(list)
     entries: dict[int, Entry] = {}
     for chunk in _chunks(sorted(set(entry_ids))):
         for entry in session.execute(select(Entry).where(Entry.id.in_(chunk))).scalars():
             entries[entry.id] = entry
-        rows = session.execute(
-            select(Posting.entry_id, Account.name, Posting.asset, Posting.amount)
-            .join(Account, Account.id == Posting.account_id)
-            .where(Posting.entry_id.in_(chunk))
-        )
-        for entry_id, name, asset, amount in rows:
-            postings[entry_id].append((name, asset, amount))
-    return {entry_id: canonical_bytes(entry, postings[entry_id]) for entry_id, entry in entries.items()}
+    postings = posting_rows(session, list(entries))
+    return {entry_id: canonical_of(entry, postings[entry_id]) for entry_id, entry in entries.items()}
 
 
 def log_lock(session: Session, *, wait: bool = True) -> bool:
