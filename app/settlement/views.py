@@ -11,7 +11,7 @@ from app.extensions import db
 from app.identity.auth import affiliate_required, merchant_required, operator_required, public
 from app.payments import stripe_gateway
 from app.schemas import PageArgsSchema
-from app.settlement import collections, services, stripe_events
+from app.settlement import collections, payouts, services, stripe_events
 from app.settlement.schemas import (
     CollectionArgsSchema,
     CollectionPageSchema,
@@ -53,13 +53,13 @@ class AffiliatePayouts(MethodView):
         negative, nothing is paid (422) and a negative balance stays for the next
         payout. `payout_id` is the idempotency key, per affiliate.
         """
-        return answered(services.create_payout(unit_of_work.current(), affiliate_id, data))
+        return answered(payouts.create_payout(unit_of_work.current(), affiliate_id, data))
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, PayoutPageSchema)
     def get(self, args, affiliate_id):
         """List an affiliate's payouts, oldest first"""
-        return services.list_payouts_of(db.session, affiliate_id, **args)
+        return payouts.list_payouts_of(db.session, affiliate_id, **args)
 
 
 @blp.route("/merchants/<id:merchant_id>/statements")
@@ -121,7 +121,7 @@ class OwnPayouts(MethodView):
     @blp.response(200, PayoutPageSchema)
     def get(self, args):
         """List your payouts, oldest first"""
-        return services.list_payouts(db.session, g.affiliate.id, **args)
+        return payouts.list_payouts(db.session, g.affiliate.id, **args)
 
 
 # ----------------------------------------------------------------- merchant

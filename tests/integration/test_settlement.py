@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app.affiliates.errors import AffiliateNotFound
 from app.commissions.models import Commission
-from app.settlement import services
+from app.settlement import payouts
 from app.settlement.errors import NothingToPay
 from app.settlement.models import Payout, Statement
 from app.unit_of_work import IdempotencyKeyReused, UnitOfWork
@@ -243,14 +243,14 @@ def test_the_payout_service_answers_a_replay_from_its_unit_of_work(app, client, 
     data = {"payout_id": unique("svc"), "currency": "EUR", "reference": "T1"}
 
     with app.app_context(), UnitOfWork(Session(engine)) as uow:
-        first = services.create_payout(uow, affiliate_id, data)
+        first = payouts.create_payout(uow, affiliate_id, data)
         assert not uow.replayed
     approved_sale(client, world, 10_000)
     with app.app_context(), UnitOfWork(Session(engine)) as uow:
-        again = services.create_payout(uow, affiliate_id, dict(data))
+        again = payouts.create_payout(uow, affiliate_id, dict(data))
         assert uow.replayed
     with app.app_context(), UnitOfWork(Session(engine)) as uow, pytest.raises(IdempotencyKeyReused):
-        services.create_payout(uow, affiliate_id, {**data, "reference": "T2"})
+        payouts.create_payout(uow, affiliate_id, {**data, "reference": "T2"})
 
     assert again == first
     assert (first["payout_id"], first["amount_cents"], first["commission_count"]) == (data["payout_id"], 800, 1)
@@ -264,10 +264,10 @@ def test_the_payout_service_refuses_when_nothing_is_due_and_keeps_the_key_free(a
     data = {"payout_id": unique("svc"), "currency": "EUR", "reference": None}
 
     with app.app_context(), UnitOfWork(Session(engine)) as uow, pytest.raises(NothingToPay):
-        services.create_payout(uow, affiliate_id, data)
+        payouts.create_payout(uow, affiliate_id, data)
     approved_sale(client, world, 10_000)
     with app.app_context(), UnitOfWork(Session(engine)) as uow:
-        paid = services.create_payout(uow, affiliate_id, data)
+        paid = payouts.create_payout(uow, affiliate_id, data)
         assert not uow.replayed
 
     assert paid["amount_cents"] == 800
@@ -276,7 +276,7 @@ def test_the_payout_service_refuses_when_nothing_is_due_and_keeps_the_key_free(a
 
 def test_the_payout_service_refuses_an_unknown_affiliate(app, engine):
     with UnitOfWork(Session(engine)) as uow, pytest.raises(AffiliateNotFound):
-        services.create_payout(uow, 999_999_999, {"payout_id": unique("svc"), "currency": "EUR", "reference": None})
+        payouts.create_payout(uow, 999_999_999, {"payout_id": unique("svc"), "currency": "EUR", "reference": None})
 
 
 def test_concurrent_payouts_pay_each_commission_once(app, engine, admin_headers, client, world):
