@@ -83,6 +83,8 @@ JOBS: dict[str, Job] = {
     # Statements first: the month they close is then collected in the same worker round.
     "statements": lambda uow: _statements(uow),
     "collect-statements": lambda uow: _collect_statements(uow),
+    # After statements: a month that leaves the operator owing a merchant is paid in the same round.
+    "payouts": lambda uow: _payouts(uow),
 }
 
 
@@ -117,6 +119,17 @@ def _collect_statements(uow: UnitOfWork) -> int:
     from app.settlement.collections import collect_due
 
     return collect_due(uow, stripe_gateway.current(), limit=COLLECT_STATEMENTS_BATCH)
+
+
+def _payouts(uow: UnitOfWork) -> int:
+    from flask import current_app
+
+    from app.constants import PAYOUTS_BATCH
+    from app.payments import stripe_gateway
+    from app.settlement.payouts import run_payouts
+
+    threshold_cents = current_app.config["AFFILIATE_PAYOUT_THRESHOLD_CENTS"]
+    return run_payouts(uow, stripe_gateway.current(), threshold_cents=threshold_cents, limit=PAYOUTS_BATCH)
 
 
 def _statements(uow: UnitOfWork) -> int:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from app.constants import (
+    AFFILIATE_PAYOUT_THRESHOLD_CENTS_DEFAULT,
     CLICK_FLUSH_INTERVAL_S_DEFAULT,
     DEV_ADMIN_KEY,
     DEV_CLICK_TOKEN_KEY,
@@ -71,7 +72,16 @@ def _stripe(env: dict[str, str]) -> dict:
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", STRIPE_API_BASE_DEFAULT).rstrip("/"),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "AFFILIATE_PAYOUT_THRESHOLD_CENTS": _payout_threshold(env),
     }
+
+
+def _payout_threshold(env: dict[str, str]) -> int:
+    """The payouts job pays an affiliate once its approved balance in a currency reaches this."""
+    threshold_cents = int(env.get("AFFILIATE_PAYOUT_THRESHOLD_CENTS", str(AFFILIATE_PAYOUT_THRESHOLD_CENTS_DEFAULT)))
+    if threshold_cents < 1:
+        raise ConfigError("AFFILIATE_PAYOUT_THRESHOLD_CENTS must be a positive number of cents")
+    return threshold_cents
 
 
 def _boutique(env: dict[str, str]) -> dict:

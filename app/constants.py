@@ -115,3 +115,18 @@ COLLECTION_RETRY_DELAYS_S = (24 * 3600, 3 * 24 * 3600)  # after the 1st and 2nd 
 # A started attempt whose outcome was never recorded is looked at again after this long.
 COLLECTION_CLAIM_TIMEOUT_S = 15 * 60
 COLLECTION_ERROR_LENGTH_MAX = 500
+
+# Paying affiliates and merchants (the ``payouts`` job): an affiliate is paid once its
+# approved balance in a currency reaches the threshold; one batch pays at most so many.
+AFFILIATE_PAYOUT_THRESHOLD_CENTS_DEFAULT = 5000
+PAYOUTS_BATCH = 50
+PAYOUT_ERROR_LENGTH_MAX = 500
+# An IBAN is at most 34 characters (ISO 13616); the account holder's name as banks take it.
+IBAN_LENGTH_MAX = 34
+HOLDER_NAME_LENGTH_MAX = 140
+# Stripe Connect account ids look like acct_1Nv0FGQ9RKHgCVdK.
+STRIPE_ACCOUNT_PATTERN = r"^acct_[A-Za-z0-9]{1,100}$"
+# A Connect transfer claimed and not recorded is looked up at Stripe after this long.
+PAYOUT_CLAIM_TIMEOUT_S = 15 * 60
+# Bank transfers exported per CSV request, at most.
+BANK_TRANSFERS_EXPORT_MAX = 10_000

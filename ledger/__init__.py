@@ -10,7 +10,7 @@ may use is in ``__all__``. The surface is deliberate:
   idempotency key: ``earn``, ``clawback``, ``place_hold`` / ``post_hold`` /
   ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
   spent, the supplier credited), ``expire_lots``, ``post_commission``,
-  ``post_payout``, ``post_collection`` (money collected from a merchant),
+  ``post_payout``, ``post_merchant_payout``, ``post_collection`` (money collected from a merchant),
   ``reverse``; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
@@ -57,7 +57,14 @@ from ledger.errors import (
     Overdraft,
     UnbalancedEntry,
 )
-from ledger.flows import lock_member, post_collection, post_commission, post_payout, post_redemption
+from ledger.flows import (
+    lock_member,
+    post_collection,
+    post_commission,
+    post_merchant_payout,
+    post_payout,
+    post_redemption,
+)
 from ledger.heads import (
     Head,
     PublicKey,
@@ -141,6 +148,7 @@ __all__ = [
     "payable_account",
     "post_collection",
     "post_commission",
+    "post_merchant_payout",
     "post_payout",
     "post_redemption",
     "receivable_account",

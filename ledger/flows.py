@@ -78,17 +78,61 @@ def post_payout(
     ``payout_key`` is the caller's payout id, unique per affiliate; it makes the
     entry's idempotency key.
     """
+    return _pay(
+        session,
+        payable_name=accounts.affiliate_payable_account(affiliate_key),
+        payee=f"affiliate:{affiliate_key}",
+        key=f"payout:a{affiliate_key}:{payout_key}",
+        payout_key=payout_key,
+        currency=currency,
+        amount_cents=amount_cents,
+        now=now,
+    )
+
+
+def post_merchant_payout(
+    session: Session, *, merchant_key: str, payout_key: str, currency: str, amount_cents: int, now: datetime
+) -> Posted:
+    """Pay a merchant what a statement says the operator owes it (the rewards it
+    supplied, net of what it owes): ``merchant:m:payable`` -> ``platform:cash``.
+
+    ``payout_key`` is unique per merchant (e.g. the statement paid); it makes the
+    entry's idempotency key.
+    """
+    return _pay(
+        session,
+        payable_name=accounts.payable_account(merchant_key),
+        payee=f"merchant:{merchant_key}",
+        key=f"payout:m{merchant_key}:{payout_key}",
+        payout_key=payout_key,
+        currency=currency,
+        amount_cents=amount_cents,
+        now=now,
+    )
+
+
+def _pay(
+    session: Session,
+    *,
+    payable_name: str,
+    payee: str,
+    key: str,
+    payout_key: str,
+    currency: str,
+    amount_cents: int,
+    now: datetime,
+) -> Posted:
     _check_amount("amount_cents", amount_cents, positive=True)
-    payable = accounts.account(session, accounts.affiliate_payable_account(affiliate_key), currency)
+    payable = accounts.account(session, payable_name, currency)
     cash = accounts.account(session, accounts.PLATFORM_CASH, currency)
     return post(
         session,
         kind=PAYOUT,
         legs=[Leg(payable, -amount_cents), Leg(cash, amount_cents)],
-        ref=f"affiliate:{affiliate_key}:payout:{payout_key}",
-        memo=f"Payout {payout_key} to affiliate {affiliate_key}",
+        ref=f"{payee}:payout:{payout_key}",
+        memo=f"Payout {payout_key} to {payee.replace(':', ' ')}",
         now=now,
-        idempotency_key=f"payout:a{affiliate_key}:{payout_key}",
+        idempotency_key=key,
     )
 
 

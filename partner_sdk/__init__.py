@@ -96,8 +96,11 @@ EVENT_TYPES: tuple[str, ...] = (
     "points.expiring",
     "statement.issued",
     "statement.payment_failed",
+    "payout.paid",
 )
-AFFILIATE_EVENT_TYPES: tuple[str, ...] = tuple(event for event in EVENT_TYPES if event.startswith("commission."))
+AFFILIATE_EVENT_TYPES: tuple[str, ...] = tuple(
+    event for event in EVENT_TYPES if event.startswith(("commission.", "payout."))
+)
 
 __all__ = [
     "AFFILIATE_EVENT_TYPES",

@@ -376,16 +376,26 @@ class Report(Answer):
 
 @dataclass(frozen=True)
 class Payout(Answer):
-    """A payment of the operator to you: approved commissions net of adjustments, in one currency."""
+    """A payment of the operator to you: approved commissions net of adjustments, in one
+    currency. `status` is `pending` until the money is sent (`paid_at`), or `failed`
+    when Stripe refused the transfer; `method` is `stripe_connect`, `bank_transfer` or
+    `manual`. An affiliate's payouts carry its `affiliate_id` (and no `merchant_id`)."""
 
     id: str
     payout_id: str
-    affiliate_id: str
+    affiliate_id: str | None
+    merchant_id: str | None
+    statement_id: str | None
+    status: str
+    method: str
     currency: str
     amount_cents: int
     commission_count: int
     reference: str | None
+    stripe_transfer_id: str | None
+    last_error: str | None
     created_at: str
+    paid_at: str | None
     log: LogPointer
     raw: dict[str, Any] = field(repr=False, compare=False)
 

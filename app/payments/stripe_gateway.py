@@ -63,6 +63,16 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """A Stripe Connect transfer's outcome: ``paid`` (the money is on the connected
+    account) or ``failed`` (Stripe refused it: unknown account, no balance...)."""
+
+    id: str | None
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """A verified Stripe event: its id, type and the object it is about (plain JSON)."""
 
@@ -101,7 +111,8 @@ def payment_of(intent: dict) -> Payment:
 
 
 class StripeGateway:
-    """Stripe as our code needs it: customers, SetupIntents, default payment methods, collections."""
+    """Stripe as our code needs it: customers, SetupIntents, default payment methods,
+    collections and Connect transfers."""
 
     def __init__(self, api_key: str, api_base: str):
         self._http = stripe.RequestsClient(timeout=STRIPE_TIMEOUT_S)
@@ -195,6 +206,32 @@ class StripeGateway:
             found = self._v1().payment_intents.search(params=params)
         return _payment(found.data[0]) if found.data else None
 
+    def transfer(self, *, account: str, amount_cents: int, currency: str, payout_id: int) -> Transfer:
+        """Pay a payout to a Stripe Connect account, keyed ``payout-{id}`` and in the
+        transfer group ``payout-{id}`` (so that ``find_transfer`` can find it again). A
+        transfer Stripe refuses is a ``failed`` Transfer; Stripe unreachable or failing
+        raises ``PaymentProviderError`` (nothing is known: look it up before retrying)."""
+        params: Any = {
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "destination": account,
+            "transfer_group": _transfer_group(payout_id),
+            "metadata": {"payout_id": str(payout_id)},
+        }
+        with _translated("create a transfer"):
+            try:
+                found = self._v1().transfers.create(params=params, options={"idempotency_key": f"payout-{payout_id}"})
+            except stripe.InvalidRequestError as error:
+                return Transfer(id=None, status="failed", error=error.user_message or "Stripe refused the transfer.")
+        return Transfer(id=found.id, status="paid")
+
+    def find_transfer(self, payout_id: int) -> Transfer | None:
+        """The transfer a started payout made, if Stripe has one (by its transfer group)."""
+        params: Any = {"transfer_group": _transfer_group(payout_id), "limit": 1}
+        with _translated("list transfers"):
+            found = self._v1().transfers.list(params=params)
+        return Transfer(id=found.data[0].id, status="paid") if found.data else None
+
     def close(self) -> None:
         """Close the HTTP connections kept open to Stripe."""
         self._http.close()
@@ -231,6 +268,10 @@ def _payment(intent: Any) -> Payment:
     if intent.status == "requires_payment_method":
         return Payment(id=intent.id, status="failed", error=error or "The payment method was declined.")
     return Payment(id=intent.id, status=intent.status, error=error)
+
+
+def _transfer_group(payout_id: int) -> str:
+    return f"payout-{payout_id}"
 
 
 def _setup_intent(intent: Any) -> SetupIntent:

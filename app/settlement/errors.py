@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 
 
 class StatementNotFound(NotFound):
@@ -41,3 +41,25 @@ class PeriodAlreadyClosed(Invalid):
             f"period_end must be after {period_start.isoformat()}, where this merchant's open period starts.",
             errors={"period_end": ["Must be after the end of the previous statement."]},
         )
+
+
+class PayoutMethodNotSet(NotFound):
+    def __init__(self, kind: str, payee_id: int):
+        super().__init__(f"No payout method for {kind} {payee_id} yet: PUT /v1/{kind}s/{payee_id}/payout-method first.")
+
+
+class PayoutNotFound(NotFound):
+    def __init__(self, payout_id: int):
+        super().__init__(f"No payout {payout_id}.")
+
+
+class PayoutNotBankTransfer(Conflict):
+    """Only a bank transfer is marked paid by the operator: Stripe says when a Connect transfer is."""
+
+    def __init__(self, payout_id: int, method: str):
+        super().__init__(f"Payout {payout_id} is paid by {method}, not by bank transfer: it cannot be marked paid.")
+
+
+class PayoutFailed(Conflict):
+    def __init__(self, payout_id: int):
+        super().__init__(f"Payout {payout_id} failed; its commissions wait for the next payout.")

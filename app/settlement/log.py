@@ -11,7 +11,7 @@ from app.transparency import services as transparency
 
 def _entry_ids(session: Session, row: Payout | Statement) -> list[int]:
     if isinstance(row, Payout):
-        return [row.entry_id]
+        return [] if row.entry_id is None else [row.entry_id]  # a pending payout has no entry yet
     names = [ledger.receivable_account(str(row.merchant_id)), ledger.payable_account(str(row.merchant_id))]
     return ledger.account_entry_ids(session, names, row.period_start, row.period_end)
 

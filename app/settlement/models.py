@@ -2,37 +2,83 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.constants import STRIPE_ID_LENGTH_MAX
+from app.constants import HOLDER_NAME_LENGTH_MAX, IBAN_LENGTH_MAX, PAYOUT_ERROR_LENGTH_MAX, STRIPE_ID_LENGTH_MAX
 from app.extensions import db
 from ledger import BigId, UTCDateTime
 
+PAYOUT_STATUSES = ("pending", "paid", "failed")
+# ``manual``: recorded by the operator after a transfer made elsewhere (POST .../payouts).
+PAYOUT_METHODS = ("manual", "stripe_connect", "bank_transfer")
+
 
 class Payout(db.Model):
-    """Money paid to an affiliate: the approved, unpaid commissions of one currency,
-    netted (negative adjustments included), posted payable -> cash in one entry."""
+    """Money paid to an affiliate (its approved commissions of one currency, netted:
+    negative adjustments included) or to a merchant (what a statement says the
+    operator owes it). ``pending`` until paid: then its entry moves the payee's
+    payable to ``platform:cash`` and, for an affiliate, its commissions become ``paid``."""
 
     __tablename__ = "payouts"
     __table_args__ = (
         # The caller's payout_id is the idempotency key, per affiliate.
         UniqueConstraint("affiliate_id", "payout_key"),
+        CheckConstraint("(affiliate_id IS NULL) <> (merchant_id IS NULL)", name="one_payee"),
         Index("ix_payouts_affiliate", "affiliate_id", "id"),
+        Index("ix_payouts_merchant", "merchant_id", "id"),
+        Index("ix_payouts_status", "status", "method", "id"),
+        Index("ix_payouts_statement", "statement_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    affiliate_id: Mapped[int] = mapped_column(ForeignKey("affiliates.id"))
+    affiliate_id: Mapped[int | None] = mapped_column(ForeignKey("affiliates.id"))
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    # The statement a merchant payout pays: one payout per statement that is not ``failed``.
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
     payout_key: Mapped[str] = mapped_column(String(120))
-    request_hash: Mapped[str] = mapped_column(String(64))
+    # The fingerprint of the operator's request (manual payouts only).
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(20))
+    # Where the money goes, as the payout method said when the payout was made:
+    # the Connect account or the IBAN (and the account holder's name).
+    destination: Mapped[str | None] = mapped_column(String(STRIPE_ID_LENGTH_MAX))
+    holder_name: Mapped[str | None] = mapped_column(String(HOLDER_NAME_LENGTH_MAX))
     currency: Mapped[str] = mapped_column(String(3))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     commission_count: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str | None] = mapped_column(String(140))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    stripe_transfer_id: Mapped[str | None] = mapped_column(String(STRIPE_ID_LENGTH_MAX), unique=True)
+    # Set (and committed) before Stripe is asked: a transfer started and not recorded
+    # is looked up at Stripe (by its transfer group) before anything is sent again.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(PAYOUT_ERROR_LENGTH_MAX))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The signed tree head that first included the payout's entry (null before the log existed).
     tree_head_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_tree_heads.id"))
+
+
+PAYOUT_METHOD_TYPES = ("stripe_connect", "bank_transfer")
+
+
+class PayoutMethod(db.Model):
+    """How the operator pays one affiliate or merchant: a Stripe Connect account or a bank account."""
+
+    __tablename__ = "payout_methods"
+    __table_args__ = (CheckConstraint("(affiliate_id IS NULL) <> (merchant_id IS NULL)", name="one_payee"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    affiliate_id: Mapped[int | None] = mapped_column(ForeignKey("affiliates.id"), unique=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), unique=True)
+    type: Mapped[str] = mapped_column(String(20))
+    stripe_account: Mapped[str | None] = mapped_column(String(STRIPE_ID_LENGTH_MAX))
+    iban: Mapped[str | None] = mapped_column(String(IBAN_LENGTH_MAX))
+    holder_name: Mapped[str | None] = mapped_column(String(HOLDER_NAME_LENGTH_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Statement(db.Model):
@@ -98,7 +144,7 @@ class Collection(db.Model):
 
     ``pending`` until a PaymentIntent succeeds; ``failed`` with ``next_attempt_at``
     while dunning retries are left, without once they are spent. ``not_needed`` when
-    the operator owes the merchant (a later change pays it out)."""
+    the operator owes the merchant (the ``payouts`` job pays it)."""
 
     __tablename__ = "statement_collections"
     __table_args__ = (Index("ix_statement_collections_due", "status", "next_attempt_at"),)

@@ -3,8 +3,17 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.constants import PAYOUT_ID_LENGTH_MAX, PAYOUT_REFERENCE_LENGTH_MAX, SUPPORTED_CURRENCIES
+from app.constants import (
+    HOLDER_NAME_LENGTH_MAX,
+    IBAN_LENGTH_MAX,
+    PAYOUT_ID_LENGTH_MAX,
+    PAYOUT_REFERENCE_LENGTH_MAX,
+    STRIPE_ACCOUNT_PATTERN,
+    SUPPORTED_CURRENCIES,
+)
 from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
+from app.settlement import iban
+from app.settlement.models import PAYOUT_METHOD_TYPES, PAYOUT_METHODS, PAYOUT_STATUSES
 from app.transparency.schemas import LogPointerSchema
 
 _LOG_DOC = "The signed tree head {} was computed at, and the leaf indexes of {} entries in its tree."
@@ -28,21 +37,122 @@ class PayoutCreateSchema(StrictSchema):
     )
 
 
+def _str_or_none(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 class PayoutSchema(ma.Schema):
     id = Id()
-    payout_id = ma.fields.String(attribute="payout_key")
-    affiliate_id = ma.fields.Function(lambda p: str(p.affiliate_id))
+    payout_id = ma.fields.String(
+        attribute="payout_key",
+        metadata={
+            "description": "The operator's payout_id, or one the payouts job chose (`auto-...`, `statement-...`)."
+        },
+    )
+    affiliate_id = ma.fields.Function(
+        lambda p: _str_or_none(p.affiliate_id), metadata={"description": "The affiliate paid (null: a merchant)."}
+    )
+    merchant_id = ma.fields.Function(
+        lambda p: _str_or_none(p.merchant_id), metadata={"description": "The merchant paid (null: an affiliate)."}
+    )
+    statement_id = ma.fields.Function(
+        lambda p: _str_or_none(p.statement_id),
+        metadata={"description": "The statement a merchant payout pays: what the operator owed the merchant."},
+    )
+    status = ma.fields.String(
+        metadata={
+            "description": "`pending` until the money is sent (a Connect transfer, or a bank transfer the "
+            "operator marks paid), then `paid`; `failed` when Stripe refused the transfer (its commissions wait "
+            "for the next payout)."
+        }
+    )
+    method = ma.fields.String(
+        metadata={"description": "`stripe_connect`, `bank_transfer`, or `manual` (recorded by the operator)."}
+    )
     currency = ma.fields.String()
     amount_cents = ma.fields.Integer(
-        metadata={"description": "What was paid: approved commissions net of adjustments."}
+        metadata={"description": "What is paid: approved commissions net of adjustments, or the statement's net."}
     )
-    commission_count = ma.fields.Integer(metadata={"description": "Commissions (and adjustments) this payout settled."})
+    commission_count = ma.fields.Integer(metadata={"description": "Commissions (and adjustments) this payout settles."})
     reference = ma.fields.String(allow_none=True)
+    stripe_transfer_id = ma.fields.String(allow_none=True, metadata={"description": "The Connect transfer, once made."})
+    last_error = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
+    paid_at = ma.fields.DateTime(allow_none=True)
     log = ma.fields.Nested(LogPointerSchema, metadata={"description": _LOG_DOC.format("the payout", "its")})
 
 
+class PayoutArgsSchema(PageArgsSchema):
+    status = ma.fields.String(validate=validate.OneOf(PAYOUT_STATUSES))
+    method = ma.fields.String(validate=validate.OneOf(PAYOUT_METHODS))
+
+
+class PayoutPaidSchema(StrictSchema):
+    reference = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, PAYOUT_REFERENCE_LENGTH_MAX),
+        metadata={"description": "The bank transfer's reference, kept on the payout."},
+    )
+
+
+def _holder_name_valid(value: str) -> bool:
+    # No control characters, and no leading = + - @: a spreadsheet would run the CSV export's cell.
+    return value == value.strip() and value.isprintable() and value[:1] not in "=+-@"
+
+
+class PayoutMethodChoiceSchema(StrictSchema):
+    type = ma.fields.String(required=True, validate=validate.OneOf(PAYOUT_METHOD_TYPES))
+    account = ma.fields.String(
+        validate=validate.Regexp(STRIPE_ACCOUNT_PATTERN, error="Not a Stripe Connect account id (acct_...)."),
+        metadata={"description": "`stripe_connect`: the payee's connected account, `acct_...`."},
+    )
+    iban = ma.fields.String(
+        validate=validate.Length(1, IBAN_LENGTH_MAX * 2),
+        metadata={"description": "`bank_transfer`: the payee's IBAN (spaces allowed); its check digits are checked."},
+    )
+    name = ma.fields.String(
+        validate=validate.Length(1, HOLDER_NAME_LENGTH_MAX),
+        metadata={"description": "`bank_transfer`: the account holder's name, as the bank knows it."},
+    )
+
+    @ma.validates_schema
+    def _fields_of_type(self, data, **kwargs):
+        needed = {"stripe_connect": ("account",), "bank_transfer": ("iban", "name")}[data["type"]]
+        errors = {field: ["Required for this type."] for field in needed if field not in data}
+        errors |= {
+            field: [f"Not used by {data['type']}."]
+            for field in ("account", "iban", "name")
+            if field in data and field not in needed
+        }
+        if "iban" in data and "iban" not in errors and not iban.iban_valid(iban.normalized(data["iban"])):
+            errors["iban"] = ["Not a valid IBAN: its check digits do not match."]
+        if "name" in data and "name" not in errors and not _holder_name_valid(data["name"]):
+            errors["name"] = ["Use printable characters, without surrounding spaces or a leading = + - @."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+    @ma.post_load
+    def _normalized(self, data, **kwargs):
+        if "iban" in data:
+            data["iban"] = iban.normalized(data["iban"])
+        return data
+
+
+class PayoutMethodSchema(ma.Schema):
+    type = ma.fields.String()
+    account = ma.fields.String(attribute="stripe_account", allow_none=True)
+    iban = ma.fields.String(allow_none=True)
+    name = ma.fields.String(attribute="holder_name", allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
 PayoutPageSchema = page_of(PayoutSchema, "PayoutPage")
+
+
+class PayoutListSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(PayoutSchema), required=True)
 
 
 class StatementCreateSchema(StrictSchema):

@@ -40,6 +40,7 @@ _POINTS_KINDS = ("earn", "clawback")
 _COMMISSION_KIND = "commission"
 _REWARD_KIND = "redeem"
 _COLLECTION_KIND = "collection"
+_PAYOUT_KIND = "payout"
 
 
 def issue_statement(uow: UnitOfWork, merchant_id: int, period_end: datetime, *, close_delay_s: int) -> Statement:
@@ -150,6 +151,8 @@ def statement_lines(session: Session, merchant: Merchant, start: datetime, end: 
     for move in ledger.account_movements(session, payable, start, end):
         currency, kind, amount = move.asset, move.kind, move.amount
         # A payable credit (positive) is what the operator owes the merchant.
+        if kind == _PAYOUT_KIND:
+            continue  # money paid out settles an earlier statement; it is not new business
         if kind == _REWARD_KIND:
             lines[currency]["rewards_supplied_cents"] += amount
         else:

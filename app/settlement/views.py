@@ -1,22 +1,29 @@
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app import unit_of_work
+from app.constants import BANK_TRANSFERS_EXPORT_MAX
 from app.errors import conflict
 from app.extensions import db
 from app.identity.auth import affiliate_required, merchant_required, operator_required, public
 from app.payments import stripe_gateway
-from app.schemas import PageArgsSchema
-from app.settlement import collections, payouts, services, stripe_events
+from app.schemas import PageArgsSchema, with_csv
+from app.settlement import bank_export, collections, payouts, services, stripe_events
+from app.settlement.payout_methods import Payee, get_payout_method, set_payout_method
 from app.settlement.schemas import (
     CollectionArgsSchema,
     CollectionPageSchema,
+    PayoutArgsSchema,
     PayoutCreateSchema,
+    PayoutListSchema,
+    PayoutMethodChoiceSchema,
+    PayoutMethodSchema,
     PayoutPageSchema,
+    PayoutPaidSchema,
     PayoutSchema,
     StatementCreateSchema,
     StatementPageSchema,
@@ -60,6 +67,122 @@ class AffiliatePayouts(MethodView):
     def get(self, args, affiliate_id):
         """List an affiliate's payouts, oldest first"""
         return payouts.list_payouts_of(db.session, affiliate_id, **args)
+
+
+_METHOD_PUT_DOC = """Set how {kind} is paid
+
+        `{{"type": "stripe_connect", "account": "acct_..."}}` pays by Stripe Connect
+        transfers to the connected account; `{{"type": "bank_transfer", "iban": ...,
+        "name": ...}}` by bank transfers the operator makes from the CSV export
+        (`GET /v1/payouts/bank-transfers`). The IBAN's check digits are checked
+        (422 when wrong). Replaces any earlier method; payouts already made keep the
+        method they were made with. The `payouts` job pays only payees with a method.
+        """
+
+
+@blp.route("/affiliates/<id:affiliate_id>/payout-method")
+class AffiliatePayoutMethod(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(PayoutMethodChoiceSchema)
+    @blp.response(200, PayoutMethodSchema)
+    def put(self, data, affiliate_id):
+        return set_payout_method(unit_of_work.current(), Payee("affiliate", affiliate_id), data)
+
+    put.__doc__ = _METHOD_PUT_DOC.format(kind="an affiliate")
+
+    @blp.response(200, PayoutMethodSchema)
+    def get(self, affiliate_id):
+        """Show how an affiliate is paid (404 until set)"""
+        return get_payout_method(db.session, Payee("affiliate", affiliate_id))
+
+
+@blp.route("/merchants/<id:merchant_id>/payout-method")
+class MerchantPayoutMethod(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(PayoutMethodChoiceSchema)
+    @blp.response(200, PayoutMethodSchema)
+    def put(self, data, merchant_id):
+        return set_payout_method(unit_of_work.current(), Payee("merchant", merchant_id), data)
+
+    put.__doc__ = _METHOD_PUT_DOC.format(kind="a merchant")
+
+    @blp.response(200, PayoutMethodSchema)
+    def get(self, merchant_id):
+        """Show how a merchant is paid (404 until set)"""
+        return get_payout_method(db.session, Payee("merchant", merchant_id))
+
+
+@blp.route("/payouts")
+class AllPayouts(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(PayoutArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, PayoutPageSchema)
+    def get(self, args):
+        """List every payout, oldest first
+
+        Payouts to affiliates and to merchants, made by the `payouts` job or
+        recorded by hand; `status=pending&method=bank_transfer` is what is still to
+        transfer, `status=failed` what Stripe refused.
+        """
+        return payouts.list_all_payouts(db.session, **args)
+
+
+@blp.route("/payouts/bank-transfers")
+class BankTransfers(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(200, PayoutListSchema)
+    @with_csv(blp, PayoutListSchema, "The pending bank transfers, as JSON or (Accept: text/csv) CSV.")
+    def get(self):
+        (
+            """Export the bank transfers to make
+
+        Every pending payout by bank transfer, oldest first (at most
+        """
+            + str(BANK_TRANSFERS_EXPORT_MAX)
+            + """; mark them paid and export again for
+        more). With `Accept: text/csv`, one line per transfer:
+        `payout_id,payee_type,payee_id,name,iban,amount,currency,amount_cents,reference,created_at`,
+        `amount` in major units with two decimals; `reference` is what to put in the
+        transfer's remittance information. Once a transfer is made, `POST
+        /v1/payouts/{id}/paid` closes it.
+        """
+        )
+        pending = payouts.pending_bank_transfers(db.session, limit=BANK_TRANSFERS_EXPORT_MAX)
+        if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
+            return Response(bank_export.as_csv(pending), mimetype="text/csv")
+        return {"data": pending}
+
+
+@blp.route("/payouts/<id:payout_id>")
+class PayoutById(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(200, PayoutSchema)
+    def get(self, payout_id):
+        """Show one payout"""
+        return payouts.get_payout(db.session, payout_id)
+
+
+@blp.route("/payouts/<id:payout_id>/paid")
+class PayoutPaid(MethodView):
+    decorators = [operator_required]
+
+    @blp.arguments(PayoutPaidSchema)
+    @blp.response(200, PayoutSchema)
+    @blp.alt_response(409, **conflict("Not a bank transfer, or it failed."))
+    def post(self, data, payout_id):
+        """Mark a bank transfer paid
+
+        Records that the operator made the bank transfer of a pending payout: its
+        entry moves the payee's payable to `platform:cash`, and its commissions
+        become `paid`. Marking it again answers the paid payout unchanged. A
+        Connect transfer is marked paid by Stripe's answer, never here (409).
+        """
+        return payouts.mark_paid(unit_of_work.current(), payout_id, data["reference"])
 
 
 @blp.route("/merchants/<id:merchant_id>/statements")

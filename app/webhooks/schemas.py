@@ -20,11 +20,12 @@ EVENT_TYPES = (
     "points.expiring",
     "statement.issued",
     "statement.payment_failed",
+    "payout.paid",
 )
 # What each kind of owner may subscribe to: affiliates only hear about their commissions.
 EVENT_TYPES_BY_OWNER_KIND = {
     "merchant": EVENT_TYPES,
-    "affiliate": tuple(event for event in EVENT_TYPES if event.startswith("commission.")),
+    "affiliate": tuple(event for event in EVENT_TYPES if event.startswith(("commission.", "payout."))),
 }
 
 

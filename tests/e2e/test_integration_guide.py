@@ -35,7 +35,7 @@ EXPECTED_OUTPUT = {
     "webhook_endpoint.py": "True\n",
     "affiliate_program.py": "Spring referrals True\n",
     "affiliate_client.py": "approved\nTrue\nday 0\n"
-    "['commission.created', 'commission.approved', 'commission.rejected', 'commission.paid']\n",
+    "['commission.created', 'commission.approved', 'commission.rejected', 'commission.paid', 'payout.paid']\n",
     "commissions.py": "pending 1000\n200\napproved rejected\n",
     "boutique_supplier.py": "10 50 50\nnot redeemed by a member yet, or already used\n",
     "check_books.py": "True\nTrue True\nearn 0\n",

@@ -248,7 +248,7 @@ def test_the_report_comes_as_typed_rows_and_as_csv_with_the_same_figures(network
         network.affiliate.report(today, today - dt.timedelta(days=1))
 
 
-def test_affiliates_manage_webhook_endpoints_for_commission_events_only(network: Network) -> None:
+def test_affiliates_manage_webhook_endpoints_for_commission_and_payout_events_only(network: Network) -> None:
     created = network.affiliate.create_webhook_endpoint("https://hooks.blog.example/in", ["commission.approved"])
     merchant_endpoint = network.merchant.create_webhook_endpoint("https://hooks.shop.example/in", ["order.refunded"])
 
@@ -258,6 +258,7 @@ def test_affiliates_manage_webhook_endpoints_for_commission_events_only(network:
         "commission.approved",
         "commission.rejected",
         "commission.paid",
+        "payout.paid",
     ]
     assert "order.refunded" in network.merchant.list_event_types()
     assert [e.id for e in network.affiliate.iter_webhook_endpoints()] == [created.endpoint.id]

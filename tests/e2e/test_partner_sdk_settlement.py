@@ -64,6 +64,10 @@ def test_an_affiliate_reads_its_payouts_page_after_page(live_server: Any) -> Non
         (p["id"], p["amount_cents"], 1, "SEPA") for p in paid
     ]
     assert [p.amount_cents for p in every] == [800, 1_600, 2_400]
+    assert {(p.status, p.method, p.affiliate_id, p.merchant_id) for p in every} == {
+        ("paid", "manual", affiliate_id, None)
+    }
+    assert all(p.paid_at is not None and p.stripe_transfer_id is None for p in every)
     assert list(bystander.iter_payouts()) == []
 
 

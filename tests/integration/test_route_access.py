@@ -62,6 +62,7 @@ WITNESSES = {
     "link_id": (AFFILIATE, "/v1/links/{link_id}"),
     "endpoint_id": (MERCHANT, "/v1/webhook-endpoints/{endpoint_id}"),
     "entry_id": (MERCHANT, "/v1/ledger/entries/{entry_id}/proof"),
+    "payout_id": (AFFILIATE, "/v1/affiliate/payouts"),
 }
 
 
@@ -126,6 +127,15 @@ def tenants(app) -> Tenants:
         client, merchant_a["headers"], click_token=token_of(clicked.headers["Location"]), amount_cents=10_000
     )
     assert ordered.status_code == 201 and ordered.get_json()["commission"], ordered.get_json()
+    commission_id = ordered.get_json()["commission"]["id"]
+    approved = client.post(f"/v1/commissions/{commission_id}/approve", headers=merchant_a["headers"])
+    assert approved.status_code == 200, approved.get_json()
+    payout = client.post(
+        f"/v1/affiliates/{affiliate_a['id']}/payouts",
+        json={"payout_id": "route-access", "currency": "EUR"},
+        headers=operator,
+    )
+    assert payout.status_code == 201, payout.get_json()
 
     item = reward(client, merchant_a)
     voucher = reward(client, merchant_a, kind="voucher", generate_codes=2)
@@ -152,7 +162,8 @@ def tenants(app) -> Tenants:
         "application_id": applied.get_json()["id"],
         "link_id": link["id"],
         "order_id": ordered.get_json()["order_id"],
-        "commission_id": ordered.get_json()["commission"]["id"],
+        "commission_id": commission_id,
+        "payout_id": payout.get_json()["id"],
         "item_id": item["id"],
         "voucher_item_id": voucher["id"],
         "code": voucher["generated_codes"][0],

@@ -68,7 +68,7 @@ def test_the_event_catalog_is_published_per_owner_kind(client, merchant, affilia
 
     assert for_merchant == {"owner_kind": "merchant", "events": list(EVENT_TYPES)}
     assert for_affiliate["owner_kind"] == "affiliate"
-    assert for_affiliate["events"] == [e for e in EVENT_TYPES if e.startswith("commission.")]
+    assert for_affiliate["events"] == [e for e in EVENT_TYPES if e.startswith("commission.")] + ["payout.paid"]
     assert client.get("/v1/webhook-endpoints/event-types").status_code == 401
 
 
@@ -113,10 +113,11 @@ def test_an_affiliate_endpoint_gets_its_own_commission_events_only(app, client, 
     assert endpoint["events"] == ["commission.created"]
 
 
-def test_the_affiliate_catalog_is_the_commission_events():
+def test_the_affiliate_catalog_is_the_commission_events_and_its_payouts():
     assert EVENT_TYPES_BY_OWNER_KIND["affiliate"] == (
         "commission.created",
         "commission.approved",
         "commission.rejected",
         "commission.paid",
+        "payout.paid",
     )

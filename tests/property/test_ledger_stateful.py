@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ledger
@@ -567,6 +568,22 @@ class LedgerMachine(RuleBasedStateMachine):
                 ledger.post_collection(self.session, amount_cents=amount + 1, now=self.now, **arguments)
             self.session.rollback()
             event("collection replayed with another amount")
+
+    @rule(i=st.integers(0, len(ISSUERS) - 1), amount=st.integers(1, 50_000), replay=st.booleans())
+    def pay_merchant(self, i, amount, replay):
+        """Pay a merchant from its payable (what a statement said the operator owed it); a
+        second entry with the same payout key is refused by the database and changes nothing."""
+        issuer = self.issuers[i]
+        arguments = {"merchant_key": issuer.key, "payout_key": self.key("statement"), "currency": issuer.currency}
+        ledger.post_merchant_payout(self.session, amount_cents=amount, now=self.now, **arguments)
+        self.session.commit()
+        self._book(accounts.payable_account(issuer.key), issuer.currency, -amount)
+        self._book(accounts.PLATFORM_CASH, issuer.currency, amount)
+        if replay:
+            with pytest.raises(IntegrityError):
+                ledger.post_merchant_payout(self.session, amount_cents=amount, now=self.now, **arguments)
+            self.session.rollback()
+            event("merchant payout replayed")
 
     @rule(days=st.integers(0, 5), seconds=st.sampled_from([0, 0, 0, 1, 5 * 3600]))
     def advance_time(self, days, seconds):
