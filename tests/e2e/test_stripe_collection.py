@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
@@ -26,13 +27,16 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.settlement.models import StripeEvent
+from ledger.types import utcnow
 from tests.conftest import ADMIN_KEY, make_app, serve
 from tests.factories.merchants import auth, create_merchant
 from tests.factories.names import unique
 from tests.integration.test_collections import (
+    INSUFFICIENT_FUNDS_CARD,
     collection_entries,
     collection_row,
     intent_event,
+    intents_for,
     owed_statement,
     ready_billing,
     run_collect,
@@ -41,6 +45,7 @@ from tests.integration.test_collections import (
     stripe_events_seen,
 )
 from tests.integration.test_settlement import assert_ledger_ok, cash
+from tests.integration.test_webhook_events import events_to, subscribe
 
 WEBHOOK_SECRET = "whsec_test_e2e_collections"
 WEBHOOK_PATH = "/stripe/webhook"
@@ -203,6 +208,11 @@ def billed(platform, client, merchant, stripe_client, number: str = "42424242424
     return customer_id
 
 
+def intents_of(stripe_client, customer_id: str, statement_id: str) -> list:
+    """The customer's PaymentIntents for the statement (other apps' statements share its id)."""
+    return [i for i in intents_for(stripe_client, statement_id) if i.customer == customer_id]
+
+
 def about(kind: str, statement_id: str, attempt: int) -> Callable[[dict], bool]:
     def matches(event: dict) -> bool:
         metadata = event["data"]["object"].get("metadata") or {}
@@ -247,6 +257,52 @@ def test_a_collected_statement_posts_one_cash_entry_and_localstripes_webhook_rep
     assert cash(engine) == cash_before - net_cents
     assert events_seen(engine, delivery.event["id"]) == 1
     assert collection_row(engine, statement["id"]).attempts == 1
+    assert_ledger_ok(engine)
+
+
+def test_a_declined_card_fails_tells_the_merchant_and_the_retry_fails_again_collecting_nothing(
+    platform, client, merchant, stripe_client
+):
+    engine = platform.engine
+    endpoint = subscribe(client, merchant, ["statement.payment_failed"])
+    customer_id = billed(platform, client, merchant, stripe_client, INSUFFICIENT_FUNDS_CARD)
+    statement = owed_statement(client, ADMIN_HEADERS, merchant)
+    cash_before = cash(engine)
+    start = utcnow()
+
+    assert run_collect(platform.app, engine, at=start) == 1
+
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, "Your card was declined.")
+    assert row.next_attempt_at == start + timedelta(days=1)
+    failed = [data for kind, data in events_to(engine, endpoint) if kind == "statement.payment_failed"]
+    assert [(d["statement_id"], d["attempts"], d["error"]) for d in failed] == [
+        (statement["id"], 1, "Your card was declined.")
+    ]
+    # localstripe answers the charge with a 402 and also sends payment_intent.payment_failed.
+    [delivery] = platform.hooks.answered(about("payment_intent.payment_failed", statement["id"], 1))
+    assert (delivery.status, json.loads(delivery.answer)) == (200, {"received": True, "processed": True})
+    assert delivery.event["data"]["object"]["last_payment_error"]["message"] == "Your card was declined."
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, "Your card was declined.")
+    assert row.next_attempt_at == start + timedelta(days=1)
+    assert shown(client, merchant, statement["id"])["status"] == "failed"
+    assert len(events_to(engine, endpoint)) == 1
+
+    assert run_collect(platform.app, engine, at=start + timedelta(days=1)) == 1
+
+    [retried] = platform.hooks.answered(about("payment_intent.payment_failed", statement["id"], 2))
+    assert retried.status == 200
+    row = collection_row(engine, statement["id"])
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 2, start + timedelta(days=4))
+    failed = [data for kind, data in events_to(engine, endpoint) if kind == "statement.payment_failed"]
+    assert [d["attempts"] for d in failed] == [1, 2]
+    assert (
+        sorted(i.status for i in intents_of(stripe_client, customer_id, statement["id"]))
+        == ["requires_payment_method"] * 2
+    )
+    assert collection_entries(engine, statement["id"]) == []
+    assert cash(engine) == cash_before
     assert_ledger_ok(engine)
 
 
