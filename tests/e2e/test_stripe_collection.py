@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+from app.settlement import collections
 from app.settlement.models import StripeEvent
 from ledger.types import utcnow
 from tests.conftest import ADMIN_KEY, make_app, serve
@@ -257,6 +258,46 @@ def test_a_collected_statement_posts_one_cash_entry_and_localstripes_webhook_rep
     assert cash(engine) == cash_before - net_cents
     assert events_seen(engine, delivery.event["id"]) == 1
     assert collection_row(engine, statement["id"]).attempts == 1
+    assert_ledger_ok(engine)
+
+
+def test_localstripes_webhook_collects_a_statement_whose_job_died_after_the_charge(
+    platform, client, merchant, stripe_client, monkeypatch
+):
+    engine = platform.engine
+    customer_id = billed(platform, client, merchant, stripe_client)
+    statement = owed_statement(client, ADMIN_HEADERS, merchant)
+    net_cents = statement["collection"]["amount_cents"]
+    cash_before = cash(engine)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the worker died before recording Stripe's answer")
+
+    # Only the job's own recording dies: the webhook's handler holds the real one.
+    monkeypatch.setattr(collections, "record", crash)
+    with pytest.raises(RuntimeError):
+        run_collect(platform.app, engine)
+    monkeypatch.undo()
+
+    [delivery] = platform.hooks.answered(about("payment_intent.succeeded", statement["id"], 1))
+    assert (delivery.status, json.loads(delivery.answer)) == (200, {"received": True, "processed": True})
+    collection = shown(client, merchant, statement["id"])
+    assert collection == {
+        "status": "succeeded",
+        "stripe_payment_intent_id": delivery.event["data"]["object"]["id"],
+        "amount_cents": net_cents,
+    }
+    assert len(collection_entries(engine, statement["id"])) == 1
+    assert cash(engine) == cash_before - net_cents
+
+    # Past the claim's timeout the job finds nothing due: the statement is not charged again.
+    assert run_collect(platform.app, engine, at=utcnow() + timedelta(hours=1)) == 0
+    for _ in range(2):
+        assert post(platform.url + WEBHOOK_PATH, delivery.body, delivery.headers)[0] == 200
+
+    assert len(intents_of(stripe_client, customer_id, statement["id"])) == 1
+    assert len(collection_entries(engine, statement["id"])) == 1
+    assert cash(engine) == cash_before - net_cents
     assert_ledger_ok(engine)
 
 
