@@ -22,8 +22,10 @@ class PaymentMethodDeclined(DomainError):
 
     problem = "payment-method-declined"
 
-    def __init__(self, detail: str, *, code: str | None = None):
+    def __init__(self, detail: str, *, code: str | None = None, payment_intent_id: str | None = None):
         super().__init__(detail, errors={"payment_method": [code or "declined"]})
+        # The PaymentIntent the declined charge made, when Stripe's error names it.
+        self.payment_intent_id = payment_intent_id
 
 
 class PaymentMethodRefused(Invalid):

@@ -190,7 +190,7 @@ class StripeGateway:
                     params=params, options={"idempotency_key": f"statement-{statement_id}-attempt-{attempt}"}
                 )
         except PaymentMethodDeclined as declined:
-            return Payment(id=None, status="failed", error=declined.detail)
+            return Payment(id=declined.payment_intent_id, status="failed", error=declined.detail)
         return _payment(intent)
 
     def payment(self, intent_id: str) -> Payment:
@@ -249,7 +249,11 @@ def _translated(action: str, *, refused: str | None = None) -> Iterator[None]:
     try:
         yield
     except stripe.CardError as error:
-        raise PaymentMethodDeclined(error.user_message or "The payment method was declined.", code=error.code) from None
+        raise PaymentMethodDeclined(
+            error.user_message or "The payment method was declined.",
+            code=error.code,
+            payment_intent_id=_intent_of(error),
+        ) from None
     except stripe.InvalidRequestError as error:
         if refused is None:
             log.warning("Stripe refused to %s: %s", action, error)
@@ -268,6 +272,13 @@ def _payment(intent: Any) -> Payment:
     if intent.status == "requires_payment_method":
         return Payment(id=intent.id, status="failed", error=error or "The payment method was declined.")
     return Payment(id=intent.id, status=intent.status, error=error)
+
+
+def _intent_of(error: stripe.CardError) -> str | None:
+    """The PaymentIntent a declined confirmation made: Stripe puts it in the error (localstripe does not)."""
+    intent = ((error.json_body or {}).get("error") or {}).get("payment_intent") or {}
+    found = intent.get("id") if isinstance(intent, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _transfer_group(payout_id: int) -> str:

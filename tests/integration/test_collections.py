@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.cli import JOBS, run_batches
+from app.payments.stripe_gateway import Payment, StripeGateway
 from app.settlement.models import Collection, StripeEvent
 from app.unit_of_work import UnitOfWork
 from ledger.models import Entry
 from ledger.types import utcnow
-from tests.conftest import make_app
+from tests.conftest import make_app, serve
 from tests.factories.billing import billing_path, card, confirmed, set_up
 from tests.factories.boutique import redeem, reward
 from tests.factories.members import member_with_points
@@ -362,3 +363,39 @@ def test_the_job_runs_from_the_command_line(app, client, admin_headers, merchant
     assert result.output.startswith("collect-statements: ")
     assert shown(client, merchant, statement["id"])["status"] == "succeeded"
     assert len(intents_for(stripe_client, statement["id"])) == 1
+
+
+def test_a_declined_charge_keeps_the_payment_intent_stripe_names_in_its_error():
+    """Real Stripe answers a declined confirmation with a 402 whose error carries the
+    PaymentIntent it made (localstripe leaves it out): the attempt keeps its id."""
+    declined = {
+        "error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "message": "Your card was declined.",
+            "payment_intent": {"id": "pi_declined_1", "object": "payment_intent", "status": "requires_payment_method"},
+        }
+    }
+    seen = []
+
+    def stripe_at_the_boundary(environ, start_response):
+        seen.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
+        start_response("402 Payment Required", [("Content-Type", "application/json")])
+        return [json.dumps(declined).encode()]
+
+    with serve(stripe_at_the_boundary) as url:
+        gateway = StripeGateway("sk_test_boundary", url)
+        try:
+            payment = gateway.collect(
+                customer_id="cus_1",
+                payment_method_id="pm_1",
+                amount_cents=1_000,
+                currency="EUR",
+                statement_id=7,
+                attempt=1,
+            )
+        finally:
+            gateway.close()
+
+    assert seen == [("POST", "/v1/payment_intents")]
+    assert payment == Payment(id="pi_declined_1", status="failed", error="Your card was declined.")
