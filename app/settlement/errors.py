@@ -41,3 +41,12 @@ class PeriodAlreadyClosed(Invalid):
             f"period_end must be after {period_start.isoformat()}, where this merchant's open period starts.",
             errors={"period_end": ["Must be after the end of the previous statement."]},
         )
+
+
+class StatementDrifted(RuntimeError):
+    """A broken invariant, not a refusal: a closed period's entries no longer sum to the
+    statement's stored lines (an entry dated inside it after it closed, or a change in
+    how lines are read). Never answered as a problem the caller could fix."""
+
+    def __init__(self, statement_id: int):
+        super().__init__(f"statement {statement_id}: the ledger's entries no longer sum to its lines")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from flask import current_app, g, request
+import textwrap
+
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -30,6 +32,47 @@ blp = Blueprint(
     url_prefix="/v1",
     description="Settlement: operator payouts to affiliates and statements of what merchants owe or are owed.",
 )
+
+
+_CSV_DOC = """
+
+Send `Accept: text/csv` for the entries the lines sum: a header line
+`statement_id,currency,category,entry_id,entry_kind,created_at,amount_cents`,
+then one row per entry and category (`points_bought`, `commissions`,
+`network_fees`, `rewards_supplied`, `other`; a commission entry has a
+`commissions` row for its amount and a `network_fees` row for its fee). The
+rows of a currency and category sum to the line's `<category>_cents`, and a
+line's `net_cents` = sum(points_bought) + sum(commissions) +
+sum(network_fees) - sum(rewards_supplied) + sum(other): `rewards_supplied`
+rows are positive amounts the operator owes the merchant, subtracted from the
+net; every other row is signed like the net (positive: the merchant owes).
+"""
+_STATEMENT_CONTENT = {
+    "description": "The statement, as JSON or (Accept: text/csv) CSV.",
+    "content": {
+        "application/json": {"schema": StatementSchema},
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "`statement_id,currency,category,entry_id,entry_kind,created_at,amount_cents`, "
+                "a header line then one row per entry and category.",
+            }
+        },
+    },
+}
+
+
+def _csv_documented(view):
+    """Append the CSV's description to the view's docstring (the OpenAPI text)."""
+    body = (view.__doc__ or "").rstrip()
+    view.__doc__ = body + "\n\n" + textwrap.indent(_CSV_DOC.strip(), " " * 8) + "\n"
+    return view
+
+
+def _statement_answer(statement):
+    if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
+        return Response(services.statement_csv(statement), mimetype="text/csv")
+    return statement
 
 
 # ----------------------------------------------------------------- operator
@@ -94,6 +137,21 @@ class MerchantStatements(MethodView):
         return services.list_statements_of(db.session, merchant_id, **args)
 
 
+@blp.route("/merchants/<id:merchant_id>/statements/<id:statement_id>")
+class MerchantStatementById(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(200, StatementSchema)
+    @blp.doc(responses={"200": _STATEMENT_CONTENT})
+    @_csv_documented
+    def get(self, merchant_id, statement_id):
+        """Show a merchant's statement, as JSON or CSV
+
+        404 for an unknown merchant or a statement of another merchant.
+        """
+        return _statement_answer(services.get_statement_of(db.session, merchant_id, statement_id))
+
+
 @blp.route("/collections")
 class Collections(MethodView):
     decorators = [operator_required]
@@ -143,9 +201,11 @@ class OwnStatementById(MethodView):
     decorators = [merchant_required]
 
     @blp.response(200, StatementSchema)
+    @blp.doc(responses={"200": _STATEMENT_CONTENT})
+    @_csv_documented
     def get(self, statement_id):
-        """Show one of your statements"""
-        return services.get_statement(db.session, g.merchant.id, statement_id)
+        """Show one of your statements, as JSON or CSV"""
+        return _statement_answer(services.get_statement(db.session, g.merchant.id, statement_id))
 
 
 # ----------------------------------------------------------------- Stripe
