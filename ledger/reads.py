@@ -80,22 +80,6 @@ def entry_movements(session: Session, account_names: list[str], start: datetime,
     ]
 
 
-def account_entry_ids(session: Session, account_names: list[str], start: datetime, end: datetime) -> list[int]:
-    """The ids of entries made in [start, end) that post to one of ``account_names``, ascending."""
-    rows = session.execute(
-        select(_ENTRIES.c.id)
-        .distinct()
-        .select_from(
-            _ENTRIES.join(_POSTINGS, _POSTINGS.c.entry_id == _ENTRIES.c.id).join(
-                _ACCOUNTS, _ACCOUNTS.c.id == _POSTINGS.c.account_id
-            )
-        )
-        .where(_ACCOUNTS.c.name.in_(account_names), _ENTRIES.c.created_at >= start, _ENTRIES.c.created_at < end)
-        .order_by(_ENTRIES.c.id)
-    )
-    return [entry_id for (entry_id,) in rows]
-
-
 @dataclass(frozen=True)
 class Outstanding:
     """The open lots of one issuer in one currency: points not yet spent nor
