@@ -21,6 +21,8 @@ from app.merchants.models import Merchant
 from app.settlement.models import Collection, Statement, coverage_bp
 
 _SETTLED = ("succeeded", "not_needed")
+# Merchant ids per lookup: far under SQLite's and PostgreSQL's bound-parameter limits.
+_IDS_PER_QUERY_MAX = 1_000
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ def liabilities(session: Session, *, merchant_id: int | None = None) -> list[Lia
 
 def _merchant_ids(session: Session, issuers: set[str]) -> dict[str, int]:
     """The merchants among the issuers' keys; another key is the platform's own."""
-    ids = [int(key) for key in issuers if key.isdecimal()]
-    if not ids:
-        return {}
-    known = session.execute(select(Merchant.id).where(Merchant.id.in_(ids))).scalars()
-    return {str(merchant_id): merchant_id for merchant_id in known}
+    ids = sorted(int(key) for key in issuers if key.isdecimal() and len(key) <= 18 and key == str(int(key)))
+    found: dict[str, int] = {}
+    for first in range(0, len(ids), _IDS_PER_QUERY_MAX):
+        chunk = ids[first : first + _IDS_PER_QUERY_MAX]
+        known = session.execute(select(Merchant.id).where(Merchant.id.in_(chunk))).scalars()
+        found.update((str(merchant_id), merchant_id) for merchant_id in known)
+    return found
