@@ -62,6 +62,7 @@ def _register_json_api(app: Flask) -> None:
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
     from app.orders.views import blp as orders_blp
+    from app.reports.views import blp as reports_blp
     from app.settlement.views import blp as settlement_blp
     from app.transparency.views import blp as transparency_blp
     from app.webhooks.views import blp as webhooks_blp
@@ -90,6 +91,7 @@ def _register_json_api(app: Flask) -> None:
         commissions_blp,
         settlement_blp,
         billing_blp,
+        reports_blp,
         transparency_blp,
     )
     for blp in json_api:

@@ -45,18 +45,3 @@ def page_of(schema_cls: type[ma.Schema], name: str) -> type[ma.Schema]:
 def Id(**kwargs) -> ma.fields.Function:
     """Integer keys are shown as strings, so clients never do arithmetic on them."""
     return ma.fields.Function(lambda obj: str(obj.id), dump_only=True, **kwargs)
-
-
-def with_csv(blp, schema: type[ma.Schema], description: str):
-    """Document a 200 answer that is ``schema`` as JSON, or CSV with ``Accept: text/csv``."""
-    return blp.doc(
-        responses={
-            "200": {
-                "description": description,
-                "content": {
-                    "application/json": {"schema": schema},
-                    "text/csv": {"schema": {"type": "string", "description": "One line per row, after a header line."}},
-                },
-            }
-        }
-    )

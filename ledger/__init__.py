@@ -14,9 +14,11 @@ may use is in ``__all__``. The surface is deliberate:
   ``reverse``; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
-  caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for statements ``account_movements``,
-  ``account_entry_ids`` and ``fees_beside`` on the accounts named by ``receivable_account`` and
-  ``payable_account``;
+  caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for
+  statements ``entry_movements`` (per entry, with the fee beside a commission)
+  on the accounts named by ``receivable_account`` and ``payable_account``; for
+  the liability report ``outstanding_points`` (open lots per issuer, with the
+  part earned in periods the caller says are backed);
 - request idempotency (the first answer to a key answers every retry):
   ``claim_request``, ``complete_request``, ``request_fingerprint``,
   ``IDEMPOTENCY_KEY_LENGTH_MAX``;
@@ -105,7 +107,7 @@ from ledger.log import (
 )
 from ledger.models import Base
 from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
-from ledger.reads import Movement, account_entry_ids, account_movements, fees_beside
+from ledger.reads import EntryMovement, Outstanding, entry_movements, outstanding_points
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
@@ -140,10 +142,10 @@ __all__ = [
     "member_lots",
     "order_ref",
     "redemption_ref",
-    "Movement",
-    "account_entry_ids",
-    "account_movements",
-    "fees_beside",
+    "EntryMovement",
+    "Outstanding",
+    "entry_movements",
+    "outstanding_points",
     "lock_member",
     "payable_account",
     "post_collection",

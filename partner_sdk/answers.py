@@ -34,6 +34,7 @@ __all__ = [
     "LogPointer",
     "LedgerEntry",
     "LedgerPosting",
+    "Liability",
     "Link",
     "LogEntry",
     "Member",
@@ -411,6 +412,20 @@ class StatementLine(Answer):
     rewards_supplied_cents: int
     other_cents: int
     net_cents: int
+    # The ledger entries the amounts sum, ascending: `statement_csv` shows them one by one.
+    entry_ids: list[str]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Liability(Answer):
+    """On a final statement: your points still outstanding when it was issued, their
+    value, the part of it backed by money collected, and that part in basis points."""
+
+    points_outstanding: int
+    value_cents: int
+    collected_cents: int
+    coverage_bp: int
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
@@ -437,6 +452,9 @@ class Statement(Answer):
     created_at: str
     log: LogPointer
     collection: Collection
+    # True on your final statement, closed when you left the coalition; it then carries `liability`.
+    final: bool
+    liability: Liability | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

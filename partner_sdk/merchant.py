@@ -192,3 +192,10 @@ class MerchantClient(ProgramCalls, BoutiqueCalls):
     def get_statement(self, statement_id: int | str) -> Statement:
         """One of your statements."""
         return self._one(Statement, "GET", f"/v1/statements/{quote(statement_id)}")
+
+    def statement_csv(self, statement_id: int | str) -> str:
+        """One of your statements as CSV: a header line, then one row per ledger entry and
+        category (`statement_id,currency,category,entry_id,entry_kind,created_at,amount_cents`);
+        the rows of a currency and category sum to the line's `<category>_cents`."""
+        _, payload = self._http.call("GET", f"/v1/statements/{quote(statement_id)}", accept="text/csv")
+        return payload.decode("utf-8")

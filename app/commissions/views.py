@@ -4,12 +4,12 @@ import csv
 import io
 
 import marshmallow as ma
-from flask import Response, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app import unit_of_work
+from app import csv_answers, unit_of_work
 from app.commissions import attribution, reports, services
 from app.commissions.schemas import (
     AttributionErrorArgsSchema,
@@ -199,18 +199,11 @@ class AffiliateReport(MethodView):
 
     @blp.arguments(ReportArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ReportSchema)
-    @blp.doc(
-        responses={
-            "200": {
-                "description": "The report, as JSON or (Accept: text/csv) CSV.",
-                "content": {
-                    "application/json": {"schema": ReportSchema},
-                    "text/csv": {
-                        "schema": {"type": "string", "description": "The rows, one line each, with a header line."}
-                    },
-                },
-            }
-        }
+    @csv_answers.documented(
+        blp,
+        ReportSchema,
+        "The report, as JSON or (Accept: text/csv) CSV.",
+        "The rows, one line each, with a header line.",
     )
     def get(self, args):
         """Your clicks, conversions and commissions by day, program or link
@@ -226,6 +219,6 @@ class AffiliateReport(MethodView):
             group_by=args["group_by"],
             today=utcnow().date(),
         )
-        if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-            return Response(reports.as_csv(report), mimetype="text/csv")
+        if csv_answers.wants_csv():
+            return csv_answers.csv_response(reports.as_csv(report))
         return report

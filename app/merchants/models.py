@@ -24,6 +24,9 @@ class Merchant(db.Model):
     points_lifetime_days: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When it last left the coalition (active -> false); cleared when it comes back.
+    # Its final statement closes here.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     domains: Mapped[list[MerchantDomain]] = relationship(
         order_by="MerchantDomain.domain", cascade="all, delete-orphan", lazy="select"

@@ -86,6 +86,10 @@ class MerchantSchema(ma.Schema):
     price_per_1000_points_cents = ma.fields.Integer()
     points_lifetime_days = ma.fields.Integer()
     active = ma.fields.Boolean()
+    deactivated_at = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When it left the coalition (null while active): its final statement closes here."},
+    )
     created_at = ma.fields.DateTime()
 
 

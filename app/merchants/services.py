@@ -49,7 +49,10 @@ def get_merchant(session: Session, merchant_id: int) -> Merchant:
 
 
 def update_merchant(uow: UnitOfWork, merchant_id: int, data: dict) -> Merchant:
-    """Change a merchant's terms; orders already recorded keep the rule they earned under."""
+    """Change a merchant's terms; orders already recorded keep the rule they earned under.
+
+    Deactivating it records ``deactivated_at`` (the ``statements`` job then issues
+    its final statement); reactivating it clears it."""
     merchant = get_merchant(uow.session, merchant_id)
     if "earn_rule" in data:
         merchant.earn_points = data["earn_rule"]["points"]
@@ -57,6 +60,9 @@ def update_merchant(uow: UnitOfWork, merchant_id: int, data: dict) -> Merchant:
     if "domains" in data:
         merchant.domains = _domains(data["domains"])
         uow.session.flush()
+    if "active" in data and data["active"] != merchant.active:
+        # Leaving the coalition dates the merchant's final statement.
+        merchant.deactivated_at = None if data["active"] else uow.now
     for field in ("name", "price_per_1000_points_cents", "points_lifetime_days", "active"):
         if field in data:
             setattr(merchant, field, data[field])

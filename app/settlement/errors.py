@@ -63,3 +63,12 @@ class PayoutNotBankTransfer(Conflict):
 class PayoutFailed(Conflict):
     def __init__(self, payout_id: int):
         super().__init__(f"Payout {payout_id} failed; its commissions wait for the next payout.")
+
+
+class StatementDrifted(RuntimeError):
+    """A broken invariant, not a refusal: a closed period's entries no longer sum to the
+    statement's stored lines (an entry dated inside it after it closed, or a change in
+    how lines are read). Never answered as a problem the caller could fix."""
+
+    def __init__(self, statement_id: int):
+        super().__init__(f"statement {statement_id}: the ledger's entries no longer sum to its lines")

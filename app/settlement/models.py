@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.constants import HOLDER_NAME_LENGTH_MAX, IBAN_LENGTH_MAX, PAYOUT_ERROR_LENGTH_MAX, STRIPE_ID_LENGTH_MAX
@@ -99,12 +99,27 @@ class Statement(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The signed tree head the statement was computed at: it includes every entry the lines sum.
     tree_head_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_tree_heads.id"))
+    # The merchant's last statement before it left the coalition, closed at its deactivated_at.
+    final: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # A final statement's points still outstanding at issue time (the liability report's
+    # figures for the merchant, in its currency); null on the others.
+    liability_points_outstanding: Mapped[int | None] = mapped_column(BigInteger)
+    liability_value_cents: Mapped[int | None] = mapped_column(BigInteger)
+    liability_collected_cents: Mapped[int | None] = mapped_column(BigInteger)
 
     lines: Mapped[list[StatementLine]] = relationship(
         order_by="StatementLine.currency", lazy="selectin", cascade="all, delete-orphan"
     )
     # None when the statement's net is zero: nothing to collect nor pay.
     collection: Mapped[Collection | None] = relationship(lazy="selectin", uselist=False)
+
+    @property
+    def liability(self) -> dict | None:
+        if self.liability_value_cents is None:
+            return None
+        return liability_figures(
+            self.liability_points_outstanding or 0, self.liability_value_cents, self.liability_collected_cents or 0
+        )
 
     @property
     def collection_summary(self) -> dict:
@@ -117,6 +132,20 @@ class Statement(db.Model):
             "stripe_payment_intent_id": found.stripe_payment_intent_id,
             "amount_cents": found.amount_cents,
         }
+
+
+def coverage_bp(collected_cents: int, value_cents: int) -> int:
+    """The part of ``value_cents`` that ``collected_cents`` backs, in basis points (10000 when nothing is owed)."""
+    return 10_000 if value_cents == 0 else collected_cents * 10_000 // value_cents
+
+
+def liability_figures(points_outstanding: int, value_cents: int, collected_cents: int) -> dict:
+    return {
+        "points_outstanding": points_outstanding,
+        "value_cents": value_cents,
+        "collected_cents": collected_cents,
+        "coverage_bp": coverage_bp(collected_cents, value_cents),
+    }
 
 
 class StatementLine(db.Model):

@@ -177,7 +177,33 @@ class StatementLineSchema(ma.Schema):
     )
     other_cents = ma.fields.Integer(metadata={"description": "Any other movement (e.g. corrections), signed like net."})
     net_cents = ma.fields.Integer(
-        metadata={"description": "Positive: the merchant owes the operator; negative: the reverse."}
+        metadata={
+            "description": "points_bought + commissions + network_fees - rewards_supplied + other. "
+            "Positive: the merchant owes the operator; negative: the reverse."
+        }
+    )
+    entry_ids = ma.fields.Function(
+        lambda line: [str(entry_id) for entry_id in line.entry_ids],
+        metadata={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The ledger entries of the period in this currency that the amounts sum, ascending "
+            "(`collection` and `payout` entries settle earlier statements and are not in them).",
+        },
+    )
+
+
+class LiabilitySchema(ma.Schema):
+    points_outstanding = ma.fields.Integer(metadata={"description": "Points of open lots the merchant issued."})
+    value_cents = ma.fields.Integer(metadata={"description": "What was paid for those points (their lots' value)."})
+    collected_cents = ma.fields.Integer(
+        metadata={
+            "description": "The part of value_cents earned in a settled statement period: its collection "
+            "succeeded, or its net was zero or less."
+        }
+    )
+    coverage_bp = ma.fields.Integer(
+        metadata={"description": "collected_cents * 10000 // value_cents, in basis points (10000 when value is 0)."}
     )
 
 
@@ -199,6 +225,17 @@ class StatementSchema(ma.Schema):
     period_end = ma.fields.DateTime()
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema), metadata={"description": "One line per currency."})
     created_at = ma.fields.DateTime()
+    final = ma.fields.Boolean(
+        metadata={"description": "The merchant's final statement: closed when it left the coalition."}
+    )
+    liability = ma.fields.Nested(
+        LiabilitySchema,
+        allow_none=True,
+        metadata={
+            "description": "On a final statement, the merchant's points still outstanding when it was issued "
+            "(as `GET /v1/reports/liability` then showed them, in its currency); null on the others."
+        },
+    )
     collection = ma.fields.Nested(
         CollectionSummarySchema,
         attribute="collection_summary",

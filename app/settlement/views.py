@@ -1,17 +1,19 @@
 from __future__ import annotations
 
-from flask import Response, current_app, g, request
+import textwrap
+
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app import unit_of_work
+from app import csv_answers, unit_of_work
 from app.constants import BANK_TRANSFERS_EXPORT_MAX
 from app.errors import conflict
 from app.extensions import db
 from app.identity.auth import affiliate_required, merchant_required, operator_required, public
 from app.payments import stripe_gateway
-from app.schemas import PageArgsSchema, with_csv
+from app.schemas import PageArgsSchema
 from app.settlement import bank_export, collections, payouts, services, stripe_events
 from app.settlement.payout_methods import Payee, get_payout_method, set_payout_method
 from app.settlement.schemas import (
@@ -37,6 +39,41 @@ blp = Blueprint(
     url_prefix="/v1",
     description="Settlement: operator payouts to affiliates and statements of what merchants owe or are owed.",
 )
+
+
+_CSV_DOC = """
+
+Send `Accept: text/csv` for the entries the lines sum: a header line
+`statement_id,currency,category,entry_id,entry_kind,created_at,amount_cents`,
+then one row per entry and category (`points_bought`, `commissions`,
+`network_fees`, `rewards_supplied`, `other`; a commission entry has a
+`commissions` row for its amount and a `network_fees` row for its fee). The
+rows of a currency and category sum to the line's `<category>_cents`, and a
+line's `net_cents` = sum(points_bought) + sum(commissions) +
+sum(network_fees) - sum(rewards_supplied) + sum(other): `rewards_supplied`
+rows are positive amounts the operator owes the merchant, subtracted from the
+net; every other row is signed like the net (positive: the merchant owes).
+"""
+
+
+def _csv_documented(view):
+    """Append the CSV's description to the view's docstring (the OpenAPI text)."""
+    body = (view.__doc__ or "").rstrip()
+    view.__doc__ = body + "\n\n" + textwrap.indent(_CSV_DOC.strip(), " " * 8) + "\n"
+    return view
+
+
+_STATEMENT_CSV = csv_answers.documented(
+    blp,
+    StatementSchema,
+    "The statement, as JSON or (Accept: text/csv) CSV.",
+    "`statement_id,currency,category,entry_id,entry_kind,created_at,amount_cents`, "
+    "a header line then one row per entry and category.",
+)
+
+
+def _statement_answer(statement):
+    return csv_answers.csv_response(services.statement_csv(statement)) if csv_answers.wants_csv() else statement
 
 
 # ----------------------------------------------------------------- operator
@@ -135,7 +172,12 @@ class BankTransfers(MethodView):
     decorators = [operator_required]
 
     @blp.response(200, PayoutListSchema)
-    @with_csv(blp, PayoutListSchema, "The pending bank transfers, as JSON or (Accept: text/csv) CSV.")
+    @csv_answers.documented(
+        blp,
+        PayoutListSchema,
+        "The pending bank transfers, as JSON or (Accept: text/csv) CSV.",
+        "A header line, then one line per transfer.",
+    )
     def get(self):
         (
             """Export the bank transfers to make
@@ -152,8 +194,8 @@ class BankTransfers(MethodView):
         """
         )
         pending = payouts.pending_bank_transfers(db.session, limit=BANK_TRANSFERS_EXPORT_MAX)
-        if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-            return Response(bank_export.as_csv(pending), mimetype="text/csv")
+        if csv_answers.wants_csv():
+            return csv_answers.csv_response(bank_export.as_csv(pending))
         return {"data": pending}
 
 
@@ -217,6 +259,21 @@ class MerchantStatements(MethodView):
         return services.list_statements_of(db.session, merchant_id, **args)
 
 
+@blp.route("/merchants/<id:merchant_id>/statements/<id:statement_id>")
+class MerchantStatementById(MethodView):
+    decorators = [operator_required]
+
+    @blp.response(200, StatementSchema)
+    @_STATEMENT_CSV
+    @_csv_documented
+    def get(self, merchant_id, statement_id):
+        """Show a merchant's statement, as JSON or CSV
+
+        404 for an unknown merchant or a statement of another merchant.
+        """
+        return _statement_answer(services.get_statement_of(db.session, merchant_id, statement_id))
+
+
 @blp.route("/collections")
 class Collections(MethodView):
     decorators = [operator_required]
@@ -266,9 +323,11 @@ class OwnStatementById(MethodView):
     decorators = [merchant_required]
 
     @blp.response(200, StatementSchema)
+    @_STATEMENT_CSV
+    @_csv_documented
     def get(self, statement_id):
-        """Show one of your statements"""
-        return services.get_statement(db.session, g.merchant.id, statement_id)
+        """Show one of your statements, as JSON or CSV"""
+        return _statement_answer(services.get_statement(db.session, g.merchant.id, statement_id))
 
 
 # ----------------------------------------------------------------- Stripe

@@ -89,6 +89,11 @@ def test_a_merchant_reads_its_statements_and_not_another_ones(live_server: Any) 
     assert (shown.id, shown.merchant_id, shown.period_end) == (issued["id"], merchant_id, issued["period_end"])
     [line] = shown.lines
     assert (line.currency, line.points_bought_cents, line.net_cents) == ("EUR", 100, 100)
+    assert (shown.final, shown.liability) == (False, None)
+    header, row = merchant.statement_csv(issued["id"]).splitlines()
+    assert header == "statement_id,currency,category,entry_id,entry_kind,created_at,amount_cents"
+    assert row.split(",")[:5] == [issued["id"], "EUR", "points_bought", *line.entry_ids, "earn"]
+    assert row.split(",")[-1] == "100"
     collection = shown.collection
     assert (collection.status, collection.amount_cents, collection.stripe_payment_intent_id) == ("pending", 100, None)
     assert shown.log.tree_head is not None and shown.log.tree_head.tree_size > max(shown.log.leaf_indexes)
@@ -96,4 +101,6 @@ def test_a_merchant_reads_its_statements_and_not_another_ones(live_server: Any) 
     assert merchant.list_statements().data == [shown]
     with pytest.raises(NotFound):
         merchant.get_statement(foreign["id"])
+    with pytest.raises(NotFound):
+        merchant.statement_csv(foreign["id"])
     assert [s.id for s in other.iter_statements()] == [foreign["id"]]

@@ -390,3 +390,17 @@ def test_the_catalog_is_paginated(client, merchant):
 
     assert first.count('class="card"') == CATALOG_PAGE_SIZE
     assert second.count('class="card"') == 1 and f"Paged {tag} {CATALOG_PAGE_SIZE:02d}" in second
+
+
+def test_points_of_a_merchant_that_left_the_coalition_stay_redeemable(app, client, engine, new_merchant, admin_headers):
+    leaving, supplier = new_merchant(), new_merchant()
+    item = reward(client, supplier, points_price=100)
+    _, earned, member = member_with_points(app, engine, client, leaving, 15_000)
+    left = client.patch(f"/v1/merchants/{leaving['id']}", json={"active": False}, headers=admin_headers)
+    assert left.get_json()["active"] is False and left.get_json()["deactivated_at"] is not None
+
+    assert redeem(member, item["id"]).status_code == 303
+
+    (placed,) = redemptions_of(engine, earned["member_id"])
+    assert placed.points == 100
+    verify(engine)

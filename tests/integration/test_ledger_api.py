@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.exc import IntegrityError
 
 import ledger
@@ -174,25 +174,50 @@ def test_locking_a_member_creates_the_account_with_nothing_in_it(session):
     assert ledger.member_points(session, member) == ledger.MemberPoints(0, 0, 0)
 
 
-def test_account_movements_sum_per_kind_inside_the_period_only(session):
+def test_entry_movements_give_each_entry_of_the_period_with_its_fee_beside(session):
     merchant, affiliate = unique("m"), unique("a")
     now = ledger.utcnow()
     commission(session, merchant, affiliate, 1_000, 150, at=now - timedelta(days=2))
-    commission(session, merchant, affiliate, 500, 50, at=now)
-    commission(session, merchant, affiliate, 200, 20, at=now)
+    second = commission(session, merchant, affiliate, 500, 50, at=now)
+    third = commission(session, merchant, affiliate, -200, -20, at=now)
     start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    names = [ledger.receivable_account(merchant), ledger.payable_account(merchant)]
 
-    moved = ledger.account_movements(session, ledger.receivable_account(merchant), start, end)
-    fees = ledger.fees_beside(session, ledger.receivable_account(merchant), "commission", start, end)
+    moved = ledger.entry_movements(session, names, start, end)
 
-    assert moved == [ledger.Movement(EUR, "commission", -770)]
-    assert fees == {EUR: 70}
-    assert ledger.account_movements(session, ledger.payable_account(merchant), start, end) == []
+    assert [(m.entry_id, m.kind, m.account, m.asset, m.amount, m.fee) for m in moved] == [
+        (second.id, "commission", names[0], EUR, -550, 50),
+        (third.id, "commission", names[0], EUR, 220, -20),
+    ]
+    assert {m.created_at for m in moved} == {now}
 
 
-def test_account_movements_of_an_unknown_account_are_empty(session):
+def test_entry_movements_of_unknown_accounts_are_empty_and_their_number_is_bounded(session):
     now = ledger.utcnow()
-    assert ledger.account_movements(session, unique("nobody"), now - timedelta(days=1), now) == []
+    assert ledger.entry_movements(session, [unique("nobody")], now - timedelta(days=1), now) == []
+    with pytest.raises(ValueError):
+        ledger.entry_movements(session, [], now, now)
+
+
+def test_outstanding_points_count_open_lots_and_the_value_earned_in_backed_periods(session):
+    merchant, other = unique("m"), unique("m")
+    now = ledger.utcnow()
+    earn_order(session, unique("u"), 200, merchant=merchant, order_id="1", at=now - timedelta(days=10))
+    earn_order(session, unique("u"), 100, merchant=merchant, order_id="2", at=now - timedelta(days=1))
+    earn_order(session, unique("u"), 400, merchant=other, order_id="3", at=now - timedelta(days=10))
+    # Only the merchant's period ten days ago is backed: its first lot (200 points, 1 EUR).
+    backed = select(
+        literal(merchant).label("issuer"),
+        literal(now - timedelta(days=11)).label("period_start"),
+        literal(now - timedelta(days=5)).label("period_end"),
+    ).subquery()
+
+    found = ledger.outstanding_points(session, backed, issuers=[merchant, other])
+
+    assert sorted(found, key=lambda o: o.issuer != merchant) == [
+        ledger.Outstanding(merchant, EUR, 300, 150, 100),
+        ledger.Outstanding(other, EUR, 400, 200, 0),
+    ]
 
 
 def earn_order(session, member, points, *, merchant, order_id, at=None, lifetime_days=365):

@@ -444,7 +444,10 @@ def test_a_statement_states_what_the_ledger_says_the_merchant_owes_and_is_owed(
         "rewards_supplied_cents": 300,
         "other_cents": 0,
         "net_cents": 100 + 1_200 + 120 - 300,
+        # Sale, commission, refund, commission adjustment, the member's earn, the redemption.
+        "entry_ids": line["entry_ids"],
     }
+    assert len(line["entry_ids"]) == 6
     receivable = balance(engine, accounts.receivable_account(merchant["id"]))
     owed_to_merchant = balance(engine, accounts.payable_account(merchant["id"]))
     assert line["net_cents"] == -receivable - owed_to_merchant

@@ -96,7 +96,15 @@ def test_the_worked_example_is_what_the_platform_computes(example_app, stripe_cl
     assert redeem(sign_in(app, _engine(app), alice), item["id"]).status_code == 303
     [redemption] = ok(client.get("/v1/redemptions", headers=shop_b["headers"]))["data"]
     ok(client.post(f"/v1/redemptions/{redemption['id']}/fulfil", json={}, headers=shop_b["headers"]))
-    # 3. The statements.
+    statements = check_statements(client, admin, shop_a, shop_b)
+    settle(app, client, admin, stripe_client, shop_a, shop_b, blog, statements)
+    # 5. Alice's last 200 points expire.
+    run_job(app, "expire-points", at=utcnow() + timedelta(days=2))
+    check_balances(app, shop_a, shop_b, blog)
+
+
+def check_statements(client, admin, shop_a, shop_b) -> dict:
+    """3. The month closes: the statements are the document's."""
     period_end = utcnow().isoformat()
     statements = {
         name: ok(
@@ -119,7 +127,11 @@ def test_the_worked_example_is_what_the_platform_computes(example_app, stripe_cl
             )
         ]
         assert shown == [cents(cell) for cell in expected[name]], name
-    # 4. Collected from Shop A; Blog and Shop B paid by bank transfer.
+    return statements
+
+
+def settle(app, client, admin, stripe_client, shop_a, shop_b, blog, statements) -> None:
+    """4. Collected from Shop A; Blog and Shop B paid by bank transfer."""
     setup = ok(set_up(client, admin, shop_a["id"]), 201)
     method = confirmed(stripe_client, setup["setup_intent_id"], card(stripe_client))
     ok(client.put(billing_path(shop_a["id"]), json={"payment_method": method}, headers=admin))
@@ -138,9 +150,10 @@ def test_the_worked_example_is_what_the_platform_computes(example_app, stripe_cl
     assert sorted(p["amount_cents"] for p in transfers) == [240, 6_000]
     for payout in transfers:
         ok(client.post(f"/v1/payouts/{payout['id']}/paid", json={"reference": unique("SEPA")}, headers=admin))
-    # 5. Alice's last 200 points expire.
-    run_job(app, "expire-points", at=utcnow() + timedelta(days=2))
 
+
+def check_balances(app, shop_a, shop_b, blog) -> None:
+    """Every party square; the operator holds its fee, margin and breakage."""
     names = {
         "merchant:A:receivable": accounts.receivable_account(shop_a["id"]),
         "merchant:B:payable": accounts.payable_account(shop_b["id"]),

@@ -251,3 +251,39 @@ def test_an_answer_that_is_not_a_json_object_is_an_unexpected_answer():
 
 def test_query_booleans_are_sent_the_way_the_platform_parses_them():
     assert [_query_value(v) for v in (True, False, 3, "x")] == ["true", "false", "3", "x"]
+
+
+STATEMENT_LINE = {
+    "currency": "EUR",
+    "points_bought_cents": 50,
+    "commissions_cents": 0,
+    "network_fees_cents": 0,
+    "rewards_supplied_cents": 0,
+    "other_cents": 0,
+    "net_cents": 50,
+    "entry_ids": ["3", "9"],
+}
+STATEMENT = {
+    "id": "4",
+    "merchant_id": "2",
+    "period_start": "2026-11-01T00:00:00+00:00",
+    "period_end": "2026-11-20T10:00:00+00:00",
+    "lines": [STATEMENT_LINE],
+    "created_at": "2026-11-20T10:05:00+00:00",
+    "log": {"tree_head": None, "leaf_indexes": []},
+    "collection": {"status": "pending", "stripe_payment_intent_id": None, "amount_cents": 50},
+    "final": True,
+    "liability": {"points_outstanding": 300, "value_cents": 150, "collected_cents": 100, "coverage_bp": 6_666},
+}
+
+
+def test_a_final_statement_carries_its_liability_and_each_line_its_entries():
+    final = partner_sdk.Statement.from_json(STATEMENT)
+    monthly = partner_sdk.Statement.from_json({**STATEMENT, "final": False, "liability": None})
+
+    assert final.final is True and final.liability == partner_sdk.Liability.from_json(STATEMENT["liability"])
+    assert (final.liability.collected_cents, final.liability.coverage_bp) == (100, 6_666)
+    assert final.lines[0].entry_ids == ["3", "9"]
+    assert (monthly.final, monthly.liability) == (False, None)
+    with pytest.raises(UnexpectedAnswer, match="liability"):
+        partner_sdk.Statement.from_json({**STATEMENT, "liability": {"points_outstanding": 1}})
