@@ -441,6 +441,18 @@ class Collection(Answer):
 
 
 @dataclass(frozen=True)
+class StatementPayout(Answer):
+    """The operator paying you a statement's negative net: `status` is pending, paid or failed."""
+
+    payout_id: str
+    status: str
+    method: str
+    amount_cents: int
+    paid_at: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Statement(Answer):
     """What you and the operator owe each other for one period (from `period_start`, to `period_end` excluded)."""
 
@@ -452,6 +464,8 @@ class Statement(Answer):
     created_at: str
     log: LogPointer
     collection: Collection
+    # The operator paying you a negative net; None until a payout is made (and when you owe).
+    payout: StatementPayout | None
     # True on your final statement, closed when you left the coalition; it then carries `liability`.
     final: bool
     liability: Liability | None

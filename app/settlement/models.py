@@ -112,6 +112,8 @@ class Statement(db.Model):
     )
     # None when the statement's net is zero: nothing to collect nor pay.
     collection: Mapped[Collection | None] = relationship(lazy="selectin", uselist=False)
+    # Paying the merchant a negative net: the payouts job's attempts, oldest first.
+    payouts: Mapped[list[Payout]] = relationship(lazy="selectin", viewonly=True, order_by="Payout.id")
 
     @property
     def liability(self) -> dict | None:
@@ -120,6 +122,11 @@ class Statement(db.Model):
         return liability_figures(
             self.liability_points_outstanding or 0, self.liability_value_cents, self.liability_collected_cents or 0
         )
+
+    @property
+    def payout(self) -> Payout | None:
+        """The latest payout of what the operator owes the merchant, if one was made."""
+        return self.payouts[-1] if self.payouts else None
 
     @property
     def collection_summary(self) -> dict:

@@ -218,6 +218,14 @@ class CollectionSummarySchema(ma.Schema):
     amount_cents = ma.fields.Integer(metadata={"description": "What is collected: the net in the merchant's currency."})
 
 
+class StatementPayoutSchema(ma.Schema):
+    payout_id = Id(metadata={"description": "The payout (GET /v1/payouts/{id} for the operator)."})
+    status = ma.fields.String(metadata={"description": "`pending`, `paid` or `failed` (the operator retries)."})
+    method = ma.fields.String()
+    amount_cents = ma.fields.Integer(metadata={"description": "What is paid: the statement's net, turned positive."})
+    paid_at = ma.fields.DateTime(allow_none=True)
+
+
 class StatementSchema(ma.Schema):
     id = Id()
     merchant_id = ma.fields.Function(lambda s: str(s.merchant_id))
@@ -240,6 +248,14 @@ class StatementSchema(ma.Schema):
         CollectionSummarySchema,
         attribute="collection_summary",
         metadata={"description": "Collecting the net from the merchant through Stripe."},
+    )
+    payout = ma.fields.Nested(
+        StatementPayoutSchema,
+        allow_none=True,
+        metadata={
+            "description": "Paying the merchant a negative net (the `payouts` job, once the operator has set its "
+            "payout method); null until a payout is made, and for a net the merchant owes."
+        },
     )
     log = ma.fields.Nested(
         LogPointerSchema, metadata={"description": _LOG_DOC.format("the statement", "the") + " Sum them to check it."}

@@ -568,6 +568,14 @@ def test_a_merchant_owed_by_a_statement_is_paid_its_net_once(
     assert (payout.status, payout.amount_cents, str(payout.statement_id)) == ("paid", 250, statement["id"])
     [request] = connect.posts_to(account)
     assert request["form"]["amount"] == "250"
+    shown = client.get(f"/v1/statements/{statement['id']}", headers=merchant["headers"]).get_json()
+    assert {k: shown["payout"][k] for k in ("payout_id", "status", "method", "amount_cents")} == {
+        "payout_id": str(payout.id),
+        "status": "paid",
+        "method": "stripe_connect",
+        "amount_cents": 250,
+    }
+    assert statement["payout"] is None  # none was made when it was issued
     assert balance(engine, accounts.payable_account(merchant["id"])) == payable_before - 250
     # The payout settles the statement: the next statement counts it nowhere.
     later = client.post(

@@ -272,6 +272,7 @@ STATEMENT = {
     "created_at": "2026-11-20T10:05:00+00:00",
     "log": {"tree_head": None, "leaf_indexes": []},
     "collection": {"status": "pending", "stripe_payment_intent_id": None, "amount_cents": 50},
+    "payout": None,
     "final": True,
     "liability": {"points_outstanding": 300, "value_cents": 150, "collected_cents": 100, "coverage_bp": 6_666},
 }
@@ -287,3 +288,16 @@ def test_a_final_statement_carries_its_liability_and_each_line_its_entries():
     assert (monthly.final, monthly.liability) == (False, None)
     with pytest.raises(UnexpectedAnswer, match="liability"):
         partner_sdk.Statement.from_json({**STATEMENT, "liability": {"points_outstanding": 1}})
+
+
+def test_a_statement_the_operator_pays_carries_its_payout():
+    owed = {**STATEMENT, "lines": [{**STATEMENT_LINE, "net_cents": -240}]}
+    payout = {"payout_id": "12", "status": "paid", "method": "bank_transfer", "amount_cents": 240, "paid_at": None}
+
+    shown = partner_sdk.Statement.from_json({**owed, "payout": payout})
+
+    assert shown.payout == partner_sdk.StatementPayout.from_json(payout)
+    assert (shown.payout.payout_id, shown.payout.status, shown.payout.amount_cents) == ("12", "paid", 240)
+    assert partner_sdk.Statement.from_json(STATEMENT).payout is None
+    with pytest.raises(UnexpectedAnswer, match="payout"):
+        partner_sdk.Statement.from_json({**owed, "payout": {"payout_id": "12"}})
