@@ -207,16 +207,18 @@ def schedule_due(uow: UnitOfWork, *, threshold_cents: int, limit: int) -> int:
     return made
 
 
-def _affiliates_due(session: Session, threshold_cents: int, limit: int) -> list[tuple[int, str]]:
-    failed = (
+def _failed_since_method_set(payee_column, payee_id):
+    """A payout of the payee that failed after its method was last set: the job waits
+    for the operator to set the method again (``PayoutMethod`` is in the outer query)."""
+    return (
         select(Payout.id)
-        .where(
-            Payout.affiliate_id == Commission.affiliate_id,
-            Payout.status == "failed",
-            Payout.created_at >= PayoutMethod.updated_at,
-        )
+        .where(payee_column == payee_id, Payout.status == "failed", Payout.created_at >= PayoutMethod.updated_at)
         .exists()
     )
+
+
+def _affiliates_due(session: Session, threshold_cents: int, limit: int) -> list[tuple[int, str]]:
+    failed = _failed_since_method_set(Payout.affiliate_id, Commission.affiliate_id)
     rows = session.execute(
         select(Commission.affiliate_id, Commission.currency)
         .join(PayoutMethod, PayoutMethod.affiliate_id == Commission.affiliate_id)
@@ -233,15 +235,7 @@ def _statements_due(session: Session, limit: int) -> list[int]:
     """Statements whose net is owed to the merchant, with no payout yet (but a failed one),
     of merchants with a payout method and no failure since it was set."""
     paying = select(Payout.id).where(Payout.statement_id == Statement.id, Payout.status != "failed").exists()
-    failed = (
-        select(Payout.id)
-        .where(
-            Payout.merchant_id == Statement.merchant_id,
-            Payout.status == "failed",
-            Payout.created_at >= PayoutMethod.updated_at,
-        )
-        .exists()
-    )
+    failed = _failed_since_method_set(Payout.merchant_id, Statement.merchant_id)
     return list(
         session.execute(
             select(Statement.id)

@@ -117,38 +117,29 @@ _METHOD_PUT_DOC = """Set how {kind} is paid
         """
 
 
-@blp.route("/affiliates/<id:affiliate_id>/payout-method")
-class AffiliatePayoutMethod(MethodView):
-    decorators = [operator_required]
+def _payout_method_view(kind: str, article: str) -> type[MethodView]:
+    """The operator's view of how one kind of payee is paid (its id is ``<kind>_id`` in the path)."""
 
-    @blp.arguments(PayoutMethodChoiceSchema)
-    @blp.response(200, PayoutMethodSchema)
-    def put(self, data, affiliate_id):
-        return set_payout_method(unit_of_work.current(), Payee("affiliate", affiliate_id), data)
+    class PayoutMethodView(MethodView):
+        decorators = [operator_required]
 
-    put.__doc__ = _METHOD_PUT_DOC.format(kind="an affiliate")
+        @blp.arguments(PayoutMethodChoiceSchema)
+        @blp.response(200, PayoutMethodSchema)
+        def put(self, data, **path):
+            return set_payout_method(unit_of_work.current(), Payee(kind, path[f"{kind}_id"]), data)
 
-    @blp.response(200, PayoutMethodSchema)
-    def get(self, affiliate_id):
-        """Show how an affiliate is paid (404 until set)"""
-        return get_payout_method(db.session, Payee("affiliate", affiliate_id))
+        @blp.response(200, PayoutMethodSchema)
+        def get(self, **path):
+            return get_payout_method(db.session, Payee(kind, path[f"{kind}_id"]))
+
+    PayoutMethodView.put.__doc__ = _METHOD_PUT_DOC.format(kind=article)
+    PayoutMethodView.get.__doc__ = f"Show how {article} is paid (404 until set)"
+    PayoutMethodView.__name__ = f"{kind.title()}PayoutMethod"
+    return PayoutMethodView
 
 
-@blp.route("/merchants/<id:merchant_id>/payout-method")
-class MerchantPayoutMethod(MethodView):
-    decorators = [operator_required]
-
-    @blp.arguments(PayoutMethodChoiceSchema)
-    @blp.response(200, PayoutMethodSchema)
-    def put(self, data, merchant_id):
-        return set_payout_method(unit_of_work.current(), Payee("merchant", merchant_id), data)
-
-    put.__doc__ = _METHOD_PUT_DOC.format(kind="a merchant")
-
-    @blp.response(200, PayoutMethodSchema)
-    def get(self, merchant_id):
-        """Show how a merchant is paid (404 until set)"""
-        return get_payout_method(db.session, Payee("merchant", merchant_id))
+blp.route("/affiliates/<id:affiliate_id>/payout-method")(_payout_method_view("affiliate", "an affiliate"))
+blp.route("/merchants/<id:merchant_id>/payout-method")(_payout_method_view("merchant", "a merchant"))
 
 
 @blp.route("/payouts")
