@@ -18,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app_config.check_production(app.config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", app_config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     from app import cli, errors, sealing, unit_of_work
     from app.extensions import db, migrate

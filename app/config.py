@@ -8,6 +8,7 @@ from pathlib import Path
 from app.constants import (
     AFFILIATE_PAYOUT_THRESHOLD_CENTS_DEFAULT,
     CLICK_FLUSH_INTERVAL_S_DEFAULT,
+    DATABASE_CONNECT_TIMEOUT_S,
     DEV_ADMIN_KEY,
     DEV_CLICK_TOKEN_KEY,
     DEV_LEDGER_SIGNING_KEY,
@@ -31,6 +32,16 @@ def _normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def engine_options(database_uri: str) -> dict:
+    """How the pool talks to the database. On PostgreSQL each connection is checked
+    before use (``pool_pre_ping``), so a restarted server costs a reconnect rather
+    than a failed request, and a connection attempt gives up after a few seconds, so
+    an unreachable server is a prompt 503 rather than a hung worker."""
+    if not database_uri.startswith("postgresql"):
+        return {}
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": DATABASE_CONNECT_TIMEOUT_S}}
 
 
 def load(instance_path: str, env: dict[str, str] | None = None) -> dict:

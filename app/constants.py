@@ -130,3 +130,8 @@ STRIPE_ACCOUNT_PATTERN = r"^acct_[A-Za-z0-9]{1,100}$"
 PAYOUT_CLAIM_TIMEOUT_S = 15 * 60
 # Bank transfers exported per CSV request, at most.
 BANK_TRANSFERS_EXPORT_MAX = 10_000
+
+# The database unreachable: a connection attempt gives up after this long, and the
+# 503 answer asks the client to come back after this long.
+DATABASE_CONNECT_TIMEOUT_S = 5
+DATABASE_RETRY_AFTER_S = 5

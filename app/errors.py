@@ -20,10 +20,12 @@ import marshmallow as ma
 from flask import Flask, Response, json, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 import ledger
+from app.constants import DATABASE_RETRY_AFTER_S
 
 PROBLEM_MIME = "application/problem+json"
 API_PREFIX = "/v1/"
@@ -140,12 +142,24 @@ def problem_of(error: BaseException) -> tuple[str, Problem, str, dict | None]:
         return "internal-error", PROBLEMS["internal-error"], "The ledger refused an inconsistent write.", None
     if isinstance(error, HTTPException):
         return _http_problem(error)
+    if _database_unavailable(error):
+        log.warning("database unavailable: %s", type(error).__name__, exc_info=error)
+        detail = "The database cannot be reached just now; nothing was changed. Retry shortly."
+        return "service-unavailable", PROBLEMS["service-unavailable"], detail, None
     if isinstance(error, IntegrityError) and is_unique_violation(error):
         # Services check before they insert; a unique key can still refuse a concurrent twin.
         detail = "A concurrent request made the same change; read it and retry if needed."
         return "conflict", PROBLEMS["conflict"], detail, None
     log.exception("unhandled error", exc_info=error)
     return "internal-error", PROBLEMS["internal-error"], "Something went wrong on our side.", None
+
+
+def _database_unavailable(error: BaseException) -> bool:
+    """The database is down, restarting or refusing connections (or, on SQLite, locked
+    past the busy timeout): the request can be retried as it is."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _http_problem(error: HTTPException) -> tuple[str, Problem, str, dict | None]:
@@ -194,11 +208,14 @@ def problem_response(error: BaseException) -> Response:
     body = {"type": f"/problems/{name}", "title": found.title, "status": found.status, "detail": detail}
     if errors:
         body["errors"] = errors
-    return _with_router_headers(Response(json.dumps(body), status=found.status, mimetype=PROBLEM_MIME), error)
+    return _with_router_headers(Response(json.dumps(body), status=found.status, mimetype=PROBLEM_MIME), error, name)
 
 
-def _with_router_headers(response: Response, error: BaseException) -> Response:
-    """The router's and webargs' own headers (``Allow`` on a 405) stay on the answer."""
+def _with_router_headers(response: Response, error: BaseException, name: str) -> Response:
+    """The router's and webargs' own headers (``Allow`` on a 405) stay on the answer;
+    a database that cannot be reached says when to come back (``Retry-After``)."""
+    if name == "service-unavailable":
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     if isinstance(error, HTTPException):
         extra = (getattr(error, "data", None) or {}).get("headers") or {}
         for name, value in {**dict(error.get_headers()), **extra}.items():
@@ -236,8 +253,8 @@ def answer_error(error: BaseException) -> Response:
     """problem+json under /v1 (and /stripe/), an HTML page everywhere else."""
     if request.path.startswith(JSON_PREFIXES) or request.path == API_PREFIX.rstrip("/") or not _page:
         return problem_response(error)
-    _name, found, detail, _errors = problem_of(error)
-    return _with_router_headers(_page[0](found.status, found.title, detail), error)
+    name, found, detail, _errors = problem_of(error)
+    return _with_router_headers(_page[0](found.status, found.title, detail), error, name)
 
 
 def register(app: Flask, *, page: PageRenderer) -> None:
