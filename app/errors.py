@@ -154,11 +154,17 @@ def problem_of(error: BaseException) -> tuple[str, Problem, str, dict | None]:
     return "internal-error", PROBLEMS["internal-error"], "Something went wrong on our side.", None
 
 
+_SQLITE_NOT_OUTAGES = ("no such table", "no such column", "near ", "table ", "index ")
+
+
 def _database_unavailable(error: BaseException) -> bool:
     """The database is down, restarting or refusing connections (or, on SQLite, locked
     past the busy timeout): the request can be retried as it is."""
-    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+    if isinstance(error, InterfaceError | PoolTimeout):
         return True
+    if isinstance(error, OperationalError):
+        # SQLite also reports a missing table as an OperationalError: that is a bug, not an outage.
+        return not str(error.orig).startswith(_SQLITE_NOT_OUTAGES)
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 

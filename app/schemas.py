@@ -10,10 +10,29 @@ from app.converters import ID_DIGITS_MAX
 
 
 class StrictSchema(ma.Schema):
-    """Unknown fields are refused, so a typo never passes silently."""
+    """Unknown fields are refused, so a typo never passes silently; and JSON's own
+    types are taken at their word: ``1.5`` is not an integer (marshmallow would make
+    it 1) and ``0`` or ``1`` is not a boolean. Strings (query arguments, form fields)
+    are parsed as before."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def _json_types(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data
+        errors = {}
+        for name, value in data.items():
+            field = self.fields.get(name)
+            inner = field.inner if isinstance(field, ma.fields.List) else None
+            values = value if inner is not None and isinstance(value, list) else [value]
+            message = _wrong_json_type(inner or field, values)
+            if message:
+                errors[name] = [message]
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
 
 
 class PageArgsSchema(StrictSchema):
@@ -45,3 +64,14 @@ def page_of(schema_cls: type[ma.Schema], name: str) -> type[ma.Schema]:
 def Id(**kwargs) -> ma.fields.Function:
     """Integer keys are shown as strings, so clients never do arithmetic on them."""
     return ma.fields.Function(lambda obj: str(obj.id), dump_only=True, **kwargs)
+
+
+def _wrong_json_type(field, values: list) -> str | None:
+    """Why one of ``values`` is not what ``field`` takes in JSON, if it is not."""
+    if isinstance(field, ma.fields.Integer):
+        if any(isinstance(v, float) for v in values):
+            return "Not a valid integer."
+    elif isinstance(field, ma.fields.Boolean):
+        if any(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return "Not a valid boolean: use true or false."
+    return None

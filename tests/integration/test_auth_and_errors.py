@@ -191,7 +191,9 @@ def test_a_deactivated_merchants_keys_are_refused(client, admin_headers, merchan
     assert_problem(record_order(client, merchant["headers"], amount_cents=1500), 401)
 
 
-@pytest.mark.parametrize("body", [{}, {"currency": "USD"}, {"domains": []}, {"active": "maybe"}])
+@pytest.mark.parametrize(
+    "body", [{}, {"currency": "USD"}, {"domains": []}, {"active": "maybe"}, {"active": 0}, {"active": 1}]
+)
 def test_a_bad_merchant_change_is_refused(client, admin_headers, merchant, body):
     response = client.patch(f"/v1/merchants/{merchant['id']}", json=body, headers=admin_headers)
 
