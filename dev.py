@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import venv
@@ -24,19 +25,29 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 DEMO_DB = ROOT / "instance" / "demo.sqlite3"
 
 
-def ensure_installed(extras: str) -> None:
+def ensure_installed(extras: str | None) -> None:
+    """The platform in .venv, with ``extras`` (None: the runtime only)."""
     if sys.version_info < (3, 11):  # noqa: UP036 (dev.py is run by whatever python3 a newcomer has)
         sys.exit("Python 3.11 or newer is needed.")
     if not PYTHON.exists():
         print("Creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    stamp = VENV / f".installed-{extras}"
+    stamp = VENV / f".installed-{extras or 'runtime'}"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
-    print(f"Installing the platform and its {extras} dependencies into .venv ...", flush=True)
+    print(f"Installing the platform and its {extras or 'runtime'} dependencies into .venv ...", flush=True)
     subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{extras}]"],
+        [
+            str(PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-e",
+            f".[{extras}]" if extras else ".",
+        ],
         cwd=ROOT,
         check=True,
     )
@@ -47,9 +58,26 @@ def flask(*args: str, env: dict[str, str]) -> None:
     subprocess.run([str(PYTHON), "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, check=True)
 
 
+def port_taken(port: int) -> bool:
+    """Something already listens on 127.0.0.1:``port`` (a demo still running, say)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def demo() -> int:
-    ensure_installed("dev")
     port = os.environ.get("PORT", "5000")
+    # Before anything is touched: a second demo must not recreate the database under the first.
+    if not port.isdecimal() or not 0 < int(port) < 65536:
+        print(f"PORT={port} is not a port number.", file=sys.stderr)
+        return 2
+    if port_taken(int(port)):
+        print(f"Port {port} is taken (is a demo already running?); stop it or set PORT.", file=sys.stderr)
+        return 1
+    ensure_installed(None)
     base_url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DB}")
