@@ -77,6 +77,7 @@ JOBS: dict[str, Job] = {
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
     "expire-holds": lambda uow: _boutique().expire_holds(uow),
     "deliver-webhooks": deliver_due,
+    "send-mail": lambda uow: _send_mail(uow),
     "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
     "seal-ledger": lambda uow: _transparency().seal_and_sign(uow, wait=True),
@@ -104,6 +105,13 @@ def _boutique():
     from app.boutique import services
 
     return services
+
+
+def _send_mail(uow: UnitOfWork) -> int:
+    from app import mail
+    from app.constants import SEND_MAIL_BATCH
+
+    return mail.send_due(uow, limit=SEND_MAIL_BATCH)
 
 
 def _approve_commissions(uow: UnitOfWork) -> int:
@@ -203,10 +211,10 @@ def worker_command(poll_interval_s: float, jobs_interval_s: float):
         while not stop.is_set():
             if time.monotonic() >= jobs_due_s:
                 for name in JOBS:
-                    if name != WORKER_LOOP_JOB:
+                    if name not in WORKER_LOOP_JOBS:
                         _drain(name, stop)
                 jobs_due_s = time.monotonic() + jobs_interval_s
-            if not _drain(WORKER_LOOP_JOB, stop):
+            if not sum(_drain(name, stop) for name in WORKER_LOOP_JOBS):
                 stop.wait(poll_interval_s)
     finally:
         for sig, handler in previous.items():
@@ -214,7 +222,8 @@ def worker_command(poll_interval_s: float, jobs_interval_s: float):
     click.echo("worker stopped")
 
 
-WORKER_LOOP_JOB = "deliver-webhooks"
+# What the worker runs at every poll, as it falls due: webhooks and mails (a sign-in link cannot wait).
+WORKER_LOOP_JOBS = ("deliver-webhooks", "send-mail")
 
 
 def _drain(name: str, stop: threading.Event) -> int:

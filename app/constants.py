@@ -135,3 +135,11 @@ BANK_TRANSFERS_EXPORT_MAX = 10_000
 # 503 answer asks the client to come back after this long.
 DATABASE_CONNECT_TIMEOUT_S = 5
 DATABASE_RETRY_AFTER_S = 5
+
+# Mail through the outbox (app/mail.py): one batch per unit, retried with backoff.
+SEND_MAIL_BATCH = 50
+MAIL_ATTEMPTS_MAX = 5
+MAIL_RETRY_DELAYS_S = (60, 5 * 60, 30 * 60, 2 * 3600)  # after the 1st, 2nd, 3rd and 4th failures
+# A claimed mail whose outcome was never recorded (a crash) is tried again after this long.
+MAIL_CLAIM_TIMEOUT_S = 10 * 60
+MAIL_ERROR_LENGTH_MAX = 500

@@ -1,4 +1,4 @@
-"""The one mail interface: SMTP when configured, never the outbox then."""
+"""The one mail interface queues: nothing talks to an SMTP server inside the caller's transaction."""
 
 from __future__ import annotations
 
@@ -12,38 +12,30 @@ from ledger import utcnow
 
 def smtp_app(**overrides) -> Flask:
     app = Flask(__name__)
-    config = {
-        "MAIL_SMTP_HOST": "smtp.invalid",
-        "MAIL_SMTP_PORT": 2525,
-        "MAIL_SMTP_USER": "user",
-        "MAIL_SMTP_PASSWORD": "pw",
-        "MAIL_SMTP_STARTTLS": True,
-        "MAIL_FROM": "Boutique <no-reply@example.com>",
-    }
-    app.config.update({**config, **overrides})
+    app.config.update({"MAIL_SMTP_HOST": "smtp.invalid", **overrides})
     return app
 
 
-def test_with_smtp_configured_the_mail_is_sent_over_smtp_with_login_and_starttls():
-    session = mock.Mock()
+def test_with_smtp_configured_a_mail_is_queued_due_now_and_smtp_is_not_called():
+    session, now = mock.Mock(), utcnow()
     with smtp_app().app_context(), mock.patch("app.mail.smtplib.SMTP") as smtp_class:
-        mail.send(session, to="member@example.com", subject="Your sign-in link", body="http://x/link", now=utcnow())
+        mail.send(session, to="member@example.com", subject="Your sign-in link", body="http://x/link", now=now)
 
-    smtp_class.assert_called_once_with("smtp.invalid", 2525, timeout=mail.SMTP_TIMEOUT_S)
-    smtp = smtp_class.return_value.__enter__.return_value
-    smtp.starttls.assert_called_once_with()
-    smtp.login.assert_called_once_with("user", "pw")
-    sent = smtp.send_message.call_args.args[0]
-    assert (sent["To"], sent["Subject"]) == ("member@example.com", "Your sign-in link")
-    assert "http://x/link" in sent.get_content()
-    session.add.assert_not_called()
+    smtp_class.assert_not_called()
+    [queued] = [c.args[0] for c in session.add.call_args_list]
+    assert (queued.recipient, queued.subject, queued.body) == (
+        "member@example.com",
+        "Your sign-in link",
+        "http://x/link",
+    )
+    assert (queued.attempts, queued.next_attempt_at) == (0, now)
 
 
-def test_without_smtp_the_mail_goes_to_the_outbox():
+def test_without_smtp_the_mail_stays_in_the_outbox_and_is_never_due():
     session = mock.Mock()
     with smtp_app(MAIL_SMTP_HOST="").app_context(), mock.patch("app.mail.smtplib.SMTP") as smtp_class:
         mail.send(session, to="member@example.com", subject="S", body="B", now=utcnow())
 
     smtp_class.assert_not_called()
     [added] = [c.args[0] for c in session.add.call_args_list]
-    assert (added.recipient, added.subject, added.body) == ("member@example.com", "S", "B")
+    assert (added.recipient, added.subject, added.body, added.next_attempt_at) == ("member@example.com", "S", "B", None)
