@@ -28,7 +28,15 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 
 @ledger_cli.command("verify")
 def verify_command():
-    """Check every ledger rule and the hash chain; exit 1 on any violation."""
+    """Check every ledger rule and the hash chain; exit 1 on any violation, 2 when the database cannot be read."""
+    from flask import current_app
+
+    from app.readiness import database_problem
+
+    problem = database_problem(current_app)
+    if problem is not None:
+        click.echo(f"ledger verify: {problem}", err=True)
+        sys.exit(2)
     with unit_of_work.unit(read_only=True) as uow:
         report = ledger.verify(uow.session)
     for violation in report.violations:

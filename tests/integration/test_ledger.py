@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from ledger import accounts
 from ledger.journal import Leg, post
 from ledger.models import Lot, Posting
 from ledger.types import utcnow
-from tests.conftest import make_app
+from tests.conftest import make_app, upgrade
 from tests.factories.names import unique
 
 EUR = "EUR"
@@ -441,3 +442,38 @@ def test_members_whose_expired_points_are_all_held_do_not_block_the_members_afte
             assert_rules_hold(s)
     finally:
         engine.dispose()
+
+
+def test_verify_on_a_database_without_the_schema_says_so_in_one_line(databases):
+    app = make_app(databases.new(migrate=False))
+
+    result = verify_cli(app)
+
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "ledger verify: the database has no schema yet: run `flask --app wsgi db upgrade`"
+    ]
+
+
+def test_verify_on_an_unreachable_database_says_so_in_one_line():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
+
+    result = verify_cli(app)
+
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("ledger verify: the database cannot be reached (")
+
+
+def test_verify_on_a_database_behind_the_migrations_says_which_revision(databases):
+    url = databases.new(migrate=False)
+    upgrade(url, "0008")
+    app = make_app(url)
+
+    result = verify_cli(app)
+
+    assert result.exit_code == 2
+    assert "at revision 0008, not " in result.output and "db upgrade" in result.output
