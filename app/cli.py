@@ -76,7 +76,7 @@ JOBS: dict[str, Job] = {
     "expire-points": lambda uow: ledger.expire_lots(uow.session, now=uow.now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
     "expire-holds": lambda uow: _boutique().expire_holds(uow),
-    "deliver-webhooks": deliver_due,
+    "deliver-webhooks": lambda uow: _deliver_webhooks(uow),
     "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
     "seal-ledger": lambda uow: _transparency().seal_and_sign(uow, wait=True),
@@ -104,6 +104,12 @@ def _boutique():
     from app.boutique import services
 
     return services
+
+
+def _deliver_webhooks(uow: UnitOfWork) -> int:
+    from flask import current_app
+
+    return deliver_due(uow, allow_insecure=current_app.config["WEBHOOK_ALLOW_INSECURE_URLS"])
 
 
 def _approve_commissions(uow: UnitOfWork) -> int:

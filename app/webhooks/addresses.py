@@ -76,7 +76,7 @@ def checked_addresses(target: Target, *, allow_private: bool) -> list[str]:
         raise NotPublic()
     try:
         found = resolve(target.host, target.port)
-    except OSError:
+    except (OSError, ValueError):  # no such name, or one the resolver cannot even ask about
         raise NotPublic() from None
     if not found:
         raise NotPublic()
