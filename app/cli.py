@@ -84,7 +84,7 @@ JOBS: dict[str, Job] = {
     "expire-points": lambda uow: ledger.expire_lots(uow.session, now=uow.now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
     "expire-holds": lambda uow: _boutique().expire_holds(uow),
-    "deliver-webhooks": deliver_due,
+    "deliver-webhooks": lambda uow: _deliver_webhooks(uow),
     "send-mail": lambda uow: _send_mail(uow),
     "notify-expiring-points": lambda uow: _members().notify_expiring_points(uow),
     "approve-commissions": lambda uow: _approve_commissions(uow),
@@ -120,6 +120,12 @@ def _send_mail(uow: UnitOfWork) -> int:
     from app.constants import SEND_MAIL_BATCH
 
     return mail.send_due(uow, limit=SEND_MAIL_BATCH)
+
+
+def _deliver_webhooks(uow: UnitOfWork) -> int:
+    from flask import current_app
+
+    return deliver_due(uow, allow_insecure=current_app.config["WEBHOOK_ALLOW_INSECURE_URLS"])
 
 
 def _approve_commissions(uow: UnitOfWork) -> int:

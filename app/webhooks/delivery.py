@@ -8,16 +8,24 @@ short one, guarded by the attempt number so a late worker whose lease ran
 out cannot overwrite a newer attempt. So one attempt is sent by one worker,
 at most once; a worker that dies mid-flight leaves an attempt that the next
 claim marks ``abandoned`` before trying again.
+
+Before each POST the URL's host is resolved and checked again (production:
+public addresses only, see ``app.webhooks.addresses``) and the connection goes
+to the addresses checked, with the URL's host name for Host, SNI and the
+certificate. The attempt log says what a receiver's owner needs (HTTP status,
+refused, connection failed, timed out), never what a socket said.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import logging
 import random
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,12 +33,12 @@ from sqlalchemy import insert, select, update
 
 from app.constants import (
     WEBHOOK_CLAIM_BATCH,
-    WEBHOOK_ERROR_LENGTH_MAX,
     WEBHOOK_RESPONSE_BYTES_MAX,
     WEBHOOK_RETRY_SCHEDULE_S,
     WEBHOOK_TIMEOUT_S,
 )
 from app.unit_of_work import UnitOfWork
+from app.webhooks import addresses
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ledger import utcnow
 
@@ -40,6 +48,7 @@ ATTEMPT_ID_HEADER = "Loyalty-Attempt-Id"
 USER_AGENT = "loyalty-webhooks/1"
 RETRY_JITTER = 0.1
 _LEASE_MARGIN_S = 60
+log = logging.getLogger(__name__)
 
 _D = WebhookDelivery.__table__
 _E = WebhookEvent.__table__
@@ -86,16 +95,20 @@ def retry_delay_s(failed_attempts: int) -> float | None:
     return base * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
 
 
-def deliver_due(uow: UnitOfWork, *, batch: int = WEBHOOK_CLAIM_BATCH, timeout_s: float = WEBHOOK_TIMEOUT_S) -> int:
+def deliver_due(
+    uow: UnitOfWork, *, allow_insecure: bool, batch: int = WEBHOOK_CLAIM_BATCH, timeout_s: float = WEBHOOK_TIMEOUT_S
+) -> int:
     """Claim up to ``batch`` deliveries due at ``uow.now``, POST each once, log the results.
 
-    Returns how many attempts were made (0: nothing was due). Commits through
-    ``uow``: once for the claim, then once per recorded attempt.
+    ``allow_insecure`` is WEBHOOK_ALLOW_INSECURE_URLS: false in production, where
+    each URL must still be https and resolve to public addresses only. Returns how
+    many attempts were made (0: nothing was due). Commits through ``uow``: once for
+    the claim, then once per recorded attempt.
     """
     now = uow.now
     claimed = claim_due(uow, batch=batch, lease_s=batch * timeout_s + _LEASE_MARGIN_S)
     for one in claimed:
-        result = post(one, timeout_s=timeout_s)
+        result = post(one, timeout_s=timeout_s, allow_insecure=allow_insecure)
         record(uow, one, result, finished_at=now + timedelta(milliseconds=result.duration_ms))
     return len(claimed)
 
@@ -162,16 +175,85 @@ def claim_due(uow: UnitOfWork, *, batch: int, lease_s: float) -> list[Claimed]:
     return uow.commit(claimed)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect is not a delivery: following it could send the event elsewhere.
-    def redirect_request(self, *args, **kwargs):
-        return None
+# What the attempt log says: never the resolved address nor the socket's own words,
+# which would tell an endpoint's owner what listens where. Details go to the server log.
+REFUSED_NOT_PUBLIC = "refused: not a public address"
+REFUSED_URL = "refused: URL not accepted"
+CONNECTION_FAILED = "connection failed"
+TIMED_OUT = "timed out"
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+def open_connection(addresses: list[str], port: int, timeout_s: float) -> socket.socket:
+    """A TCP connection to the first of the checked ``addresses`` that answers (tests replace this)."""
+    failure: OSError = ConnectionError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout=timeout_s)
+        except OSError as failed:
+            failure = failed
+    raise failure
 
 
-def post(claimed: Claimed, *, timeout_s: float) -> Result:
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to addresses checked beforehand, whatever DNS answers now; Host stays the URL's."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout_s: float):
+        super().__init__(host, port, timeout=timeout_s)
+        self._addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = open_connection(self._addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """As _PinnedHTTP, with TLS: SNI and the certificate checked for the URL's host name."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout_s: float, tls: ssl.SSLContext):
+        super().__init__(host, port, timeout=timeout_s, context=tls)
+        self._addresses = addresses
+        self._tls = tls
+
+    def connect(self) -> None:
+        sock = open_connection(self._addresses, self.port, self.timeout)
+        try:
+            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificate and host name verified (tests replace this to trust their own authority)."""
+    return ssl.create_default_context()
+
+
+def post(claimed: Claimed, *, timeout_s: float, allow_insecure: bool) -> Result:
+    """One POST of the event; the host is resolved and checked again first, and the
+    connection goes to the addresses checked. Redirects are answers, not followed."""
+    started = time.monotonic()
+    try:
+        target = addresses.target_of(claimed.url, allow_insecure=allow_insecure)
+        checked = addresses.checked_addresses(target, allow_private=allow_insecure)
+    except addresses.Refused as refused:
+        log.warning("webhook attempt %s to %s refused: %s", claimed.attempt_id, claimed.url, refused)
+        error = REFUSED_NOT_PUBLIC if isinstance(refused, addresses.NotPublic) else REFUSED_URL
+        return Result(None, error, _ms_since(started))
+    if target.scheme == "https":
+        connection = _PinnedHTTPS(target.host, target.port, checked, timeout_s, tls_context())
+    else:
+        connection = _PinnedHTTP(target.host, target.port, checked, timeout_s)
+    try:
+        status, error = _exchange(connection, target, claimed, timeout_s)
+    finally:
+        connection.close()
+    if status is not None and not 200 <= status < 300:
+        error = f"HTTP {status}"
+    return Result(status, error, _ms_since(started))
+
+
+def _exchange(
+    connection: http.client.HTTPConnection, target: addresses.Target, claimed: Claimed, timeout_s: float
+) -> tuple[int | None, str | None]:
     body = claimed.body.encode()
     headers = {
         "Content-Type": "application/json",
@@ -179,23 +261,29 @@ def post(claimed: Claimed, *, timeout_s: float) -> Result:
         SIGNATURE_HEADER: sign(body, int(utcnow().timestamp()), claimed.secrets),
         EVENT_ID_HEADER: claimed.event_public_id,
         ATTEMPT_ID_HEADER: str(claimed.attempt_id),
+        "Connection": "close",
     }
-    request = urllib.request.Request(claimed.url, data=body, headers=headers, method="POST")
-    started = time.monotonic()
-    status, error = None, None
     try:
-        with _OPENER.open(request, timeout=timeout_s) as response:
-            response.read(WEBHOOK_RESPONSE_BYTES_MAX)
-            status = response.status
-    except urllib.error.HTTPError as failed:
-        status = failed.code
-        failed.close()
+        connection.connect()
+    except Exception as failed:  # refused, unreachable, timed out, TLS: one answer for all
+        log.warning("webhook attempt %s to %s: connect failed: %r", claimed.attempt_id, claimed.url, failed)
+        return None, CONNECTION_FAILED
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(WEBHOOK_RESPONSE_BYTES_MAX)
+        return response.status, None
+    except TimeoutError:
+        # Connected, then no answer in time: the endpoint's owner needs to know that much.
+        log.warning("webhook attempt %s to %s: no answer in %ss", claimed.attempt_id, claimed.url, timeout_s)
+        return None, TIMED_OUT
     except Exception as failed:  # any transport failure is an attempt to log, never a crash
-        error = f"{type(failed).__name__}: {failed}"[:WEBHOOK_ERROR_LENGTH_MAX]
-    duration_ms = int((time.monotonic() - started) * 1000)
-    if status is not None and not 200 <= status < 300:
-        error = f"HTTP {status}"
-    return Result(status, error, duration_ms)
+        log.warning("webhook attempt %s to %s: %r", claimed.attempt_id, claimed.url, failed)
+        return None, CONNECTION_FAILED
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def record(uow: UnitOfWork, claimed: Claimed, result: Result, *, finished_at: datetime) -> None:

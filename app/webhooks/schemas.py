@@ -48,7 +48,10 @@ def _url(**kwargs) -> ma.fields.String:
     # Scheme and host rules depend on configuration; the service checks them.
     return ma.fields.String(
         validate=validate.Length(1, WEBHOOK_URL_LENGTH_MAX),
-        metadata={"description": "Where events are POSTed: https (http only outside production)."},
+        metadata={
+            "description": "Where events are POSTed: https (http only outside production), no credentials. "
+            "In production the host must resolve to public addresses only (checked again before each delivery)."
+        },
         **kwargs,
     )
 
@@ -98,7 +101,13 @@ class AttemptSchema(ma.Schema):
     started_at = ma.fields.DateTime()
     status_code = ma.fields.Integer(allow_none=True)
     duration_ms = ma.fields.Integer(allow_none=True)
-    error = ma.fields.String(allow_none=True)
+    error = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why the attempt failed: `HTTP <status>`, `refused: not a public address`, "
+            "`refused: URL not accepted`, `connection failed` or `timed out` (connected, no answer in time)."
+        },
+    )
     next_attempt_at = ma.fields.DateTime(allow_none=True)
 
 

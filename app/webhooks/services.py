@@ -7,12 +7,10 @@ Delivery lives in ``app.webhooks.delivery``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -22,6 +20,7 @@ from app.locks import serialize
 from app.pagination import Page, paginate
 from app.rows import one_or_raise
 from app.unit_of_work import UnitOfWork
+from app.webhooks import addresses
 from app.webhooks.errors import EndpointLimit, EndpointNotFound, EventsNotInCatalog, InsecureUrl
 from app.webhooks.models import OWNER_KINDS, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.schemas import EVENT_TYPES_BY_OWNER_KIND, AttemptSchema, EndpointSchema, EndpointWithSecretSchema
@@ -128,35 +127,17 @@ def check_events(owner: Owner, events: list[str]) -> None:
 
 
 def check_url(url: str, *, allow_insecure: bool) -> None:
-    """http(s) only, no credentials; in production https to a public host only."""
-    parts = urlsplit(url)
-    problems = []
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append("Must be an absolute http(s) URL.")
-    elif parts.username is not None or parts.password is not None:
-        problems.append("Must not carry credentials.")
-    else:
-        try:
-            _ = parts.port  # urlsplit checks the port only when asked
-        except ValueError:
-            problems.append("Has an invalid port.")
-    if not problems and not allow_insecure:
-        if parts.scheme != "https":
-            problems.append("Must use https.")
-        elif _private_host(parts.hostname):
-            problems.append("Must name a public host.")
-    if problems:
-        raise InsecureUrl(problems)
+    """http(s) only, no credentials; in production https to a host whose every address is public.
 
-
-def _private_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+    Production resolves the host now, and each delivery resolves it again (see
+    ``app.webhooks.addresses``): a name that later points inside is refused then.
+    """
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
+        target = addresses.target_of(url, allow_insecure=allow_insecure)
+        if not allow_insecure:
+            addresses.checked_addresses(target, allow_private=False)
+    except addresses.Refused as refused:
+        raise InsecureUrl([str(refused)]) from None
 
 
 def create_endpoint(uow: UnitOfWork, owner: Owner, data: dict, *, allow_insecure: bool, key: str | None) -> dict:

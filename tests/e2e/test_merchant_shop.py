@@ -119,7 +119,7 @@ def shop(platform):
 def deliver_all(application) -> int:
     total = 0
     with application.app_context(), UnitOfWork(Session(db.engine)) as uow:
-        while made := deliver_due(uow):
+        while made := deliver_due(uow, allow_insecure=True):
             total += made
             uow.tick()
     return total

@@ -13,7 +13,7 @@ from app.webhooks.services import check_url, emit
 from ledger.types import utcnow
 from tests.factories.names import unique, unique_email
 from tests.factories.orders import record_order
-from tests.factories.webhooks import ENDPOINT_URL, deliveries_to, register_endpoint
+from tests.factories.webhooks import ENDPOINT_URL, FakeDns, deliveries_to, register_endpoint
 from tests.integration.test_auth_and_errors import assert_problem
 
 URL = ENDPOINT_URL
@@ -102,7 +102,8 @@ def test_production_refuses_http_and_private_hosts(url):
     check_url(url, allow_insecure=True)
 
 
-def test_production_accepts_https_to_a_public_host():
+def test_production_accepts_https_to_a_public_host(monkeypatch):
+    FakeDns().install(monkeypatch).answers["hooks.shop.example"] = ["93.184.216.34"]
     check_url("https://hooks.shop.example/loyalty?x=1", allow_insecure=False)
 
 
