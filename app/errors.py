@@ -142,6 +142,8 @@ def problem_of(error: BaseException) -> tuple[str, Problem, str, dict | None]:
         return "internal-error", PROBLEMS["internal-error"], "The ledger refused an inconsistent write.", None
     if isinstance(error, HTTPException):
         return _http_problem(error)
+    if isinstance(error, RecursionError) and "decoding a JSON" in str(error):
+        return "bad-request", PROBLEMS["bad-request"], "The JSON document is nested too deeply.", None
     if _database_unavailable(error):
         log.warning("database unavailable: %s", type(error).__name__, exc_info=error)
         detail = "The database cannot be reached just now; nothing was changed. Retry shortly."

@@ -68,6 +68,8 @@ def Id(**kwargs) -> ma.fields.Function:
 
 def _wrong_json_type(field, values: list) -> str | None:
     """Why one of ``values`` is not what ``field`` takes in JSON, if it is not."""
+    if any(isinstance(v, str) and not text_storable(v) for v in values):
+        return "Text may not contain NUL characters or lone surrogates."
     if isinstance(field, ma.fields.Integer):
         if any(isinstance(v, float) for v in values):
             return "Not a valid integer."
@@ -75,3 +77,14 @@ def _wrong_json_type(field, values: list) -> str | None:
         if any(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
             return "Not a valid boolean: use true or false."
     return None
+
+
+def text_storable(value: str) -> bool:
+    """Text every database stores as sent: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone surrogate)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
