@@ -19,7 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app_config.check_production(app.config)
 
-    from app import cli, errors, sealing, unit_of_work
+    from app import cli, errors, sealing, security_headers, unit_of_work
     from app.extensions import db, migrate
     from app.identity.auth import public
     from app.payments import stripe_gateway
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
     errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
     unit_of_work.register(app)
+    security_headers.register(app)  # nosniff, CSP, no framing, no-store, HSTS in production
     unit_of_work.register_outbox(webhook_services.emit)
     _register_redirect(app)
     _register_stripe(app)
