@@ -43,7 +43,8 @@ CACHEABLE = {
 }
 # Sample values of the pages' path parameters, by endpoint (the /v1 ones come from Tenants).
 FILES = {"static": "link.css", "web.static": "boutique.css"}
-TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "app" / "web" / "templates"
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE)
 
 
@@ -221,6 +222,19 @@ def test_the_tracking_redirect_is_secured(client, visitors):
 def test_the_member_templates_have_nothing_inline_the_policy_would_refuse():
     for template in sorted(TEMPLATES.glob("*.html")):
         assert not INLINE.search(template.read_text()), template.name
+
+
+def test_the_operations_guide_states_the_headers_sent(client):
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    page, data = client.get("/signin"), client.get("/health")
+
+    for value in (
+        page.headers["Content-Security-Policy"],
+        data.headers["Content-Security-Policy"],
+        page.headers["Referrer-Policy"],
+        HSTS,
+    ):
+        assert f"`{value}`" in guide, value
 
 
 # --- production ---------------------------------------------------------------------
