@@ -20,7 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app_config.check_production(app.config)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", app_config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
-    from app import cli, errors, input_guard, sealing, unit_of_work
+    from app import cli, errors, input_guard, sealing, security_headers, unit_of_work
     from app.extensions import db, migrate
     from app.identity.auth import public
     from app.payments import stripe_gateway
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
     input_guard.register(app)
     unit_of_work.register(app)
+    security_headers.register(app)  # nosniff, CSP, no framing, no-store, HSTS in production
     unit_of_work.register_outbox(webhook_services.emit)
     _register_redirect(app)
     _register_stripe(app)

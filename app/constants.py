@@ -145,3 +145,22 @@ MAIL_RETRY_DELAYS_S = (60, 5 * 60, 30 * 60, 2 * 3600)  # after the 1st, 2nd, 3rd
 # A claimed mail whose outcome was never recorded (a crash) is tried again after this long.
 MAIL_CLAIM_TIMEOUT_S = 10 * 60
 MAIL_ERROR_LENGTH_MAX = 500
+
+# Security headers on every answer (app/security_headers.py, docs/operations.md#security-headers).
+# strict-origin-when-cross-origin, not no-referrer: Flask-WTF's CSRF check refuses a form
+# posted over https without a same-origin Referer.
+REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Pages: scripts, styles and everything else from this site only, never inline; pictures
+# also from merchants' https hosts (a catalog item's image_url).
+PAGE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' https:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# JSON, CSV, files: nothing to load, nothing to frame.
+DATA_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+HSTS_MAX_AGE_S = 365 * 24 * 3600
+# The only answers a browser or a proxy may keep: nothing in them belongs to one person.
+# Every other endpoint (a new one too) is answered with Cache-Control: no-store.
+CACHEABLE_ENDPOINTS = ("static", "web.static", "api-docs.openapi_json")
+# Public pages, cacheable while nobody is signed in: a member's copy shows their balance.
+PUBLIC_PAGE_ENDPOINTS = ("web.catalog", "web.item")

@@ -16,7 +16,7 @@ blp = Blueprint("clicks", __name__)
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Link not available</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}</style>
+<link rel="stylesheet" href="/static/link.css">
 </head><body><main><h1>This link is not available</h1>
 <p>The offer behind this link has ended or the link was mistyped. Please go to the shop's own site instead.</p>
 </main></body></html>
@@ -56,7 +56,6 @@ def follow(code: str):
         headers={
             "Location": with_click_token(target.landing_url, token),
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer-when-downgrade",
         },
     )
     return response

@@ -177,7 +177,7 @@ def _failed(uow: UnitOfWork, collection: Collection, statement: Statement, error
     )
 
 
-def list_collections(session: Session, *, status: str | None, limit: int, cursor: str | None) -> Page:
+def list_collections(session: Session, *, status: str | None = None, limit: int, cursor: str | None) -> Page:
     """Every merchant's collections, oldest first; ``status`` filters (``failed``: dunning's leftovers)."""
     query = select(Collection)
     if status is not None:

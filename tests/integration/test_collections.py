@@ -326,6 +326,16 @@ def test_the_operator_lists_failed_collections_and_only_the_operator(
     assert bad.status_code == 422
 
 
+def test_the_operator_lists_collections_of_every_status_without_a_filter(client, admin_headers, merchant):
+    owed = owed_statement(client, admin_headers, merchant)
+
+    page = client.get("/v1/collections", query_string={"limit": 200}, headers=admin_headers)
+
+    assert page.status_code == 200, page.get_json()
+    assert page.get_json()["data"], "no collection listed"
+    assert owed["id"] in {c["statement_id"] for c in page.get_json()["data"]} or page.get_json()["next_cursor"]
+
+
 def intents_for(stripe_client, statement_id: str) -> list:
     intents = stripe_client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
     return [i for i in intents if i.to_dict()["metadata"].get("statement_id") == statement_id]

@@ -1,0 +1,59 @@
+"""Security headers on every answer: one ``after_request``, no per-view code.
+
+Every answer forbids MIME sniffing and framing and sends a referrer policy. HTML pages
+get a strict Content-Security-Policy (nothing inline, nothing from elsewhere but
+pictures); other answers a policy that loads nothing. In production HSTS pins the site
+to https. Answers that may show codes or personal data (everything but the public
+catalog and the static files) are ``no-store``: a new endpoint is private until listed.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request
+
+from app.constants import (
+    CACHEABLE_ENDPOINTS,
+    DATA_CONTENT_SECURITY_POLICY,
+    HSTS_MAX_AGE_S,
+    PAGE_CONTENT_SECURITY_POLICY,
+    PUBLIC_PAGE_ENDPOINTS,
+    REFERRER_POLICY,
+)
+
+HSTS = f"max-age={HSTS_MAX_AGE_S}; includeSubDomains"
+
+
+def register(app: Flask) -> None:
+    # Read once: the environment does not change while the app runs.
+    production = app.config["LOYALTY_ENV"] == "production"
+
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        signed_in = g.get("member") is not None  # set by the members' pages (app.web)
+        response.headers.update(headers_for(response.mimetype, request.endpoint, signed_in, production=production))
+        return response
+
+
+def headers_for(mimetype: str | None, endpoint: str | None, signed_in: bool, *, production: bool) -> dict[str, str]:
+    """The security headers of one answer."""
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": REFERRER_POLICY,
+        "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY
+        if mimetype == "text/html"
+        else DATA_CONTENT_SECURITY_POLICY,
+    }
+    if production:
+        # Never in development: it would pin localhost to https in the developer's browser.
+        headers["Strict-Transport-Security"] = HSTS
+    if not cacheable(endpoint, signed_in):
+        headers["Cache-Control"] = "no-store"
+    return headers
+
+
+def cacheable(endpoint: str | None, signed_in: bool) -> bool:
+    """May a browser or a proxy keep this answer? Only when nothing in it is personal."""
+    if endpoint in CACHEABLE_ENDPOINTS:
+        return True
+    return endpoint in PUBLIC_PAGE_ENDPOINTS and not signed_in
