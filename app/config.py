@@ -62,7 +62,24 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "STATEMENT_CLOSE_DELAY_S": int(env.get("STATEMENT_CLOSE_DELAY_S", str(STATEMENT_CLOSE_DELAY_S_DEFAULT))),
         **_boutique(env),
         **_stripe(env),
+        **_observability(env),
     }
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _observability(env: dict[str, str]) -> dict:
+    """Logs: JSON lines in production, text elsewhere."""
+    production = env.get("LOYALTY_ENV", "development") == "production"
+    log_format = env.get("LOG_FORMAT", "json" if production else "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    log_level = env.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    return {"LOG_FORMAT": log_format, "LOG_LEVEL": log_level}
 
 
 def _stripe(env: dict[str, str]) -> dict:
