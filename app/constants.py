@@ -130,3 +130,7 @@ STRIPE_ACCOUNT_PATTERN = r"^acct_[A-Za-z0-9]{1,100}$"
 PAYOUT_CLAIM_TIMEOUT_S = 15 * 60
 # Bank transfers exported per CSV request, at most.
 BANK_TRANSFERS_EXPORT_MAX = 10_000
+# Observability (docs/operations.md#observability): how long a /metrics scrape may wait on
+# the database, and how far the outbox depth is counted (a bounded count stays cheap).
+METRICS_DATABASE_TIMEOUT_S = 2
+OUTBOX_DEPTH_COUNTED_MAX = 100_000

@@ -1,19 +1,31 @@
-"""Request ids, the access line, /metrics and /ready (docs/operations.md#observability)."""
+"""Request ids, the access line and /metrics (docs/operations.md#observability)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from app import cli
+from app.clicks import services as clicks
 from app.extensions import db
 from app.logs import REQUEST_ID_LENGTH_MAX
-from tests.conftest import make_app
+from tests.conftest import ADMIN_KEY, make_app
+from tests.factories.affiliates import build_world, follow
+from tests.factories.merchants import auth, create_merchant
 from tests.factories.orders import order_body
+from tests.factories.webhooks import register_endpoint
 
+ROOT = Path(__file__).resolve().parents[2]
 FRESH_ID = re.compile(r"[0-9a-f]{32}")
+METRICS_TOKEN = "metrics-token-for-prometheus-0123456789"
 
 
 @pytest.fixture
@@ -30,6 +42,21 @@ def fresh(databases) -> Iterator:
     for application in made:
         with application.app_context():
             db.engine.dispose()
+
+
+def samples(client, **headers) -> dict[tuple[str, frozenset], float]:
+    response = client.get("/metrics", headers=headers or auth(ADMIN_KEY))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/plain"
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
 
 
 # -- request ids ----------------------------------------------------------------------
@@ -108,3 +135,143 @@ def test_a_refusal_below_500_names_no_request_id_in_its_body(client):
 
     assert response.status_code == 401
     assert "request_id" not in response.get_json()
+
+
+# -- /metrics -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer"}, auth("not-the-key"), auth(ADMIN_KEY + "x"), {"Authorization": "Basic abc"}],
+    ids=["none", "empty", "unknown", "longer", "basic"],
+)
+def test_metrics_refuse_anonymous_callers(client, headers):
+    response = client.get("/metrics", headers=headers)
+
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert "loyalty_" not in response.get_data(as_text=True)
+
+
+def test_metrics_refuse_a_merchants_key(client, merchant):
+    assert client.get("/metrics", headers=merchant["headers"]).status_code == 401
+
+
+def test_metrics_take_the_metrics_token_when_one_is_set(fresh, db_url):
+    client = fresh(db_url, METRICS_TOKEN=METRICS_TOKEN).test_client()
+
+    assert client.get("/metrics", headers=auth(METRICS_TOKEN)).status_code == 200
+    assert client.get("/metrics", headers=auth(ADMIN_KEY)).status_code == 200
+    assert client.get("/metrics", headers=auth(METRICS_TOKEN[:-1])).status_code == 401
+
+
+def test_metrics_count_what_committed_and_not_the_replays(fresh, monkeypatch):
+    application = fresh()
+    client, admin = application.test_client(), auth(ADMIN_KEY)
+    world = build_world(client, admin, lambda **kw: create_merchant(client, admin, **kw))
+    merchant = world.merchant
+    assert register_endpoint(client, merchant["headers"]).status_code == 201
+    before = samples(client)
+
+    order = order_body()
+    assert client.post("/v1/orders", json=order, headers=merchant["headers"]).status_code == 201
+    assert client.post("/v1/orders", json=order, headers=merchant["headers"]).status_code == 200
+    refund = {"refund_id": "r-metrics", "amount_cents": 100}
+    refund_path = f"/v1/orders/{order['order_id']}/refunds"
+    assert client.post(refund_path, json=refund, headers=merchant["headers"]).status_code == 201
+    assert client.post(refund_path, json=refund, headers=merchant["headers"]).status_code == 200
+    assert follow(client, world.link["code"]).status_code == 302
+    assert follow(client, world.link["code"], method="head").status_code == 302  # not a click
+    assert clicks.flush(application) == 1
+    runner = application.test_cli_runner()
+    assert runner.invoke(args=["jobs", "run", "expire-points"]).exit_code == 0
+    monkeypatch.setitem(cli.JOBS, "expire-points", _failing_job)
+    assert runner.invoke(args=["jobs", "run", "expire-points"]).exit_code != 0
+    after = samples(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("loyalty_orders_recorded_total") == 1
+    assert delta("loyalty_refunds_recorded_total") == 1
+    assert delta("loyalty_clicks_counted_total") == 1
+    assert delta("loyalty_click_flushes_total") == 1
+    assert delta("loyalty_click_flush_rows_total") == 1
+    assert delta("loyalty_job_runs_total", job="expire-points") == 2
+    assert delta("loyalty_job_failures_total", job="expire-points") == 1
+    latency = "loyalty_http_request_duration_seconds_count"
+    assert delta(latency, method="POST", route="/v1/orders", status="201") == 1
+    assert delta(latency, method="POST", route="/v1/orders", status="200") == 1
+    assert delta(latency, method="POST", route="/v1/orders/<string:order_id>/refunds", status="201") == 1
+    assert delta(latency, method="HEAD", route="/c/<path:code>", status="302") == 1
+    assert not [key for key in after if order["order_id"] in str(key) or world.link["code"] in str(key)]
+    # The order's order.points_awarded (and nothing else) waits for the endpoint.
+    assert value(after, "loyalty_outbox_pending_deliveries") == 1
+    assert value(after, "loyalty_outbox_oldest_pending_age_seconds") > 0
+
+
+def _failing_job(_uow) -> int:
+    raise RuntimeError("this job fails on purpose")
+
+
+def test_an_unknown_path_or_method_does_not_grow_the_route_labels(client):
+    before = samples(client)
+
+    assert client.get("/no/such/path/12345").status_code == 404
+    assert client.open("/health", method="BREW").status_code == 405
+
+    after = samples(client)
+    latency = "loyalty_http_request_duration_seconds_count"
+    assert (
+        value(after, latency, method="GET", route="unmatched", status="404")
+        - value(before, latency, method="GET", route="unmatched", status="404")
+        == 1
+    )
+    assert not [key for key in after if "12345" in str(key) or "BREW" in str(key)]
+
+
+def test_metrics_leave_the_outbox_out_when_the_database_does_not_answer(fresh, tmp_path):
+    client = fresh(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3").test_client()
+
+    found = samples(client)
+
+    assert ("loyalty_outbox_pending_deliveries", frozenset()) not in found
+    assert any(name == "loyalty_orders_recorded_total" for name, _ in found)
+
+
+MULTIPROCESS_CHILD = """
+import sys
+from tests.conftest import ADMIN_KEY, make_app
+client = make_app(sys.argv[1]).test_client()
+for _ in range(int(sys.argv[2])):
+    assert client.get("/health").status_code == 200
+if sys.argv[3] == "scrape":
+    print(client.get("/metrics", headers={"Authorization": "Bearer " + ADMIN_KEY}).get_data(as_text=True))
+"""
+
+
+def test_metrics_add_up_the_processes_sharing_a_multiprocess_dir(db_url, tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+
+    def child(requests: int, then: str) -> str:
+        ran = subprocess.run(
+            [sys.executable, "-c", MULTIPROCESS_CHILD, db_url, str(requests), then],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ran.returncode == 0, ran.stderr
+        return ran.stdout
+
+    child(3, "exit")  # a worker that served three requests, then died
+    scraped = child(2, "scrape")
+
+    found = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+    }
+    health = frozenset({"method": "GET", "route": "/health", "status": "200"}.items())
+    assert found[("loyalty_http_request_duration_seconds_count", health)] == 5
