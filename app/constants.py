@@ -130,7 +130,10 @@ STRIPE_ACCOUNT_PATTERN = r"^acct_[A-Za-z0-9]{1,100}$"
 PAYOUT_CLAIM_TIMEOUT_S = 15 * 60
 # Bank transfers exported per CSV request, at most.
 BANK_TRANSFERS_EXPORT_MAX = 10_000
-# Observability (docs/operations.md#observability): how long a /metrics scrape may wait on
-# the database, and how far the outbox depth is counted (a bounded count stays cheap).
+# Observability (docs/operations.md#observability): how long /ready and a /metrics scrape
+# may wait on the database, when a load balancer should ask /ready again, and how far
+# the outbox depth is counted (a bounded count stays cheap when the outbox is huge).
+READY_DATABASE_TIMEOUT_S = 2
+READY_RETRY_AFTER_S = 5
 METRICS_DATABASE_TIMEOUT_S = 2
 OUTBOX_DEPTH_COUNTED_MAX = 100_000

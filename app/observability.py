@@ -1,8 +1,10 @@
-"""What an operator watches: every request's id, access line and latency, and ``/metrics``
-for Prometheus (docs/operations.md#observability).
+"""What an operator watches: every request's id, access line and latency, ``/metrics``
+for Prometheus and ``/ready`` for load balancers (docs/operations.md#observability).
 
-``/metrics`` is for the operator's scraper: the operator key or ``METRICS_TOKEN`` as a
-bearer, never open to the internet.
+``/health`` (in create_app) only says the process answers; ``/ready`` says it can
+serve: the database answers within ``READY_DATABASE_TIMEOUT_S`` and its schema is
+the one this release was written for. ``/metrics`` is for the operator's scraper:
+the operator key or ``METRICS_TOKEN`` as a bearer, never open to the internet.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import time
 from collections.abc import Iterator
 from functools import wraps
 
+from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 import ledger
@@ -24,10 +27,12 @@ from app import logs, metrics
 from app.constants import (
     METRICS_DATABASE_TIMEOUT_S,
     OUTBOX_DEPTH_COUNTED_MAX,
+    READY_DATABASE_TIMEOUT_S,
+    READY_RETRY_AFTER_S,
 )
-from app.errors import Unauthorized
+from app.errors import DomainError, Unauthorized, problem_response
 from app.extensions import db
-from app.identity.auth import OPERATOR, bearer_token, grants
+from app.identity.auth import OPERATOR, bearer_token, grants, public
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -38,11 +43,16 @@ class MetricsKeyRequired(Unauthorized):
         super().__init__("Scraping /metrics needs METRICS_TOKEN or the operator key.")
 
 
+class NotReady(DomainError):
+    problem = "service-unavailable"
+
+
 def register(app: Flask) -> None:
     logs.configure(app)
     # First of all before_request functions: the clock starts before any other work.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_clock)
     app.after_request(_answered)
+    app.add_url_rule("/ready", "ready", ready, methods=["GET"])
     app.add_url_rule("/metrics", "metrics", scrape, methods=["GET"])
 
 
@@ -140,3 +150,58 @@ def bound_statements(connection: Connection, timeout_s: float) -> None:
     (SQLite is a local file: a read does not wait on the network or on writers)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
+
+
+# -- /ready ---------------------------------------------------------------------------
+
+
+@public
+def ready():
+    """200 when the database answers and its schema is this release's; else 503."""
+    schema = _schema(current_app)
+    try:
+        with db.engine.connect() as connection:
+            bound_statements(connection, READY_DATABASE_TIMEOUT_S)
+            connection.execute(text("SELECT 1"))
+            current = _database_revisions(connection)
+    except Exception:
+        log.warning("not ready: the database does not answer", exc_info=True)
+        return _not_ready("The database does not answer.")
+    if not current:
+        return _not_ready("The database has no schema: run `flask --app wsgi db upgrade`.")
+    if current <= schema.known and current != schema.heads:
+        shown, expected = ", ".join(sorted(current)), ", ".join(sorted(schema.heads))
+        return _not_ready(f"The database schema is at {shown}, this release needs {expected}: run `db upgrade`.")
+    # Revisions this release does not know come from a newer release that migrated first:
+    # the schema is ahead, and taking the old instances out of service would be an outage.
+    migrations = "at head" if current == schema.heads else "ahead of this release"
+    return {"status": "ready", "database": "ok", "migrations": migrations}
+
+
+def _database_revisions(connection: Connection) -> set[str]:
+    """What ``alembic_version`` says (read directly: alembic's own reader logs every probe)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+class _Schema:
+    def __init__(self, directory: str):
+        script = ScriptDirectory(directory)
+        self.heads = set(script.get_heads())
+        self.known = {revision.revision for revision in script.walk_revisions()}
+
+
+def _schema(app: Flask) -> _Schema:
+    """This release's migrations, read once per app (they do not change while it runs)."""
+    found = app.extensions.get("observability.schema")
+    if found is None:
+        found = app.extensions["observability.schema"] = _Schema(app.extensions["migrate"].directory)
+    return found
+
+
+def _not_ready(detail: str) -> Response:
+    response = problem_response(NotReady(detail))
+    response.headers["Retry-After"] = str(READY_RETRY_AFTER_S)
+    response.headers["Cache-Control"] = "no-store"
+    return response

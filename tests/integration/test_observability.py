@@ -1,4 +1,4 @@
-"""Request ids, the access line and /metrics (docs/operations.md#observability)."""
+"""Request ids, the access line, /metrics and /ready (docs/operations.md#observability)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, text
 
 from app import cli
 from app.clicks import services as clicks
 from app.extensions import db
 from app.logs import REQUEST_ID_LENGTH_MAX
-from tests.conftest import ADMIN_KEY, make_app
+from tests.conftest import ADMIN_KEY, make_app, upgrade
 from tests.factories.affiliates import build_world, follow
 from tests.factories.merchants import auth, create_merchant
 from tests.factories.orders import order_body
@@ -237,6 +238,68 @@ def test_metrics_leave_the_outbox_out_when_the_database_does_not_answer(fresh, t
 
     assert ("loyalty_outbox_pending_deliveries", frozenset()) not in found
     assert any(name == "loyalty_orders_recorded_total" for name, _ in found)
+
+
+# -- /health and /ready -----------------------------------------------------------------
+
+
+def test_health_is_a_cheap_process_check(client):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_ready_on_a_migrated_database(client):
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ready", "database": "ok", "migrations": "at head"}
+
+
+def assert_not_ready(response, detail: str) -> None:
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["Retry-After"].isdigit()
+    body = response.get_json()
+    assert body["type"] == "/problems/service-unavailable"
+    assert detail in body["detail"], body
+    assert body["request_id"] == response.headers["X-Request-Id"]
+
+
+def test_not_ready_on_a_database_that_is_not_migrated(fresh, databases):
+    response = fresh(databases.new(migrate=False)).test_client().get("/ready")
+
+    assert_not_ready(response, "no schema")
+
+
+def test_not_ready_on_a_database_behind_this_release(fresh, databases):
+    url = databases.new(migrate=False)
+    upgrade(url, revision="0001")
+
+    response = fresh(url).test_client().get("/ready")
+
+    assert_not_ready(response, "at 0001")
+
+
+def test_not_ready_when_the_database_does_not_answer(fresh, tmp_path):
+    response = fresh(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3").test_client().get("/ready")
+
+    assert_not_ready(response, "does not answer")
+
+
+def test_ready_on_a_schema_a_newer_release_migrated(fresh, databases):
+    url = databases.new(migrate=False)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('9999_from_the_future')"))
+    engine.dispose()
+
+    response = fresh(url).test_client().get("/ready")
+
+    assert response.status_code == 200
+    assert response.get_json()["migrations"] == "ahead of this release"
 
 
 MULTIPROCESS_CHILD = """
