@@ -52,6 +52,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     def health():
         return {"status": "ok"}
 
+    from app import observability  # request ids, JSON logs, /metrics and /ready
+
+    observability.register(app)
+
     return app
 
 

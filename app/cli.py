@@ -16,7 +16,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 import ledger
-from app import unit_of_work
+from app import metrics, unit_of_work
 from app.constants import WORKER_JOBS_INTERVAL_S, WORKER_POLL_INTERVAL_S
 from app.unit_of_work import UnitOfWork
 from app.webhooks.delivery import deliver_due
@@ -177,12 +177,24 @@ def run_batches(job: Job, uow: UnitOfWork, *, stop: threading.Event | None = Non
     return total
 
 
+def run_job_named(name: str, uow: UnitOfWork, *, stop: threading.Event | None = None) -> int:
+    """``run_batches`` of job NAME, counted in the job metrics (runs, failures, items)."""
+    metrics.job_runs.labels(name).inc()
+    try:
+        total = run_batches(JOBS[name], uow, stop=stop)
+    except Exception:
+        metrics.job_failures.labels(name).inc()
+        raise
+    metrics.job_items.labels(name).inc(total)
+    return total
+
+
 @jobs_cli.command("run")
 @click.argument("name", type=click.Choice(sorted(JOBS)))
 def run_job(name: str):
     """Run job NAME until it has nothing left to do."""
     with unit_of_work.unit() as uow:
-        total = run_batches(JOBS[name], uow)
+        total = run_job_named(name, uow)
     click.echo(f"{name}: {total}")
 
 
@@ -244,7 +256,7 @@ def _drain(name: str, stop: threading.Event) -> int:
     """Run job NAME until it has nothing left or the worker stops; errors are logged, not fatal."""
     try:
         with unit_of_work.unit() as uow:
-            return run_batches(JOBS[name], uow, stop=stop)
+            return run_job_named(name, uow, stop=stop)
     except Exception:
         logging.getLogger(__name__).exception("job %s failed; the worker carries on", name)
         stop.wait(WORKER_POLL_INTERVAL_S)

@@ -73,6 +73,30 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "STATEMENT_CLOSE_DELAY_S": int(env.get("STATEMENT_CLOSE_DELAY_S", str(STATEMENT_CLOSE_DELAY_S_DEFAULT))),
         **_boutique(env),
         **_stripe(env),
+        **_observability(env),
+    }
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _observability(env: dict[str, str]) -> dict:
+    """Logs (JSON lines in production, text elsewhere) and who may scrape /metrics."""
+    production = env.get("LOYALTY_ENV", "development") == "production"
+    log_format = env.get("LOG_FORMAT", "json" if production else "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    log_level = env.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    return {
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": log_level,
+        # A bearer token for Prometheus, so that the scraper does not hold the operator key.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        # prometheus_client reads it too (at import): gunicorn workers then share one view.
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     }
 
 
@@ -140,5 +164,7 @@ def check_production(config: dict) -> None:
         raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
     if not config["STRIPE_API_BASE"].startswith("https://"):
         raise ConfigError("STRIPE_API_BASE must be an https URL in production")
+    if config.get("METRICS_TOKEN") and len(config["METRICS_TOKEN"]) < 32:
+        raise ConfigError("METRICS_TOKEN must be a random value of 32+ characters (or unset) in production")
     if config.get("WEBHOOK_ALLOW_INSECURE_URLS"):
         raise ConfigError("WEBHOOK_ALLOW_INSECURE_URLS=1 is for development: production webhooks use https")

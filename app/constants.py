@@ -164,3 +164,11 @@ HSTS_MAX_AGE_S = 365 * 24 * 3600
 CACHEABLE_ENDPOINTS = ("static", "web.static", "api-docs.openapi_json")
 # Public pages, cacheable while nobody is signed in: a member's copy shows their balance.
 PUBLIC_PAGE_ENDPOINTS = ("web.catalog", "web.item")
+
+# Observability (docs/operations.md#observability): how long /ready and a /metrics scrape
+# may wait on the database, when a load balancer should ask /ready again, and how far
+# the outbox depth is counted (a bounded count stays cheap when the outbox is huge).
+READY_DATABASE_TIMEOUT_S = 2
+READY_RETRY_AFTER_S = 5
+METRICS_DATABASE_TIMEOUT_S = 2
+OUTBOX_DEPTH_COUNTED_MAX = 100_000

@@ -26,11 +26,12 @@ from werkzeug.exceptions import HTTPException
 
 import ledger
 from app.constants import DATABASE_RETRY_AFTER_S
+from app.logs import request_id
 
 PROBLEM_MIME = "application/problem+json"
 API_PREFIX = "/v1/"
-# Machine callers outside /v1 (Stripe's webhooks) get problem+json too.
-JSON_PREFIXES = (API_PREFIX, "/stripe/")
+# Machine callers outside /v1 (Stripe's webhooks, load balancers, Prometheus) get problem+json too.
+JSON_PREFIXES = (API_PREFIX, "/stripe/", "/ready", "/metrics")
 log = logging.getLogger(__name__)
 
 
@@ -203,6 +204,9 @@ class ProblemSchema(ma.Schema):
         values=ma.fields.Raw(),
         metadata={"description": "Per-field messages, for validation problems"},
     )
+    request_id = ma.fields.String(
+        metadata={"description": "On 5xx answers: the request's id (its X-Request-Id), to quote to the operator"}
+    )
 
 
 def conflict(description: str) -> dict:
@@ -216,6 +220,9 @@ def problem_response(error: BaseException) -> Response:
     body = {"type": f"/problems/{name}", "title": found.title, "status": found.status, "detail": detail}
     if errors:
         body["errors"] = errors
+    if found.status >= 500:
+        # What an operator searches the logs for to find this answer's traceback.
+        body["request_id"] = request_id()
     return _with_router_headers(Response(json.dumps(body), status=found.status, mimetype=PROBLEM_MIME), error, name)
 
 
@@ -226,9 +233,9 @@ def _with_router_headers(response: Response, error: BaseException, name: str) ->
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     if isinstance(error, HTTPException):
         extra = (getattr(error, "data", None) or {}).get("headers") or {}
-        for name, value in {**dict(error.get_headers()), **extra}.items():
-            if name.lower() != "content-type":
-                response.headers[name] = value
+        for header, value in {**dict(error.get_headers()), **extra}.items():
+            if header.lower() != "content-type":
+                response.headers[header] = value
     return response
 
 
@@ -262,6 +269,8 @@ def answer_error(error: BaseException) -> Response:
     if request.path.startswith(JSON_PREFIXES) or request.path == API_PREFIX.rstrip("/") or not _page:
         return problem_response(error)
     name, found, detail, _errors = problem_of(error)
+    if found.status >= 500:
+        detail = f"{detail} Reference: {request_id()}."
     return _with_router_headers(_page[0](found.status, found.title, detail), error, name)
 
 

@@ -28,7 +28,7 @@ from flask import Flask
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from app import unit_of_work
+from app import metrics, unit_of_work
 from app.affiliates.models import LIVE_LINK_BY_CODE
 from app.clicks.models import ClickStat, ClickVisitor
 from app.clicks.tokens import ClickTokens
@@ -148,10 +148,12 @@ class ClickState:
         with self._buffer_lock:
             if len(self._buffer) >= CLICK_BUFFER_KEYS_MAX and (link_id, hour) not in self._buffer:
                 log.warning("click buffer full; a click was dropped")  # only if the flusher is stuck
+                metrics.clicks_dropped.inc()
                 return
             bucket = self._buffer.setdefault((link_id, hour), _Bucket())
             bucket.clicks += 1
             bucket.visitors.add(visitor)
+        metrics.clicks_counted.inc()
 
     def flush(self) -> int:
         """Write the buffered counts; returns the clicks written. Waits for a flush in progress."""
@@ -164,10 +166,14 @@ class ClickState:
                 with self.app.app_context():
                     with unit_of_work.unit() as uow:
                         _write(uow.session, buffered)
-                        return uow.commit(sum(bucket.clicks for bucket in buffered.values()))
+                        written = uow.commit(sum(bucket.clicks for bucket in buffered.values()))
             except Exception:
+                metrics.click_flush_failures.inc()
                 self._merge_back(buffered)
                 raise
+            metrics.click_flushes.inc()
+            metrics.click_flush_rows.inc(len(buffered))
+            return written
 
     def _merge_back(self, buffered: dict[tuple[int, datetime], _Bucket]) -> None:
         with self._buffer_lock:

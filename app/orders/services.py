@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import ledger
+from app import metrics
 from app.commissions import attribution
 from app.commissions import services as commissions
 from app.members import services as members
@@ -90,7 +91,9 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
     # A transient Order (never added to the session) gives the answer the same shape as GET.
     answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attributed})
     uow.emit("merchant", merchant.id, "order.points_awarded", answer)
-    return uow.commit(answer)
+    uow.commit(answer)
+    metrics.orders_recorded.inc()  # after the commit: a replay returned above, a failed commit raised
+    return answer
 
 
 def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
@@ -156,7 +159,9 @@ def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: 
         }
     )
     uow.emit("merchant", merchant.id, "order.refunded", answer)
-    return uow.commit(answer)
+    uow.commit(answer)
+    metrics.refunds_recorded.inc()
+    return answer
 
 
 def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_update: bool = False) -> Order:

@@ -465,7 +465,7 @@ def test_verify_on_an_unreachable_database_says_so_in_one_line():
 
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
-    assert line.startswith("ledger verify: the database cannot be reached (")
+    assert line.startswith("ledger verify: the database does not answer (")
 
 
 def test_verify_on_a_database_behind_the_migrations_says_which_revision(databases):
@@ -476,4 +476,4 @@ def test_verify_on_a_database_behind_the_migrations_says_which_revision(database
     result = verify_cli(app)
 
     assert result.exit_code == 2
-    assert "at revision 0008, not " in result.output and "db upgrade" in result.output
+    assert "is at 0008, this release needs " in result.output and "db upgrade" in result.output
