@@ -444,10 +444,20 @@ def test_members_whose_expired_points_are_all_held_do_not_block_the_members_afte
         engine.dispose()
 
 
-def test_verify_on_a_database_without_the_schema_says_so_in_one_line(databases):
-    app = make_app(databases.new(migrate=False))
+def verify_once(url: str):
+    """``ledger verify`` by an app of its own, whose pool is closed afterwards."""
+    app = make_app(url)
+    try:
+        return verify_cli(app)
+    finally:
+        from app.extensions import db
 
-    result = verify_cli(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_verify_on_a_database_without_the_schema_says_so_in_one_line(databases):
+    result = verify_once(databases.new(migrate=False))
 
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
@@ -459,9 +469,8 @@ def test_verify_on_an_unreachable_database_says_so_in_one_line():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
 
-    result = verify_cli(app)
+    result = verify_once(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
 
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
@@ -471,9 +480,8 @@ def test_verify_on_an_unreachable_database_says_so_in_one_line():
 def test_verify_on_a_database_behind_the_migrations_says_which_revision(databases):
     url = databases.new(migrate=False)
     upgrade(url, "0008")
-    app = make_app(url)
 
-    result = verify_cli(app)
+    result = verify_once(url)
 
     assert result.exit_code == 2
     assert "is at 0008, this release needs " in result.output and "db upgrade" in result.output
