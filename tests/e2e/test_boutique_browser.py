@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,22 @@ def _browser_or_skip():
         pytest.fail(f"LOYALTY_REQUIRE_BROWSER is set but {missing}")
     if missing:
         pytest.skip(missing)
+
+
+@contextmanager
+def desktop_page() -> Iterator:
+    """A page of headless chromium (Debian's, never a downloaded one), closed afterwards."""
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=DESKTOP)
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
 
 
 def shoot(page, name: str) -> None:
@@ -87,63 +105,55 @@ def shop(live_server):
 
 
 def test_a_member_signs_in_searches_and_redeems_in_a_real_browser(shop):
-    _browser_or_skip()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, email, items = shop["base"], shop["email"], shop["items"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=DESKTOP)
-            page.set_default_timeout(15_000)
+    with desktop_page() as page:
+        page.goto(f"{base}/signin")
+        shoot(page, "01-sign-in")
+        page.get_by_label("Email").fill(email)
+        page.get_by_role("button", name="Email me a sign-in link").click()
+        expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+        shoot(page, "02-link-sent")
 
-            page.goto(f"{base}/signin")
-            shoot(page, "01-sign-in")
-            page.get_by_label("Email").fill(email)
-            page.get_by_role("button", name="Email me a sign-in link").click()
-            expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
-            shoot(page, "02-link-sent")
+        page.goto(f"{base}/dev/outbox")
+        shoot(page, "03-outbox")
+        page.locator("article.mail", has_text=email).first.locator("a").first.click()
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("You are signed in.")).to_be_visible()
+        expect(page.get_by_test_id("available")).to_have_text("300")
 
-            page.goto(f"{base}/dev/outbox")
-            shoot(page, "03-outbox")
-            page.locator("article.mail", has_text=email).first.locator("a").first.click()
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("You are signed in.")).to_be_visible()
-            expect(page.get_by_test_id("available")).to_have_text("300")
+        page.get_by_label("Search").fill(shop["tag"])
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator(".card")).to_have_count(2)
+        shoot(page, "04-catalog-search")
 
-            page.get_by_label("Search").fill(shop["tag"])
-            page.get_by_role("button", name="Show").click()
-            expect(page.locator(".card")).to_have_count(2)
-            shoot(page, "04-catalog-search")
+        page.get_by_role("link", name=items["voucher"]["title"]).click()
+        shoot(page, "05-item-voucher")
+        page.get_by_role("link", name="Redeem").click()
+        shoot(page, "06-confirm-voucher")
+        page.get_by_role("button", name=re.compile("Confirm")).click()
+        expect(page.get_by_role("heading", name="My orders")).to_be_visible()
+        code = page.locator("code.code").first.inner_text()
+        assert code in items["voucher"]["generated_codes"]
+        expect(page.get_by_test_id("available")).to_have_text("200")
+        shoot(page, "07-orders-voucher")
 
-            page.get_by_role("link", name=items["voucher"]["title"]).click()
-            shoot(page, "05-item-voucher")
-            page.get_by_role("link", name="Redeem").click()
-            shoot(page, "06-confirm-voucher")
-            page.get_by_role("button", name=re.compile("Confirm")).click()
-            expect(page.get_by_role("heading", name="My orders")).to_be_visible()
-            code = page.locator("code.code").first.inner_text()
-            assert code in items["voucher"]["generated_codes"]
-            expect(page.get_by_test_id("available")).to_have_text("200")
-            shoot(page, "07-orders-voucher")
+        page.goto(f"{base}/items/{items['physical']['id']}")
+        page.get_by_role("link", name="Redeem").click()
+        page.get_by_label(re.compile("Delivery address")).fill("Ada Lovelace\n1 Rue de Test\n75001 Paris")
+        shoot(page, "08-confirm-physical")
+        page.get_by_role("button", name=re.compile("Confirm")).click()
+        expect(page.locator(".order").first).to_contain_text("Placed")
+        expect(page.get_by_test_id("available")).to_have_text("100")
+        expect(page.get_by_test_id("pending")).to_have_text("100")
+        shoot(page, "09-orders-physical")
 
-            page.goto(f"{base}/items/{items['physical']['id']}")
-            page.get_by_role("link", name="Redeem").click()
-            page.get_by_label(re.compile("Delivery address")).fill("Ada Lovelace\n1 Rue de Test\n75001 Paris")
-            shoot(page, "08-confirm-physical")
-            page.get_by_role("button", name=re.compile("Confirm")).click()
-            expect(page.locator(".order").first).to_contain_text("Placed")
-            expect(page.get_by_test_id("available")).to_have_text("100")
-            expect(page.get_by_test_id("pending")).to_have_text("100")
-            shoot(page, "09-orders-physical")
+        page.get_by_role("link", name="My points").click()
+        assert numbers(page.get_by_test_id("points-balance").inner_text()) == 200
+        assert numbers(page.get_by_test_id("points-pending").inner_text()) == 100
+        expect(page.get_by_text(f"Reward: {items['voucher']['title']}")).to_be_visible()
+        shoot(page, "10-points")
 
-            page.get_by_role("link", name="My points").click()
-            assert numbers(page.get_by_test_id("points-balance").inner_text()) == 200
-            assert numbers(page.get_by_test_id("points-pending").inner_text()) == 100
-            expect(page.get_by_text(f"Reward: {items['voucher']['title']}")).to_be_visible()
-            shoot(page, "10-points")
-
-            page.get_by_role("link", name="My account").click()
-            shoot(page, "11-account")
-        finally:
-            browser.close()
+        page.get_by_role("link", name="My account").click()
+        shoot(page, "11-account")

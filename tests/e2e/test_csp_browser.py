@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.test_boutique_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, _browser_or_skip, shop  # noqa: F401 (fixture)
+from tests.e2e.test_boutique_browser import desktop_page, shop  # noqa: F401 (fixture)
 
 # Runs before any script of each document: every violation the page reports is kept.
 RECORD_VIOLATIONS = """
@@ -62,64 +62,57 @@ def sign_in(page, visit: Visit, base: str, email: str) -> None:
 
 
 def test_every_page_a_member_sees_works_under_the_content_security_policy(shop):  # noqa: F811 (the fixture)
-    _browser_or_skip()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, email, items = shop["base"], shop["email"], shop["items"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=DESKTOP)
-            page.set_default_timeout(15_000)
-            visit = Visit(page)
+    with desktop_page() as page:
+        visit = Visit(page)
 
-            sign_in(page, visit, base, email)
+        sign_in(page, visit, base, email)
 
-            page.get_by_label("Search").fill(shop["tag"])
-            page.get_by_role("button", name="Show").click()
-            expect(page.locator(".card")).to_have_count(2)
-            visit.clean("catalog search")
+        page.get_by_label("Search").fill(shop["tag"])
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator(".card")).to_have_count(2)
+        visit.clean("catalog search")
 
-            page.get_by_role("link", name=items["voucher"]["title"]).click()
-            visit.clean("item")
-            page.get_by_role("link", name="Redeem").click()
-            visit.clean("redeem confirm")
-            page.get_by_role("button", name=re.compile("Confirm")).click()
-            expect(page.get_by_role("heading", name="My orders")).to_be_visible()
-            assert page.locator("code.code").first.inner_text() in items["voucher"]["generated_codes"]
-            visit.clean("orders with a voucher code")
+        page.get_by_role("link", name=items["voucher"]["title"]).click()
+        visit.clean("item")
+        page.get_by_role("link", name="Redeem").click()
+        visit.clean("redeem confirm")
+        page.get_by_role("button", name=re.compile("Confirm")).click()
+        expect(page.get_by_role("heading", name="My orders")).to_be_visible()
+        assert page.locator("code.code").first.inner_text() in items["voucher"]["generated_codes"]
+        visit.clean("orders with a voucher code")
 
-            page.goto(f"{base}/items/{items['physical']['id']}/redeem")
-            page.get_by_label(re.compile("Delivery address")).fill("Ada Lovelace\n1 Rue de Test\n75001 Paris")
-            page.get_by_role("button", name=re.compile("Confirm")).click()
-            expect(page.locator(".order").first).to_contain_text("Placed")
-            visit.clean("orders with a parcel")
+        page.goto(f"{base}/items/{items['physical']['id']}/redeem")
+        page.get_by_label(re.compile("Delivery address")).fill("Ada Lovelace\n1 Rue de Test\n75001 Paris")
+        page.get_by_role("button", name=re.compile("Confirm")).click()
+        expect(page.locator(".order").first).to_contain_text("Placed")
+        visit.clean("orders with a parcel")
 
-            page.get_by_role("link", name="My points").click()
-            expect(page.get_by_text(f"Reward: {items['voucher']['title']}")).to_be_visible()
-            visit.clean("balance and history")
+        page.get_by_role("link", name="My points").click()
+        expect(page.get_by_text(f"Reward: {items['voucher']['title']}")).to_be_visible()
+        visit.clean("balance and history")
 
-            page.get_by_role("link", name="My account").click()
-            visit.clean("account")
-            page.get_by_label(re.compile("Send me offers")).check()
-            page.get_by_role("button", name="Save").click()
-            expect(page.get_by_text("Your choice about offers is saved.")).to_be_visible()
-            visit.clean("account saved")
+        page.get_by_role("link", name="My account").click()
+        visit.clean("account")
+        page.get_by_label(re.compile("Send me offers")).check()
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Your choice about offers is saved.")).to_be_visible()
+        visit.clean("account saved")
 
-            page.goto(f"{base}/items/999999999")
-            visit.clean("error page")
-            page.goto(f"{base}/c/no-such-link")
-            expect(page.get_by_role("heading", name="This link is not available")).to_be_visible()
-            visit.clean("tracking link not available")
+        page.goto(f"{base}/items/999999999")
+        visit.clean("error page")
+        page.goto(f"{base}/c/no-such-link")
+        expect(page.get_by_role("heading", name="This link is not available")).to_be_visible()
+        visit.clean("tracking link not available")
 
-            page.goto(f"{base}/")
-            page.get_by_role("button", name="Sign out").click()
-            expect(page.get_by_text("You are signed out.")).to_be_visible()
-            visit.clean("signed out")
+        page.goto(f"{base}/")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_text("You are signed out.")).to_be_visible()
+        visit.clean("signed out")
 
-            # The watch sees what the policy refuses: an injected inline style is reported.
-            page.evaluate("document.head.append(Object.assign(document.createElement('style'), {textContent: 'a{}'}))")
-            page.wait_for_function("window.__cspViolations.length > 0")
-            assert page.evaluate("window.__cspViolations")[0].startswith("style-src")
-        finally:
-            browser.close()
+        # The watch sees what the policy refuses: an injected inline style is reported.
+        page.evaluate("document.head.append(Object.assign(document.createElement('style'), {textContent: 'a{}'}))")
+        page.wait_for_function("window.__cspViolations.length > 0")
+        assert page.evaluate("window.__cspViolations")[0].startswith("style-src")
