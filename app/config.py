@@ -15,6 +15,9 @@ from app.constants import (
     DEV_SECRET_KEY,
     LEDGER_HEAD_INTERVAL_S_DEFAULT,
     MEMBER_SESSION_DAYS,
+    RATE_LIMIT_FAILED_AUTH_PER_ADDRESS_DEFAULT,
+    RATE_LIMIT_PAGES_PER_ADDRESS_DEFAULT,
+    RATE_LIMIT_PER_KEY_DEFAULT,
     REDEMPTION_HOLD_TIMEOUT_S_DEFAULT,
     REQUEST_BODY_BYTES_MAX,
     STATEMENT_CLOSE_DELAY_S_DEFAULT,
@@ -73,6 +76,7 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "STATEMENT_CLOSE_DELAY_S": int(env.get("STATEMENT_CLOSE_DELAY_S", str(STATEMENT_CLOSE_DELAY_S_DEFAULT))),
         **_boutique(env),
         **_stripe(env),
+        **_rate_limits(env),
         **_observability(env),
     }
 
@@ -119,6 +123,20 @@ def _payout_threshold(env: dict[str, str]) -> int:
     return threshold_cents
 
 
+def _rate_limits(env: dict[str, str]) -> dict:
+    """Flask-Limiter's storage and switch, our limits, and the proxies trusted for client addresses."""
+    return {
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
+        "RATE_LIMIT_PER_KEY": env.get("RATE_LIMIT_PER_KEY", RATE_LIMIT_PER_KEY_DEFAULT),
+        "RATE_LIMIT_FAILED_AUTH_PER_ADDRESS": env.get(
+            "RATE_LIMIT_FAILED_AUTH_PER_ADDRESS", RATE_LIMIT_FAILED_AUTH_PER_ADDRESS_DEFAULT
+        ),
+        "RATE_LIMIT_PAGES_PER_ADDRESS": env.get("RATE_LIMIT_PAGES_PER_ADDRESS", RATE_LIMIT_PAGES_PER_ADDRESS_DEFAULT),
+        "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS", "0")),
+    }
+
+
 def _boutique(env: dict[str, str]) -> dict:
     """Member sessions, CSRF, mail and redemption holds (the rewards boutique)."""
     production = env.get("LOYALTY_ENV", "development") == "production"
@@ -162,6 +180,10 @@ def check_production(config: dict) -> None:
         raise ConfigError("CLICK_TOKEN_KEYS must list random keys of 32+ characters in production")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
+    if not config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "redis+sentinel://")):
+        raise ConfigError(
+            "production needs RATELIMIT_STORAGE_URI pointing at Redis (the limits are shared by every worker)"
+        )
     if not config["STRIPE_API_BASE"].startswith("https://"):
         raise ConfigError("STRIPE_API_BASE must be an https URL in production")
     if config.get("METRICS_TOKEN") and len(config["METRICS_TOKEN"]) < 32:

@@ -172,3 +172,13 @@ READY_DATABASE_TIMEOUT_S = 2
 READY_RETRY_AFTER_S = 5
 METRICS_DATABASE_TIMEOUT_S = 2
 OUTBOX_DEPTH_COUNTED_MAX = 100_000
+
+# Rate limits (app/rate_limits.py). Per API key: far above one merchant's honest load
+# (a batch import runs a few hundred orders a second); failed authentications per
+# client address: what stops key guessing; public pages per client address.
+RATE_LIMIT_PER_KEY_DEFAULT = "30000 per minute"
+RATE_LIMIT_FAILED_AUTH_PER_ADDRESS_DEFAULT = "30 per minute"
+RATE_LIMIT_PAGES_PER_ADDRESS_DEFAULT = "600 per minute"
+# Never limited: the tracking redirect (the network's hottest route), probes, metrics,
+# Stripe's webhooks and static files.
+RATE_LIMIT_EXEMPT_PREFIXES = ("/c/", "/health", "/ready", "/metrics", "/stripe/", "/static/")

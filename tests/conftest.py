@@ -88,6 +88,8 @@ def make_app(url: str, **config):
             "CLICK_FLUSH_INTERVAL_S": 0,
             # Tests issue statements up to the moment they made their entries.
             "STATEMENT_CLOSE_DELAY_S": 0,
+            # Tests make bursts on purpose; the rate-limit tests switch the limits on.
+            "RATELIMIT_ENABLED": False,
             **config,
         }
     )

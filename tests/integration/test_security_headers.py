@@ -251,6 +251,7 @@ PRODUCTION = {
     "CLICK_TOKEN_KEYS": ["c" * 40],
     "WEBHOOK_ALLOW_INSECURE_URLS": False,
     "STRIPE_API_BASE": "https://api.stripe.com",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
 }
 # Answers that never read the database: on SQLite runs the production app gets a
 # PostgreSQL address it never connects to (production refuses SQLite).

@@ -61,6 +61,7 @@ def production(**overrides):
         "DATABASE_URL": "postgresql://db/loyalty",
         "CLICK_TOKEN_KEYS": "c" * 40,
         "LEDGER_SIGNING_KEY": REAL_SIGNING_KEY,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
         **overrides,
     }
     return load("/tmp/instance", env)
@@ -82,6 +83,7 @@ def test_production_starts_with_real_secrets_and_postgresql():
         {"CLICK_TOKEN_KEYS": DEV_CLICK_TOKEN_KEY},
         {"CLICK_TOKEN_KEYS": "c" * 40 + "," + DEV_CLICK_TOKEN_KEY},
         {"CLICK_TOKEN_KEYS": "short"},
+        {"RATELIMIT_STORAGE_URI": "memory://"},
         {"LEDGER_SIGNING_KEY": DEV_LEDGER_SIGNING_KEY},
         {"STRIPE_API_BASE": "http://127.0.0.1:8420"},
     ],
@@ -93,6 +95,7 @@ def test_production_starts_with_real_secrets_and_postgresql():
         "dev-click-key",
         "dev-click-key-kept",
         "weak-click-key",
+        "rate-limits-in-one-process-memory",
         "dev-ledger-signing-key",
         "stripe-over-http",
     ],

@@ -13,6 +13,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://db/loyalty",
     "CLICK_TOKEN_KEYS": "c" * 40,
     "LEDGER_SIGNING_KEY": "cmVhbCBwcm9kdWN0aW9uIHNpZ25pbmcga2V5IDEyMzQ=",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
 }
 
 
