@@ -46,7 +46,11 @@ SEARCH_QUERY_LENGTH_MAX = 100
 # Member sign-in and pages
 SIGN_IN_LINK_TTL_S = 15 * 60
 SIGN_IN_RATE_WINDOW_S = 15 * 60
-SIGN_IN_LINKS_PER_EMAIL_MAX = 5
+# Links per address from one client: what a person needs. Links per address from every
+# client together: far more, so that nobody locks a member out by asking for theirs
+# (the inbox is still spared a flood).
+SIGN_IN_LINKS_PER_EMAIL_AND_CLIENT_MAX = 5
+SIGN_IN_LINKS_PER_EMAIL_MAX = 30
 SIGN_IN_LINKS_PER_CLIENT_MAX = 20
 MEMBER_SESSION_DAYS = 14
 MOVEMENTS_PAGE_SIZE = 50

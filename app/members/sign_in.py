@@ -16,6 +16,7 @@ from app import mail
 from app.constants import (
     SIGN_IN_LINK_TTL_S,
     SIGN_IN_LINKS_PER_CLIENT_MAX,
+    SIGN_IN_LINKS_PER_EMAIL_AND_CLIENT_MAX,
     SIGN_IN_LINKS_PER_EMAIL_MAX,
     SIGN_IN_RATE_WINDOW_S,
 )
@@ -45,23 +46,25 @@ def _serializer(secret_key: str, now: datetime) -> URLSafeTimedSerializer:
 
 def request_link(uow: UnitOfWork, *, email: str, client: str, secret_key: str, link_url: Callable[[str], str]) -> None:
     """Mail a single-use sign-in link to ``email``, member or not (the answer is the
-    same either way), and commit; raises ``TooManyLinks`` past the per-email or
-    per-client limit."""
+    same either way), and commit; raises ``TooManyLinks`` past the limits: per
+    address from this client, per address from every client (much higher, so that
+    nobody can lock a member out by asking for their links), per client."""
     session, now = uow.session, uow.now
     # Concurrent requests for one address or from one client count one after the other.
     serialize(session, f"sign-in:email:{email}", f"sign-in:client:{client}")
     since = now - timedelta(seconds=SIGN_IN_RATE_WINDOW_S)
     window_minutes = SIGN_IN_RATE_WINDOW_S // 60
     recent = select(func.count(SignInLink.id)).where(SignInLink.created_at > since)
+    mine = recent.where(SignInLink.email == email, SignInLink.client == client)
+    if session.execute(mine).scalar_one() >= SIGN_IN_LINKS_PER_EMAIL_AND_CLIENT_MAX:
+        raise TooManyLinks("for this address", window_minutes)
     if session.execute(recent.where(SignInLink.email == email)).scalar_one() >= SIGN_IN_LINKS_PER_EMAIL_MAX:
         raise TooManyLinks("for this address", window_minutes)
     if session.execute(recent.where(SignInLink.client == client)).scalar_one() >= SIGN_IN_LINKS_PER_CLIENT_MAX:
         raise TooManyLinks("from here", window_minutes)
     link_id = secrets.token_urlsafe(LINK_ID_BYTES)
+    # The link row is what the limits count; the mail is queued in the same transaction.
     session.add(SignInLink(id=link_id, email=email, client=client, created_at=now))
-    # The link row is what the rate limits count: it is committed before the mail is
-    # sent, so that a mail server that fails (and raises) still counts the attempt.
-    uow.commit(link_id)
     url = link_url(_serializer(secret_key, now).dumps(link_id))
     minutes = SIGN_IN_LINK_TTL_S // 60
     body = (
