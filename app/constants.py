@@ -167,7 +167,7 @@ HSTS_MAX_AGE_S = 365 * 24 * 3600
 # Every other endpoint (a new one too) is answered with Cache-Control: no-store.
 CACHEABLE_ENDPOINTS = ("static", "web.static", "api-docs.openapi_json")
 # Public pages, cacheable while nobody is signed in: a member's copy shows their balance.
-PUBLIC_PAGE_ENDPOINTS = ("web.catalog", "web.item")
+PUBLIC_PAGE_ENDPOINTS = ("web.catalog", "web.item", "web.problem_type")
 
 # Observability (docs/operations.md#observability): how long /ready and a /metrics scrape
 # may wait on the database, when a load balancer should ask /ready again, and how far

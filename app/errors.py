@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 class Problem:
     status: int
     title: str
+    # What it means and what to do; ``/problems/<type>`` shows it (the type's URI resolves).
+    description: str = ""
+
+    def explained(self) -> str:
+        return self.description or f"The request was answered with HTTP {self.status} ({self.title})."
 
 
 def _slug(phrase: str) -> str:
@@ -47,25 +52,76 @@ def _slug(phrase: str) -> str:
 
 # One title per problem type, by construction: the type is the key.
 PROBLEMS: dict[str, Problem] = {
-    "bad-request": Problem(400, "Bad request"),
-    "link-refused": Problem(400, "This sign-in link cannot be used"),
-    "unauthorized": Problem(401, "Authentication required"),
-    "forbidden": Problem(403, "Not allowed"),
-    "not-found": Problem(404, "Not found"),
-    "method-not-allowed": Problem(405, "Method not allowed"),
-    "conflict": Problem(409, "Conflict"),
-    "idempotency-conflict": Problem(409, "Idempotency key reused"),
-    "hold-already-resolved": Problem(409, "Hold already resolved"),
-    "hold-expired": Problem(409, "Hold expired"),
-    "out-of-stock": Problem(409, "Out of stock"),
-    "not-available": Problem(409, "Not available"),
-    "payload-too-large": Problem(413, "Payload too large"),
-    "unsupported-media-type": Problem(415, "Unsupported media type"),
-    "validation-failed": Problem(422, "The request is not valid"),
-    "insufficient-points": Problem(422, "Not enough points"),
-    "too-many-requests": Problem(429, "Too many requests"),
-    "internal-error": Problem(500, "Internal error"),
-    "service-unavailable": Problem(503, "Service unavailable"),
+    "bad-request": Problem(
+        400,
+        "Bad request",
+        "The request could not be read: not valid JSON, JSON nested too deeply, a NUL character in a query or "
+        "form value, or a Stripe webhook without a valid signature. Nothing was changed.",
+    ),
+    "link-refused": Problem(
+        400,
+        "This sign-in link cannot be used",
+        "The link expired, was used already, or is not ours: ask for a new one.",
+    ),
+    "unauthorized": Problem(
+        401,
+        "Authentication required",
+        "No key was sent, or the key is unknown or revoked: send `Authorization: Bearer <key>` with a live key.",
+    ),
+    "forbidden": Problem(403, "Not allowed", "The key is valid but may not do this."),
+    "not-found": Problem(
+        404,
+        "Not found",
+        "Nothing here, or it belongs to another merchant or affiliate: both answer the same, on purpose.",
+    ),
+    "method-not-allowed": Problem(
+        405, "Method not allowed", "This path does not take this method; the `Allow` header lists those it takes."
+    ),
+    "conflict": Problem(
+        409,
+        "Conflict",
+        "The request clashes with the current state (a concurrent twin made the same change, or the resource is "
+        "not in a state that allows it): read it again, then decide.",
+    ),
+    "idempotency-conflict": Problem(
+        409,
+        "Idempotency key reused",
+        "This key (an order_id, refund_id, payout_id or Idempotency-Key header) was already used with another body. "
+        "The same body answers the first result; a new request needs a new key.",
+    ),
+    "hold-already-resolved": Problem(
+        409,
+        "Hold already resolved",
+        "The redemption's hold on the points was already posted or voided: it resolves once.",
+    ),
+    "hold-expired": Problem(
+        409, "Hold expired", "The redemption timed out before it was fulfilled; its points went back to the member."
+    ),
+    "out-of-stock": Problem(409, "Out of stock", "The reward has no stock (or no voucher code) left."),
+    "not-available": Problem(409, "Not available", "The reward is inactive or outside its active window."),
+    "payload-too-large": Problem(413, "Payload too large", "The body is over the 64 KiB limit; send smaller batches."),
+    "unsupported-media-type": Problem(
+        415, "Unsupported media type", "Send `Content-Type: application/json` (or text/csv where a call says so)."
+    ),
+    "validation-failed": Problem(
+        422,
+        "The request is not valid",
+        "A field is missing, unknown, of the wrong type or out of range: `errors` names each one. Nothing was changed.",
+    ),
+    "insufficient-points": Problem(422, "Not enough points", "The member's available points do not cover this."),
+    "too-many-requests": Problem(
+        429, "Too many requests", "A rate limit was reached: wait as many seconds as `Retry-After` says, then retry."
+    ),
+    "internal-error": Problem(
+        500,
+        "Internal error",
+        "Something failed on our side and nothing you sent was kept; `request_id` finds it in our logs.",
+    ),
+    "service-unavailable": Problem(
+        503,
+        "Service unavailable",
+        "The database cannot be reached right now; nothing was changed. Retry after `Retry-After` seconds.",
+    ),
 }
 
 # The router's and the framework's errors, by status; any other status gets a type of its own.
@@ -79,9 +135,17 @@ for _status in http.HTTPStatus:
 # Registered after the framework's types, so that a bare 402 or 502 keeps its generic type.
 PROBLEMS.update(
     {
-        "payment-method-declined": Problem(402, "Payment method declined"),
-        "payment-method-refused": Problem(422, "Payment method refused"),
-        "payment-provider-error": Problem(502, "Payment provider error"),
+        "payment-method-declined": Problem(
+            402, "Payment method declined", "The card's issuer or the bank declined the payment method."
+        ),
+        "payment-method-refused": Problem(
+            422, "Payment method refused", "Stripe does not know the payment method or will not attach it."
+        ),
+        "payment-provider-error": Problem(
+            502,
+            "Payment provider error",
+            "Stripe could not be reached or failed; nothing was recorded. Retry later.",
+        ),
     }
 )
 

@@ -94,6 +94,18 @@ class FormError(Exception):
         self.messages = messages
 
 
+# --- problem types ----------------------------------------------------------------
+
+
+@bp.get("/problems/<name>")
+def problem_type(name: str):
+    """What a problem ``type`` of the API means: every ``/problems/<name>`` resolves."""
+    found = PROBLEMS.get(name)
+    if found is None:
+        abort(404)
+    return render_template("problem.html", name=name, problem=found)
+
+
 # --- catalog ----------------------------------------------------------------------
 
 

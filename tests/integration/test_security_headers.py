@@ -39,6 +39,7 @@ CACHEABLE = {
     "web.static": "anyone",
     "api-docs.openapi_json": "anyone",
     "web.catalog": "anonymous",  # a member's copy shows their balance
+    "web.problem_type": "anonymous",
     "web.item": "anonymous",
 }
 # Sample values of the pages' path parameters, by endpoint (the /v1 ones come from Tenants).
@@ -113,7 +114,7 @@ class Visitors:
 
     def page_path(self, route: Route) -> str:
         path = route.rule
-        values = {**self.values, "filename": FILES.get(route.endpoint, "")}
+        values = {**self.values, "filename": FILES.get(route.endpoint, ""), "name": "validation-failed"}
         for name in _parameters(route.rule):
             if not values.get(name):
                 raise AssertionError(f"{route}: no sample value for <{name}>; add one to this module")
