@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     unit_of_work.register_outbox(webhook_services.emit)
     _register_redirect(app)
     _register_stripe(app)
+    _register_docs(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             unit_of_work.configure_sqlite(db.engine)
@@ -113,6 +114,13 @@ def _register_redirect(app: Flask) -> None:
 
     app.register_blueprint(clicks_blp)
     clicks.register(app)
+
+
+def _register_docs(app: Flask) -> None:
+    """The browsable API reference at /docs: HTML, outside the spec."""
+    from app.api_docs import blp as docs_blp
+
+    app.register_blueprint(docs_blp)
 
 
 def _register_stripe(app: Flask) -> None:

@@ -160,12 +160,19 @@ PAGE_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' https:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# The API's browsable reference (/docs, Swagger UI served from this site): its scripts
+# and styles are files of this site too, but Swagger UI sets style attributes and draws
+# icons from data: URIs, so that one page allows inline styles (never inline scripts).
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 # JSON, CSV, files: nothing to load, nothing to frame.
 DATA_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 HSTS_MAX_AGE_S = 365 * 24 * 3600
 # The only answers a browser or a proxy may keep: nothing in them belongs to one person.
 # Every other endpoint (a new one too) is answered with Cache-Control: no-store.
-CACHEABLE_ENDPOINTS = ("static", "web.static", "api-docs.openapi_json")
+CACHEABLE_ENDPOINTS = ("static", "web.static", "api-docs.openapi_json", "docs.page", "docs.asset")
 # Public pages, cacheable while nobody is signed in: a member's copy shows their balance.
 PUBLIC_PAGE_ENDPOINTS = ("web.catalog", "web.item", "web.problem_type")
 

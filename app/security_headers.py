@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from app.constants import (
     CACHEABLE_ENDPOINTS,
     DATA_CONTENT_SECURITY_POLICY,
+    DOCS_CONTENT_SECURITY_POLICY,
     HSTS_MAX_AGE_S,
     PAGE_CONTENT_SECURITY_POLICY,
     PUBLIC_PAGE_ENDPOINTS,
@@ -40,9 +41,7 @@ def headers_for(mimetype: str | None, endpoint: str | None, signed_in: bool, *, 
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": REFERRER_POLICY,
-        "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY
-        if mimetype == "text/html"
-        else DATA_CONTENT_SECURITY_POLICY,
+        "Content-Security-Policy": _policy(mimetype, endpoint),
     }
     if production:
         # Never in development: it would pin localhost to https in the developer's browser.
@@ -50,6 +49,12 @@ def headers_for(mimetype: str | None, endpoint: str | None, signed_in: bool, *, 
     if not cacheable(endpoint, signed_in):
         headers["Cache-Control"] = "no-store"
     return headers
+
+
+def _policy(mimetype: str | None, endpoint: str | None) -> str:
+    if mimetype != "text/html":
+        return DATA_CONTENT_SECURITY_POLICY
+    return DOCS_CONTENT_SECURITY_POLICY if endpoint == "docs.page" else PAGE_CONTENT_SECURITY_POLICY
 
 
 def cacheable(endpoint: str | None, signed_in: bool) -> bool:
