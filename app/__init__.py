@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     transparency.configure(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     _register_json_api(app)
     web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
     errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
