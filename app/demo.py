@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -11,12 +16,16 @@ from sqlalchemy import select
 import ledger
 from app.boutique import catalog
 from app.boutique import services as boutique
+from app.identity.keys import KEY_PREFIX, hash_key
 from app.members.models import Member
 from app.merchants.models import Merchant
 from app.merchants.services import create_merchant
 from app.orders.services import record_order, refund_order
 from app.transparency import services as transparency
 from app.unit_of_work import UnitOfWork
+
+# In the instance folder, beside the demo database: the secret the demo's keys derive from.
+DEMO_KEYS_SECRET_FILE = "demo-keys.secret"
 
 MERCHANTS = [
     {
@@ -61,6 +70,19 @@ REWARDS = [
 ]
 
 
+def _stable(key, name: str) -> str:
+    """The demo's key for ``name``, the same at every start (the guide's exported
+    variables keep working): derived from a random secret kept in the instance folder,
+    which a new demo database does not touch. Replaces the random key just issued."""
+    secret_file = Path(current_app.instance_path) / DEMO_KEYS_SECRET_FILE
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_hex(32))
+    digest = hmac.new(bytes.fromhex(secret_file.read_text().strip()), name.encode(), hashlib.sha256).digest()
+    clear = KEY_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    key.prefix, key.key_hash = clear[:10], hash_key(clear)
+    return clear
+
+
 def _at(uow: UnitOfWork, when: datetime) -> UnitOfWork:
     """The unit, its clock set to ``when``: the demo's history happened over months."""
     uow.now = when
@@ -74,9 +96,9 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     now = uow.now
     merchants, keys = [], []
     for data in MERCHANTS:
-        merchant, _, clear = create_merchant(_at(uow, now - timedelta(days=500)), data)
+        merchant, key, _ = create_merchant(_at(uow, now - timedelta(days=500)), data)
         merchants.append(merchant)
-        keys.append(clear)
+        keys.append(_stable(key, f"merchant:{data['name']}"))
     for index, order_id, cents, email, days in ORDERS:
         data = {"order_id": order_id, "amount_cents": cents, "currency": "EUR", "member_email": email}
         record_order(_at(uow, now - timedelta(days=days)), merchants[index], data)
@@ -112,10 +134,11 @@ def _seed_affiliate(uow: UnitOfWork, merchant: Merchant, *, base_url: str, echo:
     from app.affiliates import services as affiliates
     from app.affiliates.models import AffiliateIdentity
 
-    affiliate, _, clear = affiliates.create_affiliate(
+    affiliate, key, _ = affiliates.create_affiliate(
         uow,
         {"name": "Le Comparateur", "email": "team@comparateur.example", "website": "https://comparateur.example/"},
     )
+    clear = _stable(key, "affiliate:Le Comparateur")
     program = affiliates.create_program(
         uow,
         merchant,
