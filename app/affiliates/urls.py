@@ -36,7 +36,9 @@ def check_landing_url(url: str, domains: list[str]) -> str:
     # No userinfo (https://shop.example@evil.example), no percent-encoding, only port 443.
     if not _NETLOC.match(parts.netloc):
         raise BadLandingUrl("Use a plain host name: no user, password, encoded characters or other port.")
-    host = parts.netloc.lower().removesuffix(":443").rstrip(".")
+    # One trailing dot (an absolute name) is the same host; more make an empty label, which
+    # no browser resolves and the redirect could not even encode.
+    host = parts.netloc.lower().removesuffix(":443").removesuffix(".")
     if not _HOSTNAME.match(host):
         raise BadLandingUrl("Not a valid host name.")
     if not any(host == domain or host.endswith("." + domain) for domain in domains):

@@ -196,3 +196,21 @@ def test_the_background_flusher_writes_clicks_and_stops_after_a_last_flush(db_ur
     finally:
         with live.app_context():
             db.engine.dispose()
+
+
+def test_a_landing_url_whose_host_ends_in_dots_is_refused_and_one_dot_still_redirects(client, world):
+    refused = client.post(
+        "/v1/links",
+        json={"program_id": world.program["id"], "landing_url": "https://shop.example../x"},
+        headers=world.affiliate["headers"],
+    )
+    kept = client.post(
+        "/v1/links",
+        json={"program_id": world.program["id"], "landing_url": "https://shop.example./x"},
+        headers=world.affiliate["headers"],
+    )
+
+    assert refused.status_code == 422 and "landing_url" in refused.get_json()["errors"]
+    assert kept.status_code == 201, kept.get_json()
+    clicked = follow(client, kept.get_json()["code"])
+    assert clicked.status_code == 302 and clicked.headers["Location"].startswith("https://shop.example./x?lp_click=")
