@@ -26,9 +26,7 @@ def as_csv(payouts: list[Payout]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for payout in payouts:
-        kind, payee_id = (
-            ("affiliate", payout.affiliate_id) if payout.affiliate_id is not None else ("merchant", payout.merchant_id)
-        )
+        kind, payee_id = payout.payee
         writer.writerow(
             (
                 payout.id,

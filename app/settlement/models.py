@@ -60,6 +60,13 @@ class Payout(db.Model):
     # The signed tree head that first included the payout's entry (null before the log existed).
     tree_head_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_tree_heads.id"))
 
+    @property
+    def payee(self) -> tuple[str, int]:
+        """Whom it pays: ``("affiliate", id)`` or ``("merchant", id)``."""
+        if self.affiliate_id is not None:
+            return "affiliate", self.affiliate_id
+        return "merchant", self.merchant_id
+
 
 PAYOUT_METHOD_TYPES = ("stripe_connect", "bank_transfer")
 

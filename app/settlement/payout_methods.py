@@ -43,7 +43,7 @@ def set_payout_method(uow: UnitOfWork, payee: Payee, data: dict) -> PayoutMethod
     session = uow.session
     payee.check_exists(session)
     serialize(session, f"payout-method:{payee.kind}:{payee.id}")
-    method = _method(session, payee)
+    method = method_of(session, payee)
     if method is None:
         method = PayoutMethod(created_at=uow.now, **{payee.column.key: payee.id})
         session.add(method)
@@ -58,11 +58,12 @@ def set_payout_method(uow: UnitOfWork, payee: Payee, data: dict) -> PayoutMethod
 
 def get_payout_method(session: Session, payee: Payee) -> PayoutMethod:
     payee.check_exists(session)
-    method = _method(session, payee)
+    method = method_of(session, payee)
     if method is None:
         raise PayoutMethodNotSet(payee.kind, payee.id)
     return method
 
 
-def _method(session: Session, payee: Payee) -> PayoutMethod | None:
+def method_of(session: Session, payee: Payee) -> PayoutMethod | None:
+    """How the payee is paid, if the operator said so."""
     return session.execute(select(PayoutMethod).where(payee.column == payee.id)).scalar_one_or_none()

@@ -45,6 +45,7 @@ from app.payments.stripe_gateway import StripeGateway, Transfer
 from app.settlement.errors import NothingToPay, PayoutFailed, PayoutNotBankTransfer, PayoutNotFound
 from app.settlement.log import with_log
 from app.settlement.models import Collection, Payout, PayoutMethod, Statement
+from app.settlement.payout_methods import Payee, method_of
 from app.settlement.schemas import PayoutSchema
 from app.transparency import services as transparency
 from app.unit_of_work import UnitOfWork
@@ -70,7 +71,7 @@ def create_payout(uow: UnitOfWork, affiliate_id: int, data: dict) -> dict:
     session = uow.session
     affiliate = get_affiliate(session, affiliate_id)
     # One payout at a time per affiliate: commissions are read, then linked to it.
-    serialize(session, _affiliate_lock(affiliate.id))
+    serialize(session, _lock("affiliate", affiliate.id))
     due = _due_commissions(session, affiliate.id, data["currency"])
     total_cents = sum(c.amount_cents for c in due)
     if total_cents <= 0:
@@ -109,12 +110,9 @@ def _due_commissions(session: Session, affiliate_id: int, currency: str) -> list
     )
 
 
-def _affiliate_lock(affiliate_id: int) -> str:
-    return f"payouts:a{affiliate_id}"
-
-
-def _merchant_lock(merchant_id: int) -> str:
-    return f"payouts:m{merchant_id}"
+def _lock(kind: str, payee_id: int) -> str:
+    """One payout at a time per payee: ``payouts:a{id}`` for an affiliate, ``payouts:m{id}`` for a merchant."""
+    return f"payouts:{kind[0]}{payee_id}"
 
 
 def _new_payout(
@@ -168,10 +166,7 @@ def _paid(uow: UnitOfWork, payout: Payout) -> None:
         commission.status = "paid"
         events.announce(uow, commission, "commission.paid")
     with_log(session, [payout])
-    kind, payee_id = (
-        ("affiliate", payout.affiliate_id) if payout.affiliate_id is not None else ("merchant", payout.merchant_id)
-    )
-    uow.emit(kind, payee_id, "payout.paid", _PAYOUT_SCHEMA.dump(payout))
+    uow.emit(*payout.payee, "payout.paid", _PAYOUT_SCHEMA.dump(payout))
 
 
 def _commissions_of(session: Session, payout: Payout) -> list[Commission]:
@@ -250,11 +245,11 @@ def _statements_due(session: Session, limit: int) -> list[int]:
 
 def _schedule_affiliate(uow: UnitOfWork, affiliate_id: int, currency: str, threshold_cents: int) -> int:
     session = uow.session
-    serialize(session, _affiliate_lock(affiliate_id))
+    serialize(session, _lock("affiliate", affiliate_id))
     # Read again under the lock: another worker may have made this payout meanwhile.
     due = _due_commissions(session, affiliate_id, currency)
     total_cents = sum(c.amount_cents for c in due)
-    method = _method_of(session, PayoutMethod.affiliate_id, affiliate_id)
+    method = method_of(session, Payee("affiliate", affiliate_id))
     if total_cents < threshold_cents or method is None:
         uow.commit(None)
         return 0
@@ -274,12 +269,12 @@ def _schedule_affiliate(uow: UnitOfWork, affiliate_id: int, currency: str, thres
 def _schedule_statement(uow: UnitOfWork, statement_id: int) -> int:
     session = uow.session
     statement = session.get(Statement, statement_id)
-    serialize(session, _merchant_lock(statement.merchant_id))
+    serialize(session, _lock("merchant", statement.merchant_id))
     paying = session.execute(
         select(Payout.id).where(Payout.statement_id == statement.id, Payout.status != "failed")
     ).first()
     collection = session.execute(select(Collection).where(Collection.statement_id == statement.id)).scalar_one()
-    method = _method_of(session, PayoutMethod.merchant_id, statement.merchant_id)
+    method = method_of(session, Payee("merchant", statement.merchant_id))
     if paying is not None or method is None:
         uow.commit(None)
         return 0
@@ -295,10 +290,6 @@ def _schedule_statement(uow: UnitOfWork, statement_id: int) -> int:
     )
     uow.commit(None)
     return 1
-
-
-def _method_of(session: Session, column, payee_id: int) -> PayoutMethod | None:
-    return session.execute(select(PayoutMethod).where(column == payee_id)).scalar_one_or_none()
 
 
 def send_due(uow: UnitOfWork, gateway: StripeGateway, *, limit: int) -> int:
@@ -380,20 +371,18 @@ def mark_paid(uow: UnitOfWork, payout_id: int, reference: str | None) -> Payout:
     """The operator made the bank transfer of a pending payout: record it paid (once) and
     commit. Marking a paid one again answers it unchanged."""
     session = uow.session
-    payout = get_payout(session, payout_id)
+    payout = _payout(session, payout_id)
     if payout.method != "bank_transfer":
         raise PayoutNotBankTransfer(payout.id, payout.method)
-    lock = (
-        _affiliate_lock(payout.affiliate_id) if payout.affiliate_id is not None else _merchant_lock(payout.merchant_id)
-    )
-    serialize(session, lock)
+    serialize(session, _lock(*payout.payee))
     session.refresh(payout, with_for_update=True)
     if payout.status == "failed":
         raise PayoutFailed(payout.id)
     if payout.status == "pending":
         payout.reference = reference or payout.reference
-        _paid(uow, payout)
-    with_log(session, [payout])
+        _paid(uow, payout)  # with its log
+    else:
+        with_log(session, [payout])
     return uow.commit(payout)
 
 
@@ -413,10 +402,15 @@ def pending_bank_transfers(session: Session, *, limit: int) -> list[Payout]:
 
 
 def get_payout(session: Session, payout_id: int) -> Payout:
+    payout = _payout(session, payout_id)
+    with_log(session, [payout])
+    return payout
+
+
+def _payout(session: Session, payout_id: int) -> Payout:
     payout = session.get(Payout, payout_id)
     if payout is None:
         raise PayoutNotFound(payout_id)
-    with_log(session, [payout])
     return payout
 
 
