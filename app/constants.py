@@ -180,7 +180,6 @@ PUBLIC_PAGE_ENDPOINTS = ("web.catalog", "web.item", "web.problem_type")
 # may wait on the database, when a load balancer should ask /ready again, and how far
 # the outbox depth is counted (a bounded count stays cheap when the outbox is huge).
 READY_DATABASE_TIMEOUT_S = 2
-READY_RETRY_AFTER_S = 5
 METRICS_DATABASE_TIMEOUT_S = 2
 OUTBOX_DEPTH_COUNTED_MAX = 100_000
 

@@ -27,7 +27,6 @@ from app.constants import (
     METRICS_DATABASE_TIMEOUT_S,
     OUTBOX_DEPTH_COUNTED_MAX,
     READY_DATABASE_TIMEOUT_S,
-    READY_RETRY_AFTER_S,
 )
 from app.errors import DomainError, Unauthorized, problem_response
 from app.extensions import db
@@ -164,7 +163,6 @@ def ready():
 
 
 def _not_ready(detail: str) -> Response:
-    response = problem_response(NotReady(detail))
-    response.headers["Retry-After"] = str(READY_RETRY_AFTER_S)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # A service-unavailable problem carries Retry-After (app.errors); no-store comes with every
+    # answer not listed as cacheable (app.security_headers).
+    return problem_response(NotReady(detail))
