@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -93,6 +94,13 @@ def make_app(url: str, **config):
             **config,
         }
     )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for a server to start on, or to find closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def upgrade(url: str, revision: str = "head") -> None:

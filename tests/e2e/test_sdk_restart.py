@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,19 +28,13 @@ import ledger
 from app.orders.models import Order
 from ledger.models import Entry
 from partner_sdk import MerchantClient
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, free_port
 from tests.factories.merchants import merchant_body
 from tests.factories.names import unique, unique_email
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_POLLS = 400
 POLL_S = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Platform:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from app.constants import DATABASE_RETRY_AFTER_S
-from tests.conftest import ADMIN_KEY, BACKEND, make_app, upgrade
+from tests.conftest import ADMIN_KEY, BACKEND, free_port, make_app, upgrade
 from tests.factories.merchants import auth
 
 PG_BIN = (
@@ -28,12 +27,6 @@ PG_BIN = (
     / "bin"
 )
 ADMIN = auth(ADMIN_KEY)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def assert_unavailable(response, mimetype: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from ledger import accounts
 from ledger.journal import Leg, post
 from ledger.models import Lot, Posting
 from ledger.types import utcnow
-from tests.conftest import make_app, upgrade
+from tests.conftest import free_port, make_app, upgrade
 from tests.factories.names import unique
 
 EUR = "EUR"
@@ -466,11 +465,7 @@ def test_verify_on_a_database_without_the_schema_says_so_in_one_line(databases):
 
 
 def test_verify_on_an_unreachable_database_says_so_in_one_line():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    result = verify_once(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
+    result = verify_once(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
 
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
