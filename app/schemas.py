@@ -66,6 +66,16 @@ def Id(**kwargs) -> ma.fields.Function:
     return ma.fields.Function(lambda obj: str(obj.id), dump_only=True, **kwargs)
 
 
+def OptionalId(attribute: str, **kwargs) -> ma.fields.Function:
+    """An integer key that may be missing (``attribute`` of the object), as a string or null."""
+
+    def shown(obj) -> str | None:
+        value = getattr(obj, attribute)
+        return None if value is None else str(value)
+
+    return ma.fields.Function(shown, allow_none=True, **kwargs)
+
+
 def _wrong_json_type(field, values: list) -> str | None:
     """Why one of ``values`` is not what ``field`` takes in JSON, if it is not."""
     if any(isinstance(v, str) and not text_storable(v) for v in values):

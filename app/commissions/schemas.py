@@ -13,7 +13,7 @@ from app.constants import (
     REJECT_REASON_LENGTH_MAX,
     REPORT_DAYS_MAX,
 )
-from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
+from app.schemas import Id, OptionalId, PageArgsSchema, StrictSchema, page_of
 from app.transparency.schemas import LogPointerSchema
 
 
@@ -81,12 +81,10 @@ class CommissionSchema(ma.Schema):
     kind = ma.fields.String(metadata={"description": "sale, lead or adjustment (negative, after a refund)"})
     program_id = ma.fields.Function(lambda c: str(c.program_id))
     affiliate_id = ma.fields.Function(lambda c: str(c.affiliate_id))
-    link_id = ma.fields.Function(lambda c: None if c.link_id is None else str(c.link_id), allow_none=True)
+    link_id = OptionalId("link_id")
     order_id = ma.fields.Function(_conversion("order"), allow_none=True)
     lead_id = ma.fields.Function(_conversion("lead"), allow_none=True)
-    adjusts_commission_id = ma.fields.Function(
-        lambda c: None if c.adjusts_commission_id is None else str(c.adjusts_commission_id), allow_none=True
-    )
+    adjusts_commission_id = OptionalId("adjusts_commission_id")
     currency = ma.fields.String()
     base_amount_cents = ma.fields.Integer(metadata={"description": "The order's net amount the commission is on."})
     amount_cents = ma.fields.Integer()
@@ -98,10 +96,8 @@ class CommissionSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     hold_until = ma.fields.DateTime(metadata={"description": "When a pending commission approves by itself."})
     decided_at = ma.fields.DateTime(allow_none=True)
-    payout_id = ma.fields.Function(
-        lambda c: None if c.payout_id is None else str(c.payout_id),
-        allow_none=True,
-        metadata={"description": "The operator's payout that paid it (status paid), else null."},
+    payout_id = OptionalId(
+        "payout_id", metadata={"description": "The operator's payout that paid it (status paid), else null."}
     )
 
 
@@ -144,10 +140,8 @@ class AttributionErrorSchema(ma.Schema):
     code = ma.fields.String(metadata={"description": ATTRIBUTION_ERROR_DESCRIPTION})
     order_id = ma.fields.Function(_conversion("order"), allow_none=True)
     lead_id = ma.fields.Function(_conversion("lead"), allow_none=True)
-    program_id = ma.fields.Function(lambda e: None if e.program_id is None else str(e.program_id), allow_none=True)
-    affiliate_id = ma.fields.Function(
-        lambda e: None if e.affiliate_id is None else str(e.affiliate_id), allow_none=True
-    )
+    program_id = OptionalId("program_id")
+    affiliate_id = OptionalId("affiliate_id")
     created_at = ma.fields.DateTime()
 
 

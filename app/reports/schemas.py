@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.schemas import OptionalId
+
 _COLLECTED_DOC = (
     "The part of value_cents backed by money received: lots earned inside a statement period whose statement "
     "is settled (its collection succeeded, or its net was zero or less)."
@@ -19,11 +21,10 @@ class LiabilityTotalSchema(ma.Schema):
 
 
 class LiabilityRowSchema(LiabilityTotalSchema):
-    merchant_id = ma.fields.Function(
-        lambda row: None if row.merchant_id is None else str(row.merchant_id),
+    merchant_id = OptionalId(
+        "merchant_id",
         metadata={
             "type": "string",
-            "nullable": True,
             "description": "The issuing merchant; null for points the platform issued itself "
             "(never backed by a collection).",
         },

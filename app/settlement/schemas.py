@@ -11,7 +11,7 @@ from app.constants import (
     STRIPE_ACCOUNT_PATTERN,
     SUPPORTED_CURRENCIES,
 )
-from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
+from app.schemas import Id, OptionalId, PageArgsSchema, StrictSchema, page_of
 from app.settlement import iban
 from app.settlement.models import PAYOUT_METHOD_TYPES, PAYOUT_METHODS, PAYOUT_STATUSES
 from app.transparency.schemas import LogPointerSchema
@@ -37,10 +37,6 @@ class PayoutCreateSchema(StrictSchema):
     )
 
 
-def _str_or_none(value: int | None) -> str | None:
-    return None if value is None else str(value)
-
-
 class PayoutSchema(ma.Schema):
     id = Id()
     payout_id = ma.fields.String(
@@ -49,14 +45,10 @@ class PayoutSchema(ma.Schema):
             "description": "The operator's payout_id, or one the payouts job chose (`auto-...`, `statement-...`)."
         },
     )
-    affiliate_id = ma.fields.Function(
-        lambda p: _str_or_none(p.affiliate_id), metadata={"description": "The affiliate paid (null: a merchant)."}
-    )
-    merchant_id = ma.fields.Function(
-        lambda p: _str_or_none(p.merchant_id), metadata={"description": "The merchant paid (null: an affiliate)."}
-    )
-    statement_id = ma.fields.Function(
-        lambda p: _str_or_none(p.statement_id),
+    affiliate_id = OptionalId("affiliate_id", metadata={"description": "The affiliate paid (null: a merchant)."})
+    merchant_id = OptionalId("merchant_id", metadata={"description": "The merchant paid (null: an affiliate)."})
+    statement_id = OptionalId(
+        "statement_id",
         metadata={"description": "The statement a merchant payout pays: what the operator owed the merchant."},
     )
     status = ma.fields.String(
