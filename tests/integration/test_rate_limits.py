@@ -133,7 +133,8 @@ def test_the_sdk_waits_as_long_as_retry_after_says_and_then_succeeds(db_url, mer
 
             return app.wsgi_app(environ, record)
 
-        with serve(counting) as url, MerchantClient(url, merchant["api_key"], max_retries=2) as client:
+        # Retry-After is whole seconds and the moving window may still be full at the first retry.
+        with serve(counting) as url, MerchantClient(url, merchant["api_key"], max_retries=5) as client:
             started = time.monotonic()
             balances = [client.find_member("nobody@example.com") for _ in range(3)]
             waited_s = time.monotonic() - started
