@@ -437,7 +437,7 @@ def raw_record_order(cur: psycopg.Cursor, hot: dict[str, AccountRow], order: Ord
         "points_net": points,
         "created_at": now.isoformat(),
         "points_balance": balance + points,
-        "points_pending": pending,
+        "points_held": pending,
         "points_available": balance + points - pending,
         "points_debt": 0,
     }

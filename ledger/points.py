@@ -59,12 +59,12 @@ class Issuer:
 @dataclass(frozen=True)
 class MemberPoints:
     balance: int
-    pending: int
+    held: int
     debt: int
 
     @property
     def available(self) -> int:
-        return self.balance - self.pending
+        return self.balance - self.held
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def member_points(session: Session, member_key: str) -> MemberPoints:
     debt = accounts.find_account(session, accounts.member_debt_account(member_key), PTS)
     return MemberPoints(
         balance=accounts.balance(session, member) if member else 0,
-        pending=accounts.pending(session, member) if member else 0,
+        held=accounts.pending(session, member) if member else 0,
         debt=-accounts.balance(session, debt) if debt else 0,
     )
 

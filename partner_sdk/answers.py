@@ -113,7 +113,7 @@ class Member(Answer):
     id: str
     email: str
     points_balance: int
-    points_pending: int
+    points_held: int
     points_available: int
     points_debt: int
     raw: dict[str, Any] = field(repr=False, compare=False)

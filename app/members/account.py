@@ -39,7 +39,7 @@ def export(session: Session, member: Member) -> dict:
             "offers_consent": profile.offers_consent,
             "offers_consent_at": profile.offers_consent_at.isoformat() if profile.offers_consent_at else None,
         },
-        "points": {"balance": pts.balance, "pending": pts.pending, "available": pts.available, "debt": pts.debt},
+        "points": {"balance": pts.balance, "held": pts.held, "available": pts.available, "debt": pts.debt},
         "movements": [
             {"at": m.at.isoformat(), "points": m.points, "merchant": m.merchant, "reason": m.reason} for m in moves
         ],

@@ -29,8 +29,8 @@ class MemberQuerySchema(PageArgsSchema):
 
 class MemberPointsSchema(ma.Schema):
     points_balance = ma.fields.Integer(metadata={"description": "Posted points."})
-    points_pending = ma.fields.Integer(metadata={"description": "Points held by pending redemptions."})
-    points_available = ma.fields.Integer(metadata={"description": "Balance minus pending: what can be spent."})
+    points_held = ma.fields.Integer(metadata={"description": "Points held by redemptions not yet sent: part of the balance, not spendable."})
+    points_available = ma.fields.Integer(metadata={"description": "Balance minus held: what can be spent now."})
     points_debt = ma.fields.Integer(
         metadata={"description": "Points owed after refunds of spent points; repaid first by later earns."}
     )

@@ -56,7 +56,7 @@ def points_of(session: Session, member_id: int) -> dict:
 def points_view(points: ledger.MemberPoints) -> dict:
     return {
         "points_balance": points.balance,
-        "points_pending": points.pending,
+        "points_held": points.held,
         "points_available": points.available,
         "points_debt": points.debt,
     }

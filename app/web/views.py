@@ -169,7 +169,7 @@ def redeem(item_id: int):
     if redemption["kind"] == "voucher":
         flash(f"Done: your voucher code for {redemption['title']} is in your orders.")
     else:
-        flash(f"Done: {redemption['title']} is ordered; the points stay pending until it is sent.")
+        flash(f"Done: {redemption['title']} is ordered; the points stay held until it is sent.")
     return redirect(url_for("web.orders", _anchor=f"r{redemption['id']}"), code=303)
 
 

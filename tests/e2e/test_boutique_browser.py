@@ -151,7 +151,7 @@ def test_a_member_signs_in_searches_and_redeems_in_a_real_browser(shop):
 
         page.get_by_role("link", name="My points").click()
         assert numbers(page.get_by_test_id("points-balance").inner_text()) == 200
-        assert numbers(page.get_by_test_id("points-pending").inner_text()) == 100
+        assert numbers(page.get_by_test_id("points-held").inner_text()) == 100
         expect(page.get_by_text(f"Reward: {items['voucher']['title']}")).to_be_visible()
         shoot(page, "10-points")
 

@@ -31,7 +31,7 @@ ORDER = {
     "points_earned": 30,
     "points_net": 30,
     "points_balance": 30,
-    "points_pending": 0,
+    "points_held": 0,
     "points_available": 30,
     "points_debt": 0,
     "created_at": "2027-01-01T00:00:00+00:00",

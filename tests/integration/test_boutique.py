@@ -53,7 +53,7 @@ def test_a_physical_redemption_holds_points_then_fulfilment_spends_them_and_owes
 
     assert placed.status_code == 303
     page = member.get("/points").get_data(as_text=True)
-    assert 'data-testid="points-pending">60<' in page
+    assert 'data-testid="points-held">60<' in page
     assert stock_of(engine, item["id"]) == 4
     listed = client.get("/v1/redemptions", query_string={"status": "placed"}, headers=merchant["headers"]).get_json()
     assert [r["title"] for r in listed["data"]] == [item["title"]]
@@ -73,7 +73,7 @@ def test_a_physical_redemption_holds_points_then_fulfilment_spends_them_and_owes
     assert eur_balance(engine, accounts.REVENUE_MARGIN) - margin_before == 10
     with Session(engine) as s:
         points = ledger.member_points(s, earned["member_id"])
-    assert (points.balance, points.pending) == (40, 0)
+    assert (points.balance, points.held) == (40, 0)
     again = client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=merchant["headers"])
     assert again.status_code == 200 and again.get_json()["status"] == "fulfilled"
     orders = member.get("/orders").get_data(as_text=True)
@@ -144,7 +144,7 @@ def test_cancel_releases_the_points_and_returns_the_stock(app, client, engine, m
     assert stock_of(engine, item["id"]) == 1
     with Session(engine) as s:
         points = ledger.member_points(s, earned["member_id"])
-    assert (points.balance, points.pending) == (100, 0)
+    assert (points.balance, points.held) == (100, 0)
     assert "Sold out in the shop" in member.get("/orders").get_data(as_text=True)
     assert (
         client.post(f"/v1/redemptions/{redemption_id}/fulfil", json={}, headers=merchant["headers"]).status_code == 409
@@ -175,7 +175,7 @@ def test_out_of_stock_is_refused_and_the_points_stay_free(app, client, engine, m
     assert refused.status_code == 409
     assert "out of stock" in refused.get_data(as_text=True)
     with Session(engine) as s:
-        assert ledger.member_points(s, earned["member_id"]).pending == 10
+        assert ledger.member_points(s, earned["member_id"]).held == 10
     verify(engine)
 
 
@@ -240,7 +240,7 @@ def test_a_placed_redemption_past_its_timeout_is_cancelled_by_the_job_once(app, 
     assert expired.status == "expired"
     assert stock_of(engine, item["id"]) == 1
     with Session(engine) as s:
-        assert ledger.member_points(s, earned["member_id"]).pending == 0
+        assert ledger.member_points(s, earned["member_id"]).held == 0
     late_fulfil = client.post(f"/v1/redemptions/{expired.id}/fulfil", json={}, headers=merchant["headers"])
     assert late_fulfil.status_code == 409
     verify(engine)
@@ -322,7 +322,7 @@ def test_deleting_the_account_erases_personal_data_keeps_the_ledger_and_ends_the
         from app.members.models import Member
 
         stored = s.get(Member, int(earned["member_id"]))
-    assert (points.balance, points.pending) == (100, 0)
+    assert (points.balance, points.held) == (100, 0)
     assert stored.email != email
     [redemption] = redemptions_of(engine, earned["member_id"])
     assert (redemption.status, redemption.shipping_address) == ("cancelled", "")

@@ -57,7 +57,7 @@ def test_50_parallel_redemptions_by_a_member_whose_points_cover_10_let_exactly_1
     assert stock_of(engine, item["id"]) == 20
     with Session(engine) as s:
         points = ledger.member_points(s, earned["member_id"])
-        assert (points.balance, points.pending) == (100, 100)
+        assert (points.balance, points.held) == (100, 100)
         assert ledger.verify(s).violations == []
 
 
@@ -74,5 +74,5 @@ def test_50_parallel_redemptions_of_4_units_sell_exactly_4_and_stock_never_goes_
     assert all("out of stock" in r.get_data(as_text=True) for r in responses if r.status_code == 409)
     assert stock_of(engine, item["id"]) == 0
     with Session(engine) as s:
-        assert ledger.member_points(s, earned["member_id"]).pending == 4
+        assert ledger.member_points(s, earned["member_id"]).held == 4
         assert ledger.verify(s).violations == []

@@ -118,9 +118,9 @@ def test_a_decision_taken_twice_answers_the_same_and_counts_once(app, client, en
         payable = accounts.find_account(s, accounts.payable_account(merchant["id"]), "EUR")
         owed = accounts.balance(s, payable) if payable else 0
     if decision == "fulfil":
-        assert (points.balance, points.pending, owed) == (40, 0, 20)
+        assert (points.balance, points.held, owed) == (40, 0, 20)
     else:
-        assert (points.balance, points.pending, owed) == (100, 0, 0)
+        assert (points.balance, points.held, owed) == (100, 0, 0)
         assert stock_of(engine, item["id"]) == 3
 
 
@@ -155,7 +155,7 @@ def test_a_redemption_form_sent_again_for_another_item_is_409_on_the_page_and_ch
     assert reused.status_code == 409 and reused.mimetype == "text/html"
     assert "already sent for another reward" in html
     assert 'name="idempotency_key"' in html and KEY.search(html).group(1) != "form-key-0123456789"
-    assert points_of(engine, earned["member_id"]) == before and before.pending == 60
+    assert points_of(engine, earned["member_id"]) == before and before.held == 60
     assert (stock_of(engine, first_item["id"]), stock_of(engine, other_item["id"])) == (2, 3)
     with Session(engine) as s:
         count = select(func.count(Redemption.id)).where(Redemption.member_id == int(earned["member_id"]))

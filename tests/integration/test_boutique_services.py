@@ -90,7 +90,7 @@ def test_placing_holds_the_points_reserves_a_unit_and_commits(engine, world):
 
     assert (answer["status"], answer["points"], replayed) == ("placed", 60, False)
     assert stock_of(engine, item["id"]) == 2
-    assert (points_of(engine, member_id).balance, points_of(engine, member_id).pending) == (100, 60)
+    assert (points_of(engine, member_id).balance, points_of(engine, member_id).held) == (100, 60)
 
 
 def test_placing_again_with_the_key_replays_the_first_answer_and_changes_nothing(engine, world):
@@ -128,7 +128,7 @@ def test_a_refused_redemption_holds_nothing(client, engine, world):
     with pytest.raises(NotAvailable):
         place(engine, member_id, "999999999")
 
-    assert points_of(engine, member_id).pending == 0
+    assert points_of(engine, member_id).held == 0
     assert redemptions_of(engine, member_id) == 0
 
 
@@ -143,7 +143,7 @@ def test_fulfilling_spends_the_points_once_and_announces_it_once(engine, world):
             )
             assert (done.status, done.tracking_reference) == ("fulfilled", "T-1")
 
-    assert (points_of(engine, member_id).balance, points_of(engine, member_id).pending) == (40, 0)
+    assert (points_of(engine, member_id).balance, points_of(engine, member_id).held) == (40, 0)
     assert events_of(engine, int(merchant["id"]), placed["id"]).count("redemption.fulfilled") == 1
 
 
@@ -157,7 +157,7 @@ def test_cancelling_returns_the_points_and_the_unit_once(engine, world):
             assert (done.status, done.cancel_reason) == ("cancelled", "Broken")
 
     assert stock_of(engine, item["id"]) == 3
-    assert (points_of(engine, member_id).balance, points_of(engine, member_id).pending) == (100, 0)
+    assert (points_of(engine, member_id).balance, points_of(engine, member_id).held) == (100, 0)
     assert events_of(engine, int(merchant["id"]), placed["id"]).count("redemption.cancelled") == 1
 
 
@@ -188,7 +188,7 @@ def test_the_expiry_job_cancels_placed_redemptions_past_their_timeout_once(engin
 
     assert first >= 1 and second == 0
     assert stock_of(engine, item["id"]) == 3
-    assert points_of(engine, member_id).pending == 0
+    assert points_of(engine, member_id).held == 0
     with Session(engine) as s:
         assert s.get(Redemption, int(placed["id"])).status == "expired"
         assert ledger.verify(s).violations == []

@@ -92,7 +92,7 @@ def test_parallel_holds_never_overdraw_a_member(app, merchant, engine):
     assert outcomes.count("refused") == 14
     with Session(engine) as s:
         points = ledger.member_points(s, placed["member_id"])
-        assert (points.balance, points.pending, points.available) == (100, 100, 0)
+        assert (points.balance, points.held, points.available) == (100, 100, 0)
         assert ledger.verify(s).violations == []
 
 

@@ -53,7 +53,7 @@ def hold(session, member, points, *, timeout_s=600, at=None):
 def points(session, member):
     found = ledger.member_points(session, member)
     session.rollback()
-    return (found.balance, found.pending, found.debt)
+    return (found.balance, found.held, found.debt)
 
 
 def balance_of(session, name, asset):
