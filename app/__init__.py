@@ -71,6 +71,7 @@ def _register_json_api(app: Flask) -> None:
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
     from app.orders.views import blp as orders_blp
+    from app.programme.views import blp as tiers_blp
     from app.reports.views import blp as reports_blp
     from app.settlement.views import blp as settlement_blp
     from app.transparency.views import blp as transparency_blp
@@ -91,6 +92,7 @@ def _register_json_api(app: Flask) -> None:
     json_api = (
         merchants_blp,
         orders_blp,
+        tiers_blp,
         members_blp,
         *boutique_blps,
         webhooks_blp,

@@ -81,6 +81,8 @@ def keygen_command():
 # Each job does one batch in the unit at ``uow.now`` and returns how much it did (0: nothing left).
 Job = Callable[[UnitOfWork], int]
 JOBS: dict[str, Job] = {
+    # Before expiry: points whose return window ended are available (and expire from then on).
+    "release-points": lambda uow: _orders().release_due(uow),
     "expire-points": lambda uow: ledger.expire_lots(uow.session, now=uow.now),
     # Redemptions first: their holds' timeout also cancels them and returns their stock.
     "expire-holds": lambda uow: _boutique().expire_holds(uow),
@@ -94,7 +96,21 @@ JOBS: dict[str, Job] = {
     "collect-statements": lambda uow: _collect_statements(uow),
     # After statements: a month that leaves the operator owing a merchant is paid in the same round.
     "payouts": lambda uow: _payouts(uow),
+    # The members' yearly tier review: a lower spend takes a tier away only here.
+    "tier-review": lambda uow: _tiers().review_due(uow),
 }
+
+
+def _orders():
+    from app.orders import services
+
+    return services
+
+
+def _tiers():
+    from app.programme import tiers
+
+    return tiers
 
 
 def _transparency():

@@ -97,7 +97,7 @@ def seed(uow: UnitOfWork, *, base_url: str, echo: Callable[[str], None]) -> None
     merchants, keys = [], []
     for data in MERCHANTS:
         merchant, key, _ = create_merchant(_at(uow, now - timedelta(days=500)), data)
-        merchants.append(merchant)
+        merchants.append(merchant.terms())
         keys.append(_stable(key, f"merchant:{data['name']}"))
     for index, order_id, cents, email, days in ORDERS:
         data = {"order_id": order_id, "amount_cents": cents, "currency": "EUR", "member_email": email}

@@ -11,9 +11,11 @@ may use is in ``__all__``. The surface is deliberate:
   ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
   spent, the supplier credited), ``expire_lots``, ``post_commission``,
   ``post_payout``, ``post_merchant_payout``, ``post_collection`` (money collected from a merchant),
-  ``reverse``; ``lock_member`` takes a member's lock early;
+  ``reverse``; incoming points (``earn`` with ``available_at``) are made
+  available by ``release_lot`` and ``release_due``; the issuer ``OPERATOR``
+  funds coalition campaigns, tier and card extras; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
-  never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
+  never ref strings to parse), ``member_lots``, ``incoming_lots``, ``lots_expiring``; the refs a
   caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for
   statements ``entry_movements`` (per entry, with the fee beside a commission)
   on the accounts named by ``receivable_account`` and ``payable_account``; for
@@ -40,6 +42,7 @@ function here, never postings written by hand in the application.
 """
 
 from ledger.accounts import (
+    OPERATOR,
     PTS,
     dialect_insert,
     owner_accounts,
@@ -83,8 +86,10 @@ from ledger.heads import (
 )
 from ledger.history import (
     HistoryEntry,
+    IncomingLot,
     OpenLot,
     Reference,
+    incoming_lots,
     lots_expiring,
     member_history,
     member_lots,
@@ -106,7 +111,16 @@ from ledger.log import (
     tree_size,
 )
 from ledger.models import Base
-from ledger.points import Issuer, MemberPoints, clawback, earn, expire_lots, member_points
+from ledger.points import (
+    Issuer,
+    MemberPoints,
+    clawback,
+    earn,
+    expire_lots,
+    member_points,
+    release_due,
+    release_lot,
+)
 from ledger.reads import EntryMovement, Outstanding, entry_movements, outstanding_points
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
@@ -135,7 +149,12 @@ __all__ = [
     "signed_bytes",
     "tree_size",
     "HistoryEntry",
+    "IncomingLot",
     "OpenLot",
+    "incoming_lots",
+    "release_due",
+    "release_lot",
+    "OPERATOR",
     "Reference",
     "lots_expiring",
     "member_history",

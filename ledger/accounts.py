@@ -38,6 +38,12 @@ REVENUE_FEES = "platform:revenue:fees"
 # Money that actually moved in or out (transfers to affiliates, collections from merchants).
 PLATFORM_CASH = "platform:cash"
 
+# The operator as an issuer (coalition campaigns, tier and card extras): its points
+# come from ``platform:issued`` and are paid for from ``platform:programme``.
+OPERATOR = "operator"
+PLATFORM_ISSUED = "platform:issued"
+PLATFORM_PROGRAMME = "platform:programme"
+
 # The asset of a money account: there is one such account per currency (EUR, ...).
 CURRENCY = "currency"
 
@@ -55,8 +61,14 @@ class AccountKind:
 # Every account the flows may post to; docs/ledger.md shows this table (a test keeps it so).
 ACCOUNT_KINDS: tuple[AccountKind, ...] = (
     AccountKind("member:{id}", PTS, "a member's points; never below zero nor below the pending holds"),
+    AccountKind(
+        "member:{id}:incoming",
+        PTS,
+        "points earned but not yet available (the merchant's return window): not spendable, not expiring",
+    ),
     AccountKind("member:{id}:debt", PTS, "negative while the member owes points after a refund of spent points"),
     AccountKind("merchant:{id}:issued", PTS, "points the merchant put into circulation (negative)"),
+    AccountKind(PLATFORM_ISSUED, PTS, "points the operator put into circulation: coalition campaigns, tiers, the card"),
     AccountKind(BOUTIQUE_REDEEMED, PTS, "points spent"),
     AccountKind(PLATFORM_EXPIRED, PTS, "points that expired"),
     AccountKind(
@@ -66,6 +78,9 @@ ACCOUNT_KINDS: tuple[AccountKind, ...] = (
     ),
     AccountKind("merchant:{id}:payable", CURRENCY, "what the operator owes a merchant that supplied boutique rewards"),
     AccountKind("affiliate:{id}:payable", CURRENCY, "approved commissions the operator owes an affiliate"),
+    AccountKind(
+        PLATFORM_PROGRAMME, CURRENCY, "what the operator paid into the float for the points it issued (negative = cost)"
+    ),
     AccountKind(POINTS_FLOAT, CURRENCY, "money for points not yet spent or expired (the liability)"),
     AccountKind(REDEMPTION_VALUE, CURRENCY, "value of points spent when no supplier takes it (post_hold's default)"),
     AccountKind(REVENUE_MARGIN, CURRENCY, "value of points spent in the boutique less what suppliers are owed"),
@@ -87,8 +102,19 @@ def member_debt_account(member_key: str) -> str:
     return f"member:{member_key}:debt"
 
 
+def member_incoming_account(member_key: str) -> str:
+    return f"member:{member_key}:incoming"
+
+
 def issued_account(issuer: str) -> str:
-    return f"merchant:{issuer}:issued"
+    """Where an issuer's points come from: a merchant's own account, or the operator's."""
+    return PLATFORM_ISSUED if issuer == OPERATOR else f"merchant:{issuer}:issued"
+
+
+def funding_account(issuer: str) -> str:
+    """Who pays for an issuer's points (and is repaid by debt repayments): a merchant's
+    receivable, or the operator's programme account."""
+    return PLATFORM_PROGRAMME if issuer == OPERATOR else receivable_account(issuer)
 
 
 def owner_accounts(owner_kind: str, owner_key: str) -> list[str]:
@@ -211,6 +237,12 @@ def member(session: Session, member_key: str) -> AccountRef:
 def member_debt(session: Session, member_key: str) -> AccountRef:
     """Points a member owes: negative while in debt; written under the member's lock."""
     return account(session, member_debt_account(member_key), PTS, shards=1)
+
+
+def member_incoming(session: Session, member_key: str) -> AccountRef:
+    """Points on their way to a member: written under the member's lock; rule 7
+    checks it against the member's incoming lots."""
+    return account(session, member_incoming_account(member_key), PTS, shards=1)
 
 
 def find_account(session: Session, name: str, asset: str) -> AccountRef | None:

@@ -51,6 +51,19 @@ class HistoryEntry:
     points: int
     memo: str
     reference: Reference
+    # True for a change of the member's incoming points (earned, not yet available).
+    incoming: bool = False
+
+
+@dataclass(frozen=True)
+class IncomingLot:
+    """Points of one earn on their way to the member, and when they become available."""
+
+    lot_id: int
+    issuer: str
+    points: int
+    available_at: datetime
+    entry_id: int
 
 
 @dataclass(frozen=True)
@@ -101,12 +114,21 @@ def member_history(
     acct = accounts.find_account(session, accounts.member_account(member_key), PTS)
     if acct is None:
         return [], None
+    incoming = accounts.find_account(session, accounts.member_incoming_account(member_key), PTS)
+    account_ids = [acct.id] if incoming is None else [acct.id, incoming.id]
     query = (
         select(
-            Posting.id, Posting.amount, Entry.id.label("entry_id"), Entry.created_at, Entry.kind, Entry.ref, Entry.memo
+            Posting.id,
+            Posting.account_id,
+            Posting.amount,
+            Entry.id.label("entry_id"),
+            Entry.created_at,
+            Entry.kind,
+            Entry.ref,
+            Entry.memo,
         )
         .join(Entry, Entry.id == Posting.entry_id)
-        .where(Posting.account_id == acct.id)
+        .where(Posting.account_id.in_(account_ids))
         .order_by(Posting.id.desc())
         .limit(limit + 1)
     )
@@ -131,6 +153,7 @@ def member_history(
             points=int(row.amount),
             memo=row.memo,
             reference=_with_issuer(reference, issuers),
+            incoming=row.account_id != acct.id,
         )
         for row, reference in zip(rows, references, strict=True)
     ]
@@ -156,7 +179,7 @@ def _open_lot(row: Any) -> OpenLot:
 _OPEN_LOTS = (
     select(Lot.id, Account.name, Lot.issuer, Lot.points_remaining, Lot.expires_at)
     .join(Account, Account.id == Lot.member_account_id)
-    .where(Lot.points_remaining > 0)
+    .where(Lot.points_remaining > 0, Lot.incoming_until.is_(None))
     .order_by(Lot.expires_at, Lot.id)
 )
 
@@ -188,3 +211,18 @@ def lots_expiring(
     if skip_lot_ids_in is not None:
         query = query.where(~exists().where(skip_lot_ids_in == Lot.id))
     return [_open_lot(row) for row in session.execute(query.limit(limit))]
+
+
+def incoming_lots(session: Session, member_key: str, *, limit: int) -> list[IncomingLot]:
+    """The member's points on their way, the soonest available first."""
+    _check_limit(limit, LOTS_ROWS_MAX)
+    acct = accounts.find_account(session, accounts.member_account(member_key), PTS)
+    if acct is None:
+        return []
+    rows = session.execute(
+        select(Lot.id, Lot.issuer, Lot.points_remaining, Lot.incoming_until, Lot.entry_id)
+        .where(Lot.member_account_id == acct.id, Lot.incoming_until.is_not(None), Lot.points_remaining > 0)
+        .order_by(Lot.incoming_until, Lot.id)
+        .limit(limit)
+    )
+    return [IncomingLot(r.id, r.issuer, int(r.points_remaining), r.incoming_until, r.entry_id) for r in rows]

@@ -106,6 +106,7 @@ class Lot(Base):
         CheckConstraint("points_expired >= 0 AND points_remaining + points_expired <= points", name="expired_range"),
         Index("ix_ledger_lots_member_open", "member_account_id", "earned_at", "id"),
         Index("ix_ledger_lots_expiry", "expires_at"),
+        Index("ix_ledger_lots_incoming", "incoming_until"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -126,6 +127,9 @@ class Lot(Base):
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    # Set while the lot's points are incoming (on ``member:{id}:incoming``, not
+    # spendable, not expiring): when they become available. Cleared on release.
+    incoming_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Debt(Base):

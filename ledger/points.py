@@ -19,7 +19,7 @@ from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Balance, Debt, Lot, table
+from ledger.models import Balance, Debt, Entry, Lot, table
 
 EXPIRY_BATCH_MAX = 500
 _DEBTS = table(Debt)
@@ -58,9 +58,13 @@ class Issuer:
 
 @dataclass(frozen=True)
 class MemberPoints:
+    """A member's figures: ``balance`` (available and held points), ``held`` by
+    redemptions, ``debt`` owed after refunds, ``incoming`` (earned, not yet available)."""
+
     balance: int
     held: int
     debt: int
+    incoming: int = 0
 
     @property
     def available(self) -> int:
@@ -126,10 +130,12 @@ def member_points(session: Session, member_key: str) -> MemberPoints:
     """Posted balance, pending holds and debt of a member (zeros for an unknown member)."""
     member = accounts.find_account(session, accounts.member_account(member_key), PTS)
     debt = accounts.find_account(session, accounts.member_debt_account(member_key), PTS)
+    incoming = accounts.find_account(session, accounts.member_incoming_account(member_key), PTS)
     return MemberPoints(
         balance=accounts.balance(session, member) if member else 0,
         held=accounts.pending(session, member) if member else 0,
         debt=-accounts.balance(session, debt) if debt else 0,
+        incoming=accounts.balance(session, incoming) if incoming else 0,
     )
 
 
@@ -144,26 +150,30 @@ def earn(
     now: datetime,
     lifetime_days: int,
     memo: str = "",
+    available_at: datetime | None = None,
 ) -> EarnResult:
     """Issue ``points`` to a member: the issuer pays for them into the float.
 
     Points first repay the member's debt (in the issuer's currency), whose
     creditors receive the matching share of the value; the rest opens a lot.
+    With ``available_at`` after ``now`` the points are *incoming* instead: the
+    whole lot waits on ``member:{id}:incoming`` (not spendable, not expiring)
+    until ``release_lot`` or ``release_due`` makes it available, and debt is
+    repaid then. Expiry counts from ``available_at``.
     """
     if not 0 <= points <= POINTS_PER_ENTRY_MAX:
         raise ValueError(f"points out of range: {points}")
     if points == 0:
         return EarnResult(None, None, 0, 0, 0, 0)
+    incoming = available_at is not None and available_at > now
     member = accounts.member(session, member_key)
     row = session.execute(_LOCK_MEMBER, {"a": member.id}).one()
     debts = []
-    if row.owed:
-        debts = [d for d in session.execute(_OPEN_DEBTS, {"m": member.id}) if d.currency == issuer.currency]
-    plan = _plan_earn(session, member, member_key, issuer, points, debts)
-    for debt_id, paid in plan.repayments:
-        session.execute(
-            update(_DEBTS).where(_DEBTS.c.id == debt_id).values(points_remaining=_DEBTS.c.points_remaining - paid)
-        )
+    if row.owed and not incoming:
+        debts = _debts_in(session, member, issuer.currency)
+    target = accounts.member_incoming(session, member_key) if incoming else member
+    plan = _plan_earn(session, target, member_key, issuer, points, debts)
+    _repay_debts(session, plan.repayments)
     entry = post(session, kind="earn", legs=plan.legs, ref=ref, memo=memo, now=now, idempotency_key=idempotency_key)
     lot_id = None
     if plan.to_lot > 0:
@@ -182,12 +192,17 @@ def earn(
                 "points_expired": 0,
                 "value_expired": 0,
                 "earned_at": now,
-                "expires_at": now + timedelta(days=lifetime_days),
+                "expires_at": (available_at if incoming and available_at else now) + timedelta(days=lifetime_days),
                 "entry_id": entry.id,
+                "incoming_until": available_at if incoming else None,
             },
         ).scalar_one()
-    after = MemberPoints(row.balance + plan.to_lot, row.pending, row.owed - plan.repaid)
+    after = None if incoming else MemberPoints(row.balance + plan.to_lot, row.pending, row.owed - plan.repaid)
     return EarnResult(entry.id, lot_id, points, plan.to_lot, plan.repaid, plan.value_cents, after)
+
+
+def _debts_in(session: Session, member: AccountRef, currency: str) -> list[Any]:
+    return [d for d in session.execute(_OPEN_DEBTS, {"m": member.id}) if d.currency == currency]
 
 
 @dataclass(frozen=True)
@@ -213,25 +228,41 @@ def _plan_earn(
     legs = [
         Leg(accounts.account(session, accounts.issued_account(issuer.key), PTS), -points),
         Leg(member, to_lot),
-        Leg(accounts.account(session, accounts.receivable_account(issuer.key), issuer.currency), -value),
+        Leg(accounts.account(session, accounts.funding_account(issuer.key), issuer.currency), -value),
         Leg(accounts.account(session, accounts.POINTS_FLOAT, issuer.currency), lot_value),
     ]
-    if repaid:
-        legs.append(Leg(accounts.member_debt(session, member_key), repaid))
+    repay_legs, repayments = _repayments(session, member_key, debts, repaid, value - lot_value, issuer.currency)
+    return _EarnPlan(legs + repay_legs, value, to_lot, lot_value, repaid, repayments)
+
+
+def _repayments(
+    session: Session, member_key: str, debts: list[Any], repaid: int, value: int, currency: str
+) -> tuple[list[Leg], list[tuple[int, int]]]:
+    """``repaid`` points (worth ``value``) to the member's debts, oldest first:
+    the debt account's leg, each creditor's share of the value, and (debt id,
+    points repaid) per debt."""
+    if not repaid:
+        return [], []
+    legs = [Leg(accounts.member_debt(session, member_key), repaid)]
     repayments = []
-    repay_left, debt_value_left = repaid, value - lot_value
+    repay_left, debt_value_left = repaid, value
     for debt in debts:
         if repay_left == 0:
             break
         paid = min(repay_left, debt.points_remaining)
         paid_value = share(debt_value_left, paid, repay_left)
-        legs.append(
-            Leg(accounts.account(session, accounts.receivable_account(debt.creditor), issuer.currency), paid_value)
-        )
+        legs.append(Leg(accounts.account(session, accounts.funding_account(debt.creditor), currency), paid_value))
         repayments.append((debt.id, paid))
         repay_left -= paid
         debt_value_left -= paid_value
-    return _EarnPlan(legs, value, to_lot, lot_value, repaid, repayments)
+    return legs, repayments
+
+
+def _repay_debts(session: Session, repayments: list[tuple[int, int]]) -> None:
+    for debt_id, paid in repayments:
+        session.execute(
+            update(_DEBTS).where(_DEBTS.c.id == debt_id).values(points_remaining=_DEBTS.c.points_remaining - paid)
+        )
 
 
 def clawback(
@@ -251,7 +282,8 @@ def clawback(
     Points still in that entry's lot and not held return to the issuer with
     their value; points of it that expired come back from breakage (the sale
     was refunded, so the issuer never owed them); points already spent become
-    member debt.
+    member debt. Points of an incoming lot come back from ``member:{id}:incoming``:
+    they cannot have been spent, so such a refund never creates debt.
     """
     if not 0 <= points <= POINTS_PER_ENTRY_MAX:
         raise ValueError(f"points out of range: {points}")
@@ -260,7 +292,13 @@ def clawback(
     member = accounts.member(session, member_key)
     row = accounts.lock(session, member)
     lot = session.execute(select(Lot).where(Lot.entry_id == earn_entry_id).with_for_update()).scalar_one_or_none()
-    plan = _plan_clawback(session, member, member_key, issuer, points, lot, row.balance - row.pending)
+    if lot is not None and lot.incoming_until is not None:
+        if points > lot.points_remaining:
+            raise ValueError(f"incoming lot {lot.id} holds {lot.points_remaining} points, not {points}")
+        incoming = accounts.member_incoming(session, member_key)
+        plan = _plan_clawback(session, incoming, member_key, issuer, points, lot, lot.points_remaining)
+    else:
+        plan = _plan_clawback(session, member, member_key, issuer, points, lot, row.balance - row.pending)
     entry = post(
         session,
         kind="clawback",
@@ -320,12 +358,12 @@ def _plan_clawback(
             legs += [
                 Leg(accounts.account(session, accounts.PLATFORM_EXPIRED, PTS), -unexpired),
                 Leg(accounts.account(session, accounts.REVENUE_BREAKAGE, lot.currency), -breakage_back),
-                Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), breakage_back),
+                Leg(accounts.account(session, accounts.funding_account(issuer.key), lot.currency), breakage_back),
             ]
         if value_back:
             legs += [
                 Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -value_back),
-                Leg(accounts.account(session, accounts.receivable_account(issuer.key), lot.currency), value_back),
+                Leg(accounts.account(session, accounts.funding_account(issuer.key), lot.currency), value_back),
             ]
     owed = points - taken - unexpired
     if owed:
@@ -340,7 +378,7 @@ def consume_lots(session: Session, member: AccountRef, points: int) -> dict[str,
     """
     lots = session.execute(
         select(Lot)
-        .where(Lot.member_account_id == member.id, Lot.points_remaining > 0)
+        .where(Lot.member_account_id == member.id, Lot.points_remaining > 0, Lot.incoming_until.is_(None))
         .order_by(Lot.earned_at, Lot.id)
         .with_for_update()
     ).scalars()
@@ -374,7 +412,12 @@ def expire_lots(session: Session, *, now: datetime, batch_max: int = EXPIRY_BATC
         member_ids = (
             session.execute(
                 select(Lot.member_account_id)
-                .where(Lot.expires_at <= now, Lot.points_remaining > 0, Lot.member_account_id > after)
+                .where(
+                    Lot.expires_at <= now,
+                    Lot.points_remaining > 0,
+                    Lot.incoming_until.is_(None),
+                    Lot.member_account_id > after,
+                )
                 .group_by(Lot.member_account_id)
                 .order_by(Lot.member_account_id)
                 .limit(batch_max)
@@ -396,7 +439,7 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
     lots = (
         session.execute(
             select(Lot)
-            .where(Lot.member_account_id == member_id, Lot.points_remaining > 0)
+            .where(Lot.member_account_id == member_id, Lot.points_remaining > 0, Lot.incoming_until.is_(None))
             .order_by(Lot.earned_at, Lot.id)
             .with_for_update()
         )
@@ -432,3 +475,74 @@ def _expire_member(session: Session, member_id: int, now: datetime) -> int:
         expired += taken
     session.flush()
     return expired
+
+
+RELEASE_BATCH_MAX = 500
+
+
+def release_lot(session: Session, *, earn_entry_id: int | None, now: datetime) -> int:
+    """Make the incoming points of the lot opened by ``earn_entry_id`` available
+    now (a merchant confirmed the order); returns the points released (0 when
+    the lot is not incoming: released already, or never was). Safe to repeat."""
+    lot_id = session.execute(
+        select(Lot.id).where(Lot.entry_id == earn_entry_id, Lot.incoming_until.is_not(None))
+    ).scalar_one_or_none()
+    return 0 if lot_id is None else _release(session, lot_id, now)
+
+
+def release_due(session: Session, *, now: datetime, batch_max: int = RELEASE_BATCH_MAX) -> int:
+    """Release up to ``batch_max`` incoming lots whose date has come; returns the
+    lots released (0 when none is due). The job runs it until it returns 0."""
+    due = (
+        session.execute(
+            select(Lot.id)
+            .where(Lot.incoming_until.is_not(None), Lot.incoming_until <= now)
+            .order_by(Lot.incoming_until, Lot.id)
+            .limit(batch_max)
+        )
+        .scalars()
+        .all()
+    )
+    for lot_id in due:
+        _release(session, lot_id, now)
+    return len(due)
+
+
+def _release(session: Session, lot_id: int, now: datetime) -> int:
+    """One lot from incoming to available: its points first repay the member's
+    debt in its currency (the creditors get that share of the lot's value out of
+    the float), the rest reaches the member's balance."""
+    member_account_id = session.execute(select(Lot.member_account_id).where(Lot.id == lot_id)).scalar_one()
+    member = accounts.account_by_id(session, member_account_id)
+    member_key = member.name.removeprefix(accounts.member_account(""))
+    row = session.execute(_LOCK_MEMBER, {"a": member.id}).one()
+    lot = session.execute(
+        select(Lot).where(Lot.id == lot_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+    if lot.incoming_until is None:
+        return 0  # released meanwhile
+    points = lot.points_remaining
+    lot.incoming_until = None
+    if points == 0:  # refunded in full while incoming
+        session.flush()
+        return 0
+    debts = _debts_in(session, member, lot.currency) if row.owed else []
+    repaid = min(points, sum(d.points_remaining for d in debts))
+    repaid_value = take_from_lot(lot, repaid) if repaid else 0
+    repay_legs, repayments = _repayments(session, member_key, debts, repaid, repaid_value, lot.currency)
+    legs = [Leg(accounts.member_incoming(session, member_key), -points), Leg(member, points - repaid)]
+    if repaid_value:
+        legs.append(Leg(accounts.account(session, accounts.POINTS_FLOAT, lot.currency), -repaid_value))
+    earned = session.execute(select(Entry.ref, Entry.memo).where(Entry.id == lot.entry_id)).one()
+    post(
+        session,
+        kind="release",
+        legs=legs + repay_legs,
+        ref=earned.ref,
+        memo=earned.memo,
+        now=now,
+        idempotency_key=f"release:lot:{lot.id}",
+    )
+    _repay_debts(session, repayments)
+    session.flush()
+    return points

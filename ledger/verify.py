@@ -182,9 +182,14 @@ def _stored_balances_match(session: Session) -> list[Violation]:
 
 def _lots_match_balances(session: Session) -> list[Violation]:
     out = []
-    lots = select(Lot.member_account_id, func.sum(Lot.points_remaining)).group_by(Lot.member_account_id)
+    lots = (
+        select(Lot.member_account_id, func.sum(Lot.points_remaining))
+        .where(Lot.incoming_until.is_(None))
+        .group_by(Lot.member_account_id)
+    )
     rows = _members_disagreeing(session, Balance.balance, lots)
     out += [Violation(7, "lots", f"{n}: balance {b}, open lots hold {p}") for n, b, p in rows]
+    out += _incoming_match_lots(session)
     bad = session.execute(
         select(Lot.id).where(
             (Lot.points_remaining < 0)
@@ -228,6 +233,33 @@ def _lots_match_balances(session: Session) -> list[Violation]:
         booked = -int(debt_balances.get(member_name + ":debt") or 0)
         if owed != booked:
             out.append(Violation(7, "lots", f"{member_name}: debt records {owed}, debt account {booked}"))
+    return out
+
+
+def _incoming_match_lots(session: Session) -> list[Violation]:
+    """Each ``member:{id}:incoming`` account holds exactly its member's incoming lots."""
+    lots = dict(
+        session.execute(
+            select(Account.name, func.sum(Lot.points_remaining))
+            .join(Account, Account.id == Lot.member_account_id)
+            .where(Lot.incoming_until.is_not(None))
+            .group_by(Account.name)
+        ).all()
+    )
+    booked = dict(
+        session.execute(
+            select(Account.name, func.sum(Balance.balance))
+            .join(Balance, Balance.account_id == Account.id)
+            .where(Account.name.like("member:%:incoming"))
+            .group_by(Account.name)
+        ).all()
+    )
+    out = []
+    for member_name in sorted(set(lots) | {n.removesuffix(":incoming") for n in booked}):
+        want = int(lots.get(member_name) or 0)
+        held = int(booked.get(member_name + ":incoming") or 0)
+        if want != held:
+            out.append(Violation(7, "lots", f"{member_name}: incoming lots hold {want}, incoming account {held}"))
     return out
 
 

@@ -27,13 +27,31 @@ class MemberQuerySchema(PageArgsSchema):
     )
 
 
-class MemberPointsSchema(ma.Schema):
-    points_balance = ma.fields.Integer(metadata={"description": "Posted points."})
-    points_held = ma.fields.Integer(metadata={"description": "Points held by redemptions not yet sent: part of the balance, not spendable."})
-    points_available = ma.fields.Integer(metadata={"description": "Balance minus held: what can be spent now."})
-    points_debt = ma.fields.Integer(
-        metadata={"description": "Points owed after refunds of spent points; repaid first by later earns."}
-    )
+_POINTS_FIGURES = {
+    "points_balance": "Posted points: available plus held (incoming points are not in it).",
+    "points_held": "Points held by redemptions not yet sent: part of the balance, not spendable.",
+    "points_available": "Balance minus held: what can be spent now.",
+    "points_debt": "Points owed after refunds of spent points; repaid first by later earns.",
+    "points_incoming": "Points earned but still in a merchant's return window: not in the balance, not spendable, "
+    "not expiring until they arrive.",
+}
+_NOT_YOUR_CUSTOMER = (
+    " Null while the member is not your customer: none of your orders has earned them points yet."
+)
+
+
+def _points_figures(*, nullable: bool) -> dict[str, ma.fields.Field]:
+    suffix = _NOT_YOUR_CUSTOMER if nullable else ""
+    return {
+        name: ma.fields.Integer(allow_none=nullable, metadata={"description": text + suffix})
+        for name, text in _POINTS_FIGURES.items()
+    }
+
+
+MemberPointsSchema = ma.Schema.from_dict(_points_figures(nullable=False), name="MemberPointsSchema")
+# In an order's or a refund's answer: a merchant sees a member's coalition-wide
+# figures only once the member is its customer.
+CustomerPointsSchema = ma.Schema.from_dict(_points_figures(nullable=True), name="CustomerPointsSchema")
 
 
 class MemberSchema(MemberPointsSchema):

@@ -59,6 +59,7 @@ def points_view(points: ledger.MemberPoints) -> dict:
         "points_held": points.held,
         "points_available": points.available,
         "points_debt": points.debt,
+        "points_incoming": points.incoming,
     }
 
 
@@ -86,9 +87,30 @@ def members_of_merchant(
     return Page([view(session, m) for m in page.data], page.next_cursor)
 
 
+def link_customer(session: Session, merchant_id: int, member_id: int, *, now: datetime) -> None:
+    """Make the member visible to this merchant (an order of theirs earned points); once."""
+    session.execute(
+        upsert_statement(session, _LINKS, ["merchant_id", "member_id"]),
+        {"merchant_id": merchant_id, "member_id": member_id, "first_order_at": now},
+    )
+
+
+def is_customer(session: Session, merchant_id: int, member_id: int) -> bool:
+    return (
+        session.execute(
+            select(_LINKS.c.member_id).where(_LINKS.c.merchant_id == merchant_id, _LINKS.c.member_id == member_id)
+        ).first()
+        is not None
+    )
+
+
+def find_member(session: Session, email: str) -> int | None:
+    return session.execute(select(_MEMBERS.c.id).where(_MEMBERS.c.email == email)).scalar_one_or_none()
+
+
 def find_or_create_member(session: Session, email: str, *, now: datetime) -> int:
     """The id of the member with this (normalized) email, created if new; safe under concurrency."""
-    found = session.execute(select(_MEMBERS.c.id).where(_MEMBERS.c.email == email)).scalar_one_or_none()
+    found = find_member(session, email)
     return found if found is not None else _create(session, email, now)
 
 
@@ -115,7 +137,8 @@ def notify_expiring_points(
         announced += 1
         member_id = int(lot.member_key)
         data = {"member_id": str(member_id), "points": lot.points_remaining, "expires_at": lot.expires_at.isoformat()}
-        uow.emit("merchant", int(lot.issuer), "points.expiring", data)
+        if lot.issuer != ledger.OPERATOR:  # the operator's own points (campaigns, tiers) have no webhook
+            uow.emit("merchant", int(lot.issuer), "points.expiring", data)
         per_member[member_id].append(lot)
     emails = dict(session.execute(select(Member.id, Member.email).where(Member.id.in_(list(per_member)))).all())
     uow.commit(announced)

@@ -3,12 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, bindparam, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app import identity
 from app.extensions import db
 from app.identity.models import ApiKey
+from app.programme.earning import EarnRule, Rate
 from ledger import BigId, UTCDateTime
 
 
@@ -22,6 +23,12 @@ class Merchant(db.Model):
     earn_per_amount_cents: Mapped[int] = mapped_column(Integer)
     price_per_1000_points_cents: Mapped[int] = mapped_column(Integer)
     points_lifetime_days: Mapped[int] = mapped_column(Integer)
+    # Days an order's points stay incoming (the return window); 0: available at once.
+    points_pending_days: Mapped[int] = mapped_column(Integer)
+    # The earn rule's categories: names that earn nothing, and [{category, points,
+    # per_amount_cents}] that earn at their own rate.
+    earn_excluded_categories: Mapped[list] = mapped_column(JSON)
+    earn_category_rates: Mapped[list] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When it last left the coalition (active -> false); cleared when it comes back.
@@ -31,6 +38,9 @@ class Merchant(db.Model):
     domains: Mapped[list[MerchantDomain]] = relationship(
         order_by="MerchantDomain.domain", cascade="all, delete-orphan", lazy="select"
     )
+
+    def terms(self) -> MerchantTerms:
+        return terms_of({f.name: getattr(self, f.name) for f in fields(MerchantTerms)})
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,27 @@ class MerchantTerms:
     earn_per_amount_cents: int
     price_per_1000_points_cents: int
     points_lifetime_days: int
+    points_pending_days: int = 0
+    earn_excluded_categories: tuple[str, ...] = ()
+    earn_category_rates: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def earn_rule(self) -> EarnRule:
+        return EarnRule(
+            Rate(self.earn_points, self.earn_per_amount_cents),
+            frozenset(self.earn_excluded_categories),
+            tuple((category, Rate(points, per)) for category, points, per in self.earn_category_rates),
+        )
+
+
+def terms_of(row) -> MerchantTerms:
+    """Terms from a row of the merchant's columns (JSON lists become tuples: terms are values)."""
+    values = dict(row if isinstance(row, dict) else row._mapping)
+    values["earn_excluded_categories"] = tuple(values["earn_excluded_categories"] or ())
+    values["earn_category_rates"] = tuple(
+        (r["category"], r["points"], r["per_amount_cents"]) for r in values["earn_category_rates"] or ()
+    )
+    return MerchantTerms(**values)
 
 
 class MerchantDomain(db.Model):
@@ -65,7 +96,7 @@ MERCHANT_BY_KEY = (
 def merchant_of_key(session: Session, key_hash: str) -> MerchantTerms | None:
     """The active merchant holding this live key, if any."""
     found = session.execute(MERCHANT_BY_KEY, {"key_hash": key_hash}).first()
-    return None if found is None else MerchantTerms(*found)
+    return None if found is None else terms_of(found)
 
 
 identity.register_owner("merchant", merchant_of_key)

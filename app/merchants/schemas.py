@@ -8,10 +8,13 @@ from marshmallow import validate
 from app.constants import (
     AMOUNT_CENTS_MAX,
     DOMAINS_PER_MERCHANT_MAX,
+    CATEGORY_LENGTH_MAX,
+    EARN_CATEGORIES_MAX,
     EARN_POINTS_MAX,
     MERCHANT_NAME_LENGTH_MAX,
     POINTS_LIFETIME_DAYS_DEFAULT,
     POINTS_LIFETIME_DAYS_MAX,
+    POINTS_PENDING_DAYS_MAX,
     PRICE_PER_1000_POINTS_CENTS_MAX,
     SUPPORTED_CURRENCIES,
 )
@@ -30,9 +33,54 @@ class Domain(ma.fields.String):
         return host
 
 
+def category_field(**kwargs) -> ma.fields.String:
+    return ma.fields.String(
+        validate=[validate.Length(1, CATEGORY_LENGTH_MAX), validate.Regexp(r"^\S(.*\S)?$", error="Trim the spaces.")],
+        metadata={"description": "A product category, as your shop names it (compared exactly)."},
+        **kwargs,
+    )
+
+
+class CategoryRateSchema(StrictSchema):
+    category = category_field(required=True)
+    points = ma.fields.Integer(required=True, strict=True, validate=validate.Range(0, EARN_POINTS_MAX))
+    per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX))
+
+
 class EarnRuleSchema(StrictSchema):
     points = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, EARN_POINTS_MAX))
     per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX))
+    excluded_categories = ma.fields.List(
+        category_field(),
+        load_default=list,
+        validate=validate.Length(max=EARN_CATEGORIES_MAX),
+        metadata={"description": "Lines of these categories earn no points (gift cards, say)."},
+    )
+    category_rates = ma.fields.List(
+        ma.fields.Nested(CategoryRateSchema),
+        load_default=list,
+        validate=validate.Length(max=EARN_CATEGORIES_MAX),
+        metadata={"description": "Lines of these categories earn at their own rate, each category on its own sum."},
+    )
+
+    @ma.validates_schema
+    def _categories_once(self, data, **kwargs):
+        rated = [r["category"] for r in data.get("category_rates", [])]
+        excluded = data.get("excluded_categories", [])
+        if len(set(rated)) != len(rated) or len(set(excluded)) != len(excluded):
+            raise ma.ValidationError("Name each category once.", "category_rates")
+        if set(rated) & set(excluded):
+            raise ma.ValidationError("A category is either excluded or has a rate, not both.", "category_rates")
+
+
+POINTS_PENDING_DAYS = {
+    "strict": True,
+    "validate": validate.Range(0, POINTS_PENDING_DAYS_MAX),
+    "metadata": {
+        "description": "Days an order's points stay incoming (your return window) before the member can spend "
+        "them; 0 makes them available at once. Confirming the order releases them earlier."
+    },
+}
 
 
 class MerchantCreateSchema(StrictSchema):
@@ -42,7 +90,10 @@ class MerchantCreateSchema(StrictSchema):
     earn_rule = ma.fields.Nested(
         EarnRuleSchema,
         required=True,
-        metadata={"description": "`points` per *full* `per_amount_cents` of the order's net amount (floor)."},
+        metadata={
+            "description": "`points` per *full* `per_amount_cents` of the order's net amount (floor), per rate "
+            "group when the order has lines (docs/programme.md)."
+        },
     )
     price_per_1000_points_cents = ma.fields.Integer(
         required=True, strict=True, validate=validate.Range(0, PRICE_PER_1000_POINTS_CENTS_MAX)
@@ -50,6 +101,7 @@ class MerchantCreateSchema(StrictSchema):
     points_lifetime_days = ma.fields.Integer(
         load_default=POINTS_LIFETIME_DAYS_DEFAULT, strict=True, validate=validate.Range(1, POINTS_LIFETIME_DAYS_MAX)
     )
+    points_pending_days = ma.fields.Integer(load_default=0, **POINTS_PENDING_DAYS)
 
     @ma.validates_schema
     def _names_trimmed(self, data, **kwargs):
@@ -67,6 +119,7 @@ class MerchantUpdateSchema(StrictSchema):
         strict=True, validate=validate.Range(0, PRICE_PER_1000_POINTS_CENTS_MAX)
     )
     points_lifetime_days = ma.fields.Integer(strict=True, validate=validate.Range(1, POINTS_LIFETIME_DAYS_MAX))
+    points_pending_days = ma.fields.Integer(**POINTS_PENDING_DAYS)
     active = ma.fields.Boolean(
         metadata={"description": "An inactive merchant's keys are refused; its members keep their points."}
     )
@@ -82,9 +135,17 @@ class MerchantSchema(ma.Schema):
     name = ma.fields.String()
     domains = ma.fields.Function(lambda m: [d.domain for d in m.domains])
     currency = ma.fields.String()
-    earn_rule = ma.fields.Function(lambda m: {"points": m.earn_points, "per_amount_cents": m.earn_per_amount_cents})
+    earn_rule = ma.fields.Function(
+        lambda m: {
+            "points": m.earn_points,
+            "per_amount_cents": m.earn_per_amount_cents,
+            "excluded_categories": list(m.earn_excluded_categories),
+            "category_rates": list(m.earn_category_rates),
+        }
+    )
     price_per_1000_points_cents = ma.fields.Integer()
     points_lifetime_days = ma.fields.Integer()
+    points_pending_days = ma.fields.Integer()
     active = ma.fields.Boolean()
     deactivated_at = ma.fields.DateTime(
         allow_none=True,

@@ -23,14 +23,14 @@ def create_merchant(uow: UnitOfWork, data: dict) -> tuple[Merchant, ApiKey, str]
     merchant = Merchant(
         name=data["name"],
         currency=data["currency"],
-        earn_points=data["earn_rule"]["points"],
-        earn_per_amount_cents=data["earn_rule"]["per_amount_cents"],
         price_per_1000_points_cents=data["price_per_1000_points_cents"],
         points_lifetime_days=data["points_lifetime_days"],
+        points_pending_days=data.get("points_pending_days", 0),
         active=True,
         created_at=uow.now,
         domains=_domains(data["domains"]),
     )
+    _set_earn_rule(merchant, data["earn_rule"])
     session.add(merchant)
     session.flush()
     key, clear = KEYS.add(session, merchant.id, uow.now)
@@ -55,19 +55,25 @@ def update_merchant(uow: UnitOfWork, merchant_id: int, data: dict) -> Merchant:
     its final statement); reactivating it clears it."""
     merchant = get_merchant(uow.session, merchant_id)
     if "earn_rule" in data:
-        merchant.earn_points = data["earn_rule"]["points"]
-        merchant.earn_per_amount_cents = data["earn_rule"]["per_amount_cents"]
+        _set_earn_rule(merchant, data["earn_rule"])
     if "domains" in data:
         merchant.domains = _domains(data["domains"])
         uow.session.flush()
     if "active" in data and data["active"] != merchant.active:
         # Leaving the coalition dates the merchant's final statement.
         merchant.deactivated_at = None if data["active"] else uow.now
-    for field in ("name", "price_per_1000_points_cents", "points_lifetime_days", "active"):
+    for field in ("name", "price_per_1000_points_cents", "points_lifetime_days", "points_pending_days", "active"):
         if field in data:
             setattr(merchant, field, data[field])
     uow.session.flush()
     return merchant
+
+
+def _set_earn_rule(merchant: Merchant, rule: dict) -> None:
+    merchant.earn_points = rule["points"]
+    merchant.earn_per_amount_cents = rule["per_amount_cents"]
+    merchant.earn_excluded_categories = sorted(rule.get("excluded_categories", []))
+    merchant.earn_category_rates = sorted(rule.get("category_rates", []), key=lambda r: r["category"])
 
 
 def _domains(names: list[str]) -> list[MerchantDomain]:

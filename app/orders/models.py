@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -13,7 +13,11 @@ class Order(db.Model):
     """A merchant's order as recorded for points, with the earn rule in force then."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("merchant_id", "order_id"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "order_id"),
+        # A member's rolling 12-month spend (tiers) and first orders read this.
+        Index("ix_orders_member_created", "member_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
@@ -28,6 +32,11 @@ class Order(db.Model):
     points_reversed: Mapped[int] = mapped_column(BigInteger)
     earn_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The rate groups the order earned by (app.programme.earning.stored); null for an
+    # order without lines, which earned at earn_points per earn_per_amount_cents.
+    earn_groups: Mapped[list | None] = mapped_column(JSON)
+    # While the order's points are incoming: when they become available.
+    points_available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def net_amount_cents(self) -> int:
@@ -51,3 +60,16 @@ class Refund(db.Model):
     points_to_debt: Mapped[int] = mapped_column(BigInteger)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderLine(db.Model):
+    """A line of an order as the merchant sent it."""
+
+    __tablename__ = "order_lines"
+
+    order_pk: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sku: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)

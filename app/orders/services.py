@@ -1,6 +1,16 @@
-"""Orders earn points; refunds take back the difference. One transaction each."""
+"""Orders earn points; refunds take back the difference. One transaction each.
+
+An order's points are its base (the merchant's rule over its rate groups,
+app.programme.earning) and its extras (campaign bonuses, tier and card,
+app.programme.extras), each a ledger entry of its own. With a return window
+(``points_pending_days``) they are all incoming until the ``release-points`` job
+or the merchant's confirmation makes them available.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -12,26 +22,91 @@ from app.commissions import services as commissions
 from app.members import services as members
 from app.merchants.models import MerchantTerms
 from app.orders.errors import CurrencyNotAccepted, OrderNotFound, RefundExceedsOrder
-from app.orders.models import Order, Refund
-from app.orders.schemas import OrderSchema, RefundSchema
+from app.orders.models import Order, OrderLine, Refund
+from app.orders.schemas import OrderPreviewAnswerSchema, OrderSchema, RefundSchema
+from app.programme import earning, extras, tiers
+from app.programme.extras import Extra, OrderAward
 from app.rows import one_or_raise
 from app.unit_of_work import UnitOfWork
 
 _ORDER_SCHEMA = OrderSchema()
-_INSERT_ORDER = insert(Order.__table__)
+_PREVIEW_SCHEMA = OrderPreviewAnswerSchema()
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _REFUND_SCHEMA = RefundSchema()
 _NO_ATTRIBUTION = {"commission": None, "attribution_error": None}
+_HIDDEN_POINTS = dict.fromkeys(
+    ("points_balance", "points_held", "points_available", "points_debt", "points_incoming"), None
+)
 
 
 def issuer_of(merchant: MerchantTerms) -> ledger.Issuer:
     return ledger.Issuer(str(merchant.id), merchant.currency, merchant.price_per_1000_points_cents)
 
 
+def funder_of(merchant: MerchantTerms, funder: str) -> ledger.Issuer:
+    """Who pays for an extra: the merchant, or the operator at the merchant's point price."""
+    if funder == extras.MERCHANT:
+        return issuer_of(merchant)
+    return ledger.Issuer(ledger.OPERATOR, merchant.currency, merchant.price_per_1000_points_cents)
+
+
 def points_for(amount_cents: int, earn_points: int, per_amount_cents: int) -> int:
     """The published rounding: ``earn_points`` per *full* block of ``per_amount_cents``."""
-    if amount_cents <= 0:
-        return 0
-    return (amount_cents // per_amount_cents) * earn_points
+    return earning.points_for(amount_cents, earning.Rate(earn_points, per_amount_cents))
+
+
+@dataclass(frozen=True)
+class Earning:
+    """What an order earns, decided before anything is written."""
+
+    groups: list[earning.Group]
+    base: int
+    extras: list[Extra]
+    available_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        return self.base + sum(extra.points for extra in self.extras)
+
+
+def _facts(session: Session, merchant: MerchantTerms, data: dict, member_id: int | None, now: datetime):
+    """What conditions of campaigns and tiers look at, before the order is written."""
+    here = anywhere = True
+    if member_id is not None:
+        anywhere = session.execute(select(Order.id).where(Order.member_id == member_id).limit(1)).first() is None
+        here = anywhere or (
+            session.execute(
+                select(Order.id).where(Order.member_id == member_id, Order.merchant_id == merchant.id).limit(1)
+            ).first()
+            is None
+        )
+    return here, anywhere
+
+
+def _tier_of(session: Session, member_id: int | None, data: dict, now: datetime, *, write: bool):
+    """The tier the order earns at: the one held, or the one this order's spend reaches."""
+    if member_id is None:
+        levels = tiers.tiers(session)
+        spend = data["amount_cents"] if data["currency"] == tiers.TIER_CURRENCY else 0
+        return tiers.qualified(levels, spend)
+    added = data["amount_cents"] if data["currency"] == tiers.TIER_CURRENCY else 0
+    return tiers.upgrade(session, member_id, now, added_spend=added, write=write)
+
+
+def plan_earning(
+    session: Session, merchant: MerchantTerms, data: dict, member_id: int | None, now: datetime, *, write: bool
+) -> Earning:
+    """The order's groups, base and extras. With ``write`` the tier upgrade is kept;
+    without (a preview) nothing is written."""
+    groups = earning.groups_of(merchant.earn_rule, data["amount_cents"], data.get("lines"))
+    base = earning.base_points(groups)
+    tier = _tier_of(session, member_id, data, now, write=write)
+    found: list[Extra] = []
+    if tier is not None:
+        extra = extras.of_multiplier(extras.TIER, f"{tier.name} tier", base, tier.earn_multiplier_bp)
+        found += [extra] if extra else []
+    days = merchant.points_pending_days
+    return Earning(groups, base, found, now + timedelta(days=days) if days else None)
 
 
 def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
@@ -47,19 +122,9 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
     if data["currency"] != merchant.currency:
         raise CurrencyNotAccepted(merchant.currency)
     session, now = uow.session, uow.now
-    member_id = members.find_or_create_customer(session, merchant.id, data["member_email"], now=now)
-    points = points_for(data["amount_cents"], merchant.earn_points, merchant.earn_per_amount_cents)
-    earned = ledger.earn(
-        session,
-        member_key=str(member_id),
-        issuer=issuer_of(merchant),
-        points=points,
-        idempotency_key=f"earn:{merchant.id}:{data['order_id']}",
-        ref=ledger.order_ref(str(merchant.id), data["order_id"]),
-        memo=f"Order {data['order_id']} at {merchant.name}",
-        now=now,
-        lifetime_days=merchant.points_lifetime_days,
-    )
+    member_id = members.find_or_create_member(session, data["member_email"], now=now)
+    plan = plan_earning(session, merchant, data, member_id, now, write=True)
+    earned = _earn(session, merchant, data["order_id"], member_id, plan.base, "", plan.available_at, now)
     order = {
         "merchant_id": merchant.id,
         "order_id": data["order_id"],
@@ -68,79 +133,208 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
         "currency": data["currency"],
         "earn_points": merchant.earn_points,
         "earn_per_amount_cents": merchant.earn_per_amount_cents,
-        "points_earned": points,
+        "points_earned": plan.base,
         "refunded_cents": 0,
         "points_reversed": 0,
-        "earn_entry_id": earned.entry_id,
+        "earn_entry_id": earned,
         "created_at": now,
+        "earn_groups": earning.stored(plan.groups) if data.get("lines") else None,
+        "points_available_at": plan.available_at,
     }
-    session.execute(_INSERT_ORDER, order)
-    attributed = _NO_ATTRIBUTION
-    if "click_token" in data:
-        commission, error = attribution.attribute(
-            uow,
-            merchant,
-            token=data["click_token"],
-            kind="sale",
-            conversion_ref=f"order:{data['order_id']}",
-            sale_cents=data["amount_cents"],
-            member_email=data["member_email"],
-        )
-        attributed = {"commission": commission, "attribution_error": error}
-    after = earned.member_after or ledger.member_points(session, str(member_id))
-    # A transient Order (never added to the session) gives the answer the same shape as GET.
-    answer = _ORDER_SCHEMA.dump({**_order_view(Order(**order), after), **attributed})
+    order_pk = session.execute(_INSERT_ORDER, order).scalar_one()
+    _record_lines(session, order_pk, data.get("lines") or [])
+    awards = _record_extras(session, merchant, data["order_id"], order_pk, member_id, plan, now)
+    if plan.total > 0:
+        members.link_customer(session, merchant.id, member_id, now=now)
+    attributed = _attribute(uow, merchant, data)
+    view = _order_view(Order(**order), awards, data.get("lines") or [], _points_if_customer(session, merchant, member_id))
+    answer = _ORDER_SCHEMA.dump({**view, **attributed})
     uow.emit("merchant", merchant.id, "order.points_awarded", answer)
     uow.commit(answer)
     metrics.orders_recorded.inc()  # after the commit: a replay returned above, a failed commit raised
     return answer
 
 
+def _earn(
+    session: Session,
+    merchant: MerchantTerms,
+    order_id: str,
+    member_id: int,
+    points: int,
+    suffix: str,
+    available_at: datetime | None,
+    now: datetime,
+    *,
+    issuer: ledger.Issuer | None = None,
+    memo: str | None = None,
+) -> int | None:
+    """One earn entry of the order (the base, or an extra with its key ``suffix``)."""
+    return ledger.earn(
+        session,
+        member_key=str(member_id),
+        issuer=issuer or issuer_of(merchant),
+        points=points,
+        idempotency_key=f"earn:{merchant.id}:{order_id}{suffix}",
+        ref=ledger.order_ref(str(merchant.id), order_id),
+        memo=memo or f"Order {order_id} at {merchant.name}",
+        now=now,
+        lifetime_days=merchant.points_lifetime_days,
+        available_at=available_at,
+    ).entry_id
+
+
+def _record_lines(session: Session, order_pk: int, lines: list[dict]) -> None:
+    if lines:
+        session.execute(
+            insert(OrderLine), [{"order_pk": order_pk, "line_no": i, **line} for i, line in enumerate(lines, 1)]
+        )
+
+
+def _record_extras(
+    session: Session, merchant: MerchantTerms, order_id: str, order_pk: int, member_id: int, plan: Earning, now
+) -> list[OrderAward]:
+    awards = []
+    for extra in plan.extras:
+        suffix = f":{extra.source}" + (f":{extra.campaign_id}" if extra.campaign_id is not None else "")
+        memo = f"{extra.name}: order {order_id} at {merchant.name}"
+        entry_id = _earn(
+            session,
+            merchant,
+            order_id,
+            member_id,
+            extra.points,
+            suffix,
+            plan.available_at,
+            now,
+            issuer=funder_of(merchant, extra.funder),
+            memo=memo,
+        )
+        award = OrderAward(
+            order_pk=order_pk,
+            source=extra.source,
+            campaign_id=extra.campaign_id,
+            name=extra.name,
+            funder=extra.funder,
+            extra_bp=extra.extra_bp,
+            fixed_points=extra.fixed_points,
+            points_earned=extra.points,
+            points_reversed=0,
+            earn_entry_id=entry_id,
+            created_at=now,
+        )
+        session.add(award)
+        awards.append(award)
+    session.flush()
+    return awards
+
+
+def _attribute(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
+    if "click_token" not in data:
+        return _NO_ATTRIBUTION
+    commission, error = attribution.attribute(
+        uow,
+        merchant,
+        token=data["click_token"],
+        kind="sale",
+        conversion_ref=f"order:{data['order_id']}",
+        sale_cents=data["amount_cents"],
+        member_email=data["member_email"],
+    )
+    return {"commission": commission, "attribution_error": error}
+
+
+def _points_if_customer(session: Session, merchant: MerchantTerms, member_id: int) -> dict:
+    """The member's coalition-wide figures, for a merchant that has them as customer."""
+    if not members.is_customer(session, merchant.id, member_id):
+        return _HIDDEN_POINTS
+    return members.points_of(session, member_id)
+
+
+def preview_order(session: Session, merchant: MerchantTerms, data: dict, now: datetime) -> dict:
+    """What the order would earn now, and why; writes nothing."""
+    if data["currency"] != merchant.currency:
+        raise CurrencyNotAccepted(merchant.currency)
+    member_id = members.find_member(session, data["member_email"])
+    plan = plan_earning(session, merchant, data, member_id, now, write=False)
+    return _PREVIEW_SCHEMA.dump(
+        {
+            "points_base": plan.base,
+            "groups": [group.as_dict() for group in plan.groups],
+            "bonuses": [extra.as_bonus() for extra in plan.extras],
+            "points_total": plan.total,
+            "points_available_at": plan.available_at,
+        }
+    )
+
+
 def get_order(session: Session, merchant: MerchantTerms, order_id: str) -> dict:
     order = _order_of(session, merchant, order_id)
     return {
-        **_order_view(order, ledger.member_points(session, str(order.member_id))),
+        **_order_view(
+            order,
+            _awards_of(session, order.id),
+            _lines_of(session, order.id),
+            _points_if_customer(session, merchant, order.member_id),
+        ),
         **attribution.order_attribution(session, merchant.id, order_id),
     }
 
 
+def confirm_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str) -> dict:
+    """The merchant confirms the order (no return is coming): its incoming points
+    become available now. Safe to repeat; commits."""
+    session = uow.session
+    order = _order_of(session, merchant, order_id, for_update=True)
+    awards = _awards_of(session, order.id)
+    for entry_id in [order.earn_entry_id, *(a.earn_entry_id for a in awards)]:
+        ledger.release_lot(session, earn_entry_id=entry_id, now=uow.now)
+    order.points_available_at = None
+    session.flush()
+    answer = get_order(session, merchant, order_id)
+    uow.commit(answer)
+    return answer
+
+
+def release_due(uow: UnitOfWork) -> int:
+    """The ``release-points`` job: one batch of incoming lots whose date has come."""
+    released = ledger.release_due(uow.session, now=uow.now)
+    uow.session.execute(
+        Order.__table__.update()
+        .where(Order.points_available_at.is_not(None), Order.points_available_at <= uow.now)
+        .values(points_available_at=None)
+    )
+    return released
+
+
 def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: dict) -> dict:
-    """Refund part of an order, and commit: points are recomputed on the net amount
-    and the difference is taken back; points already spent become member debt.
-    ``refund_id`` is the idempotency key, as ``order_id`` is for orders."""
+    """Refund part of an order, and commit: its base and each extra are recomputed
+    on the net amount and the difference is taken back; points already spent
+    become member debt (incoming points never do). ``refund_id`` is the
+    idempotency key, as ``order_id`` is for orders."""
     stored = uow.once(f"refunds:{merchant.id}", data["refund_id"], {"order_id": order_id, **data})
     if stored is not None:
         return stored
-    session, now = uow.session, uow.now
+    session = uow.session
     order = _order_of(session, merchant, order_id, for_update=True)
     if data["amount_cents"] > order.net_amount_cents:
         raise RefundExceedsOrder(order_id, order.net_amount_cents)
     net_after = order.net_amount_cents - data["amount_cents"]
-    points_after = points_for(net_after, order.earn_points, order.earn_per_amount_cents)
-    reverse = max(0, order.points_net - points_after)
-    taken = ledger.clawback(
-        session,
-        member_key=str(order.member_id),
-        issuer=issuer_of(merchant),
-        points=reverse,
-        earn_entry_id=order.earn_entry_id,
-        idempotency_key=f"refund:{merchant.id}:{data['refund_id']}",
-        ref=ledger.order_ref(str(merchant.id), order_id),
-        memo=f"Refund {data['refund_id']} of order {order_id} at {merchant.name}",
-        now=now,
-    )
+    base_after = earning.base_points(earning.after_refund(_groups_of(order), order.amount_cents, net_after))
+    reverse = max(0, order.points_net - base_after)
+    taken = _clawback(uow, merchant, order, data["refund_id"], reverse, order.earn_entry_id, "", issuer_of(merchant))
     order.refunded_cents += data["amount_cents"]
     order.points_reversed += reverse
+    extra_reversed, extra_debt = _refund_extras(uow, merchant, order, data["refund_id"], base_after, net_after)
     commissions.on_refund(uow, merchant, order_id, order.net_amount_cents, data["refund_id"])
     refund = Refund(
         merchant_id=merchant.id,
         refund_id=data["refund_id"],
         order_pk=order.id,
         amount_cents=data["amount_cents"],
-        points_reversed=reverse,
-        points_to_debt=taken.points_to_debt,
+        points_reversed=reverse + extra_reversed,
+        points_to_debt=taken.points_to_debt + extra_debt,
         entry_id=taken.entry_id,
-        created_at=now,
+        created_at=uow.now,
     )
     session.add(refund)
     session.flush()
@@ -151,11 +345,11 @@ def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: 
             "member_id": str(order.member_id),
             "amount_cents": refund.amount_cents,
             "order_net_amount_cents": order.net_amount_cents,
-            "points_reversed": reverse,
+            "points_reversed": refund.points_reversed,
             "points_from_expired": taken.points_from_expired,
-            "points_to_debt": taken.points_to_debt,
-            "created_at": now,
-            **members.points_of(session, order.member_id),
+            "points_to_debt": refund.points_to_debt,
+            "created_at": uow.now,
+            **_points_if_customer(session, merchant, order.member_id),
         }
     )
     uow.emit("merchant", merchant.id, "order.refunded", answer)
@@ -164,12 +358,77 @@ def refund_order(uow: UnitOfWork, merchant: MerchantTerms, order_id: str, data: 
     return answer
 
 
+def _clawback(
+    uow: UnitOfWork,
+    merchant: MerchantTerms,
+    order: Order,
+    refund_id: str,
+    points: int,
+    earn_entry_id: int | None,
+    suffix: str,
+    issuer: ledger.Issuer,
+):
+    return ledger.clawback(
+        uow.session,
+        member_key=str(order.member_id),
+        issuer=issuer,
+        points=points,
+        earn_entry_id=earn_entry_id,
+        idempotency_key=f"refund:{merchant.id}:{refund_id}{suffix}",
+        ref=ledger.order_ref(str(merchant.id), order.order_id),
+        memo=f"Refund {refund_id} of order {order.order_id} at {merchant.name}",
+        now=uow.now,
+    )
+
+
+def _refund_extras(
+    uow: UnitOfWork, merchant: MerchantTerms, order: Order, refund_id: str, base_after: int, net_after: int
+) -> tuple[int, int]:
+    """Take back what each extra no longer carries; returns (points reversed, points to debt)."""
+    reversed_total = debt = 0
+    for award in _awards_of(uow.session, order.id, for_update=True):
+        after = extras.after_refund(
+            award.extra_bp, award.fixed_points, base_after=base_after, amount=order.amount_cents, net=net_after
+        )
+        reverse = max(0, award.points_net - after)
+        if not reverse:
+            continue
+        issuer = funder_of(merchant, award.funder)
+        taken = _clawback(uow, merchant, order, refund_id, reverse, award.earn_entry_id, f":award:{award.id}", issuer)
+        award.points_reversed += reverse
+        reversed_total += reverse
+        debt += taken.points_to_debt
+    return reversed_total, debt
+
+
+def _groups_of(order: Order) -> list[earning.Group]:
+    if order.earn_groups is None:
+        return [earning.Group(None, order.amount_cents, earning.Rate(order.earn_points, order.earn_per_amount_cents))]
+    return earning.loaded(order.earn_groups)
+
+
+def _awards_of(session: Session, order_pk: int, *, for_update: bool = False) -> list[OrderAward]:
+    query = select(OrderAward).where(OrderAward.order_pk == order_pk).order_by(OrderAward.id)
+    if for_update:
+        query = query.with_for_update()
+    return list(session.execute(query).scalars())
+
+
+def _lines_of(session: Session, order_pk: int) -> list[dict]:
+    rows = session.execute(select(OrderLine).where(OrderLine.order_pk == order_pk).order_by(OrderLine.line_no))
+    return [
+        {"sku": r.sku, "category": r.category, "quantity": r.quantity, "amount_cents": r.amount_cents}
+        for r in rows.scalars()
+    ]
+
+
 def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_update: bool = False) -> Order:
     query = select(Order).where(Order.merchant_id == merchant.id, Order.order_id == order_id)
     return one_or_raise(session, query, OrderNotFound(order_id), for_update=for_update)
 
 
-def _order_view(order: Order, points: ledger.MemberPoints) -> dict:
+def _order_view(order: Order, awards: list, lines: list[dict], points: dict) -> dict:
+    bonuses = [a.as_bonus() for a in awards]
     return {
         "order_id": order.order_id,
         "member_id": str(order.member_id),
@@ -178,6 +437,10 @@ def _order_view(order: Order, points: ledger.MemberPoints) -> dict:
         "currency": order.currency,
         "points_earned": order.points_earned,
         "points_net": order.points_net,
+        "bonuses": bonuses,
+        "points_total": order.points_net + sum(b["points_net"] for b in bonuses),
+        "points_available_at": order.points_available_at,
+        "lines": lines,
         "created_at": order.created_at,
-        **members.points_view(points),
+        **points,
     }

@@ -9,7 +9,14 @@ from app.errors import conflict
 from app.extensions import db
 from app.identity.auth import merchant_required
 from app.orders import services
-from app.orders.schemas import OrderCreateSchema, OrderSchema, RefundCreateSchema, RefundSchema
+from app.orders.schemas import (
+    OrderCreateSchema,
+    OrderPreviewAnswerSchema,
+    OrderPreviewSchema,
+    OrderSchema,
+    RefundCreateSchema,
+    RefundSchema,
+)
 from app.unit_of_work import answered
 
 blp = Blueprint(
@@ -33,6 +40,24 @@ class Orders(MethodView):
         Safe to retry: `order_id` is the idempotency key.
         """
         return answered(services.record_order(unit_of_work.current(), g.merchant, data))
+
+
+@blp.route("/preview")
+class OrderPreview(MethodView):
+    decorators = [merchant_required]
+
+    @blp.arguments(OrderPreviewSchema)
+    @blp.response(200, OrderPreviewAnswerSchema)
+    def post(self, data):
+        """Show what an order would earn, and why, without recording it
+
+        The same body as `POST /v1/orders` (`order_id` optional): the base points
+        of each rate group (excluded categories earn 0), each bonus of the
+        campaigns, tier and card that would apply now, and when the points
+        would become spendable. Nothing is written; show it at checkout.
+        """
+        uow = unit_of_work.current()
+        return services.preview_order(uow.session, g.merchant, data, uow.now)
 
 
 @blp.route("/<string:order_id>")
@@ -61,3 +86,19 @@ class OrderRefunds(MethodView):
         by later earns. Safe to retry: `refund_id` is the idempotency key.
         """
         return answered(services.refund_order(unit_of_work.current(), g.merchant, order_id, data))
+
+
+@blp.route("/<string:order_id>/confirm")
+class OrderConfirm(MethodView):
+    decorators = [merchant_required]
+
+    @blp.response(200, OrderSchema, description="The order, its points available.")
+    def post(self, order_id):
+        """Confirm an order: no return is coming, its points become available now
+
+        For a merchant with a return window (`points_pending_days`): the order's
+        incoming points (base and bonuses) are released at once instead of at
+        `points_available_at`. Safe to repeat; an order whose points are
+        already available is answered unchanged.
+        """
+        return services.confirm_order(unit_of_work.current(), g.merchant, order_id)

@@ -21,7 +21,7 @@ import ledger
 CATEGORIES = ("points_bought", "commissions", "network_fees", "rewards_supplied", "other")
 AMOUNT_FIELDS = tuple(f"{category}_cents" for category in CATEGORIES)
 CSV_HEADER = ("statement_id", "currency", "category", "entry_id", "entry_kind", "created_at", "amount_cents")
-_POINTS_KINDS = ("earn", "clawback")
+_POINTS_KINDS = ("earn", "clawback", "release")
 _COMMISSION_KIND = "commission"
 _REWARD_KIND = "redeem"
 # Money collected from the merchant or paid to it settles an earlier statement: not new business.

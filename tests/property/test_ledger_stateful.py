@@ -1,10 +1,13 @@
 """Stateful property test of the points ledger against a pure-Python model.
 
-Random sequences of earn, clawback (refund), holds (place, post in full or in
+Random sequences of earn (available at once, or incoming for a return window),
+orders with extras (a tier multiplier paid by the operator, a campaign bonus
+paid by the merchant), release of incoming points (one lot, or every lot due),
+clawback (refund, inside the window or after), holds (place, post in full or in
 part, void, replay), expiry of lots and holds, sealing and a simulated clock
 run against a real database (SQLite, or PostgreSQL with
-LOYALTY_TEST_DATABASE=postgresql), three members and three issuers (two
-prices in EUR, one in USD). After every step the ledger must agree with the
+LOYALTY_TEST_DATABASE=postgresql), three members and four issuers (two
+prices in EUR, one in USD, and the operator). After every step the ledger must agree with the
 model: each member's ``member_points``, their lots (oldest first, with
 expiry and value), debts and holds row by row, the balance of every account,
 and ``ledger.verify`` must find no violation (rules 1 to 8; a rule seals).
@@ -133,6 +136,8 @@ class MLot:
     # What expired (now breakage), until a refund takes it back.
     points_expired: int = 0
     value_expired_cents: int = 0
+    # While incoming: when the lot becomes available (then None).
+    incoming_until: datetime | None = None
 
 
 @dataclass
@@ -170,7 +175,15 @@ class MMember:
 
     @property
     def balance(self) -> int:
-        return sum(lot.points_remaining for lot in self.lots)
+        return sum(lot.points_remaining for lot in self.lots if lot.incoming_until is None)
+
+    @property
+    def incoming(self) -> int:
+        return sum(lot.points_remaining for lot in self.lots if lot.incoming_until is not None)
+
+    @property
+    def spendable_lots(self) -> list[MLot]:
+        return [lot for lot in self.lots if lot.incoming_until is None]
 
     @property
     def available(self) -> int:
@@ -190,8 +203,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.tag = uuid.uuid4().hex[:10]
         self.member_keys = [f"prop-{self.tag}-m{i}" for i in range(MEMBERS)]
         self.issuers = [ledger.Issuer(f"prop-{self.tag}-{spec.name}", spec.currency, spec.price) for spec in ISSUERS]
+        # The operator funds tier and coalition extras (each example has a database of its own).
+        self.issuers.append(ledger.Issuer(ledger.OPERATOR, "EUR", 500))
         self.members = [MMember() for _ in range(MEMBERS)]
         self.earns: list[MEarn] = []
+        # Issuers an earn used that are not in ``issuers`` (the operator at a merchant's price).
+        self.extra_issuers: list[ledger.Issuer] = []
         self.holds: list[MHold] = []
         # Expected balance of every account but the members' own and the float,
         # which follow from the lots and debts: (name, asset) -> amount.
@@ -234,6 +251,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 st.integers(1, 500),
                 st.integers(1, 12),
                 st.integers(0, 2),
+                st.sampled_from([0, 0, 4]),
             ),
             min_size=2,
             max_size=6,
@@ -241,9 +259,9 @@ class LedgerMachine(RuleBasedStateMachine):
         holds=st.lists(st.tuples(st.integers(0, MEMBERS - 1), st.integers(1, 100), st.integers(1, 6)), max_size=2),
     )
     def opening(self, earns, holds):
-        """Start with a few lots a day or two apart and maybe holds, so that every rule has work."""
-        for m, i, points, lifetime_days, days_later in earns:
-            self.earn(m, i, points, lifetime_days)
+        """Start with a few lots a day or two apart (some incoming) and maybe holds, so that every rule has work."""
+        for m, i, points, lifetime_days, days_later, window_days in earns:
+            self._earn(m, i, points, lifetime_days, window_days)
             self.advance_time(days_later, 0)
         for m, percent, days in holds:
             points = self.members[m].available * percent // 100
@@ -252,12 +270,37 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         m=st.integers(0, MEMBERS - 1),
-        i=st.integers(0, len(ISSUERS) - 1),
+        i=st.integers(0, len(ISSUERS)),
         points=st.integers(0, 500),
         lifetime_days=st.integers(1, 12),
+        window_days=st.sampled_from([0, 0, 0, 2, 5]),
     )
-    def earn(self, m, i, points, lifetime_days):
+    def earn(self, m, i, points, lifetime_days, window_days=0):
+        self._earn(m, i, points, lifetime_days, window_days)
+
+    @rule(
+        m=st.integers(0, MEMBERS - 1),
+        i=st.integers(0, len(ISSUERS) - 1),
+        base=st.integers(0, 500),
+        tier_bp=st.sampled_from([10_000, 12_500, 15_000]),
+        bonus=st.sampled_from([0, 0, 50]),
+        window_days=st.sampled_from([0, 3]),
+    )
+    def order_with_extras(self, m, i, base, tier_bp, bonus, window_days):
+        """An order as the application records it: the base from the merchant, the
+        tier's extra from the operator, a campaign bonus from the merchant, each its
+        own earn with the same return window."""
         issuer = self.issuers[i]
+        operator = ledger.Issuer(ledger.OPERATOR, issuer.currency, issuer.price_per_1000_points_cents)
+        self._earn(m, i, base, 10, window_days)
+        self._earn(m, i, base * (tier_bp - 10_000) // 10_000, 10, window_days, issuer=operator)
+        self._earn(m, i, bonus, 10, window_days)
+        if tier_bp > 10_000 and base >= 4:
+            event("order with a tier extra")
+
+    def _earn(self, m, i, points, lifetime_days, window_days, *, issuer=None):
+        issuer = issuer or self.issuers[i]
+        available_at = self.now + window_days * DAY if window_days else None
         result = ledger.earn(
             self.session,
             member_key=self.member_keys[m],
@@ -267,6 +310,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ref="order",
             now=self.now,
             lifetime_days=lifetime_days,
+            available_at=available_at,
         )
         self.session.commit()
         if points == 0:
@@ -275,6 +319,9 @@ class LedgerMachine(RuleBasedStateMachine):
         member = self.members[m]
         value = points * issuer.price_per_1000_points_cents // 1000
         debts = [d for d in member.debts if d.currency == issuer.currency and d.points_remaining > 0]
+        if available_at is not None:
+            event("earn incoming")
+            debts = []  # incoming points repay debt when they arrive
         repay_left = min(points, sum(d.points_remaining for d in debts))
         repaid = repay_left
         to_lot = points - repaid
@@ -285,21 +332,19 @@ class LedgerMachine(RuleBasedStateMachine):
                 break
             paid = min(repay_left, debt.points_remaining)
             paid_value = share(debt_value_left, paid, repay_left)
-            self._book(accounts.receivable_account(debt.creditor), issuer.currency, paid_value)
+            self._book(accounts.funding_account(debt.creditor), issuer.currency, paid_value)
             debt.points_remaining -= paid
             repay_left -= paid
             debt_value_left -= paid_value
-        self._book(accounts.receivable_account(issuer.key), issuer.currency, -value)
+        self._book(accounts.funding_account(issuer.key), issuer.currency, -value)
         self._book(accounts.issued_account(issuer.key), accounts.PTS, -points)
-        assert (result.points, result.points_to_balance, result.points_to_debt, result.value_cents) == (
-            points,
-            to_lot,
-            repaid,
-            value,
-        )
+        got = (result.points, result.points_to_balance, result.points_to_debt, result.value_cents)
+        assert got == (points, to_lot, repaid, value)
         assert result.entry_id is not None
         assert (result.lot_id is not None) == (to_lot > 0)
-        after = ledger.MemberPoints(member.balance + to_lot, member.pending, member.debt)
+        after = None
+        if available_at is None:
+            after = ledger.MemberPoints(member.balance + to_lot, member.pending, member.debt)
         assert result.member_after == after, f"earn says {result.member_after}, model {after}"
         if repaid:
             event("earn repays debt")
@@ -310,24 +355,37 @@ class LedgerMachine(RuleBasedStateMachine):
                     currency=issuer.currency,
                     points=to_lot,
                     value_cents=lot_value,
-                    expires_at=self.now + lifetime_days * DAY,
+                    expires_at=(available_at or self.now) + lifetime_days * DAY,
                     points_remaining=to_lot,
                     value_remaining_cents=lot_value,
+                    incoming_until=available_at,
                 )
             )
-        self.earns.append(MEarn(result.entry_id, m, i, points))
+        self.earns.append(
+            MEarn(result.entry_id, m, self.issuers.index(issuer) if issuer in self.issuers else i, points)
+        )
+        if issuer not in self.issuers:
+            self.earns[-1].issuer = len(self.issuers) + len(self.extra_issuers)
+            self.extra_issuers.append(issuer)
 
     @precondition(lambda self: any(e.reversible > 0 for e in self.earns))
     @rule(data=st.data())
     def clawback(self, data):
         earn = data.draw(st.sampled_from([e for e in self.earns if e.reversible > 0]), label="earn")
-        points = data.draw(st.integers(1, earn.reversible), label="points")
-        issuer = self.issuers[earn.issuer]
+        issuer = self._issuer(earn.issuer)
         member = self.members[earn.member]
         lot = self._lot_of(earn.entry_id)
-        # From the lot what the member can give back, then what expired of it, then debt.
+        incoming = lot is not None and lot.incoming_until is not None
+        most = min(earn.reversible, lot.points_remaining) if incoming else earn.reversible
+        if most == 0:
+            return
+        points = data.draw(st.integers(1, most), label="points")
+        # From the lot what the member can give back, then what expired of it, then debt;
+        # an incoming lot gives back from itself alone, never debt.
         in_lot = lot.points_remaining if lot else 0
-        taken = min(points, in_lot, member.available)
+        taken = min(points, in_lot) if incoming else min(points, in_lot, member.available)
+        if incoming:
+            event("clawback inside the return window")
         value_back = self._take(lot, taken) if taken else 0
         from_expired = min(points - taken, lot.points_expired if lot else 0)
         breakage_back = 0
@@ -357,12 +415,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert got == (points, taken, from_expired, owed, value_back + breakage_back), got
         self._book(accounts.issued_account(issuer.key), accounts.PTS, points)
         if value_back:
-            self._book(accounts.receivable_account(issuer.key), lot.currency, value_back)
+            self._book(accounts.funding_account(issuer.key), lot.currency, value_back)
         if from_expired:
             event("clawback takes back expired points")
             self._book(accounts.PLATFORM_EXPIRED, accounts.PTS, -from_expired)
             self._book(accounts.REVENUE_BREAKAGE, issuer.currency, -breakage_back)
-            self._book(accounts.receivable_account(issuer.key), issuer.currency, breakage_back)
+            self._book(accounts.funding_account(issuer.key), issuer.currency, breakage_back)
         if owed:
             event("clawback leaves debt" + (" after taking some" if taken or from_expired else ""))
             member.debts.append(MDebt(issuer.key, issuer.currency, owed, owed))
@@ -465,7 +523,7 @@ class LedgerMachine(RuleBasedStateMachine):
         member = self.members[hold.member]
         member.pending -= hold.points
         left = spend or hold.points
-        for lot in member.lots:  # oldest first, expired or not
+        for lot in member.spendable_lots:  # oldest first, expired or not
             if left == 0:
                 break
             taken = min(left, lot.points_remaining)
@@ -522,7 +580,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for member in self.members:
             # Pending holds are covered by the oldest lots first, as posting will spend them.
             held_left = member.pending
-            for lot in member.lots:
+            for lot in member.spendable_lots:
                 covered = min(held_left, lot.points_remaining)
                 held_left -= covered
                 taken = lot.points_remaining - covered
@@ -620,10 +678,73 @@ class LedgerMachine(RuleBasedStateMachine):
             {
                 lot.expires_at
                 for m in self.members
-                for lot in m.lots
+                for lot in m.spendable_lots
                 if lot.points_remaining and lot.expires_at > self.now
             }
         )
+
+    def _issuer(self, index: int) -> ledger.Issuer:
+        all_issuers = self.issuers + self.extra_issuers
+        return all_issuers[index]
+
+    def _incoming(self) -> list[tuple[int, MLot]]:
+        return [(m, lot) for m, member in enumerate(self.members) for lot in member.lots if lot.incoming_until]
+
+    def _release_in_model(self, m: int, lot: MLot) -> None:
+        """What the ledger does on release: debt in the lot's currency first (its
+        creditors get that share of the lot's value), then the member's balance."""
+        member = self.members[m]
+        points = lot.points_remaining
+        lot.incoming_until = None
+        debts = [d for d in member.debts if d.currency == lot.currency and d.points_remaining > 0]
+        repaid = min(points, sum(d.points_remaining for d in debts))
+        if not repaid:
+            return
+        event("release repays debt")
+        value = self._take(lot, repaid)
+        left, value_left = repaid, value
+        for debt in debts:
+            if left == 0:
+                break
+            paid = min(left, debt.points_remaining)
+            paid_value = share(value_left, paid, left)
+            self._book(accounts.funding_account(debt.creditor), lot.currency, paid_value)
+            debt.points_remaining -= paid
+            left -= paid
+            value_left -= paid_value
+
+    @precondition(lambda self: self._incoming())
+    @rule(data=st.data(), twice=st.booleans())
+    def confirm(self, data, twice):
+        """The merchant confirms an order: its incoming lot is released now, once."""
+        m, lot = data.draw(st.sampled_from(self._incoming()), label="lot")
+        points = lot.points_remaining
+        released = ledger.release_lot(self.session, earn_entry_id=lot.entry_id, now=self.now)
+        self.session.commit()
+        assert released == points
+        self._release_in_model(m, lot)
+        if twice:
+            assert ledger.release_lot(self.session, earn_entry_id=lot.entry_id, now=self.now) == 0
+            self.session.commit()
+        event("confirm releases a lot" + (" (refunded in full)" if points == 0 else ""))
+
+    @precondition(lambda self: self._incoming())
+    @rule(data=st.data(), before=st.booleans())
+    def release_due(self, data, before):
+        """Jump to an incoming lot's date (or a second before it) and run the job."""
+        _, lot = data.draw(st.sampled_from(self._incoming()), label="lot")
+        self.now = max(self.now, lot.incoming_until - timedelta(seconds=1) if before else lot.incoming_until)
+        due = sorted(
+            ((m, x) for m, x in self._incoming() if x.incoming_until <= self.now),
+            key=lambda item: (item[1].incoming_until, item[1].entry_id),
+        )
+        while ledger.release_due(self.session, now=self.now):
+            self.session.commit()
+        self.session.commit()
+        for m, x in due:
+            self._release_in_model(m, x)
+        if due:
+            event("release-points job releases lots")
 
     @rule()
     def seal(self):
@@ -642,7 +763,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with Session(self.engine) as s:
             for key, member in zip(self.member_keys, self.members, strict=True):
                 got = ledger.member_points(s, key)
-                want = ledger.MemberPoints(member.balance, member.pending, member.debt)
+                want = ledger.MemberPoints(member.balance, member.pending, member.debt, member.incoming)
                 assert got == want, f"{key}: ledger {got}, model {want}"
             self._check_lots_and_debts(s)
             holds = {
@@ -693,6 +814,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for key, member in zip(self.member_keys, self.members, strict=True):
             expected[(accounts.member_account(key), accounts.PTS)] = member.balance
             expected[(accounts.member_debt_account(key), accounts.PTS)] = -member.debt
+            expected[(accounts.member_incoming_account(key), accounts.PTS)] = member.incoming
             for lot in member.lots:
                 k = (accounts.POINTS_FLOAT, lot.currency)
                 expected[k] = expected.get(k, 0) + lot.value_remaining_cents
@@ -725,4 +847,5 @@ def _lot_row(lot) -> tuple:
         lot.value_remaining_cents,
         lot.points_expired,
         lot.value_expired_cents,
+        lot.incoming_until,
     )

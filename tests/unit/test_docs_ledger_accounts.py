@@ -34,6 +34,7 @@ def test_every_account_name_the_ledger_builds_is_in_the_catalogue_and_every_entr
     built = {
         accounts.member_account("{id}"),
         accounts.member_debt_account("{id}"),
+        accounts.member_incoming_account("{id}"),
         accounts.issued_account("{id}"),
         accounts.receivable_account("{id}"),
         accounts.payable_account("{id}"),
@@ -46,6 +47,8 @@ def test_every_account_name_the_ledger_builds_is_in_the_catalogue_and_every_entr
         accounts.REVENUE_MARGIN,
         accounts.REVENUE_FEES,
         accounts.PLATFORM_CASH,
+        accounts.issued_account(accounts.OPERATOR),
+        accounts.funding_account(accounts.OPERATOR),
     }
     assert built == {k.name for k in ACCOUNT_KINDS}
 
