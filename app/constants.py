@@ -61,6 +61,7 @@ SIGN_IN_LINKS_PER_CLIENT_MAX = 20
 MEMBER_SESSION_DAYS = 14
 MOVEMENTS_PAGE_SIZE = 50
 NEXT_EXPIRIES_SHOWN = 5
+INCOMING_SHOWN = 20
 EXPORT_ROWS_MAX = 10_000
 OUTBOX_SHOWN_MAX = 50
 # Webhooks (app/webhooks): limits, the delivery timeout and the retry schedule.

@@ -18,6 +18,7 @@ from partner_sdk.affiliate import AffiliateClient
 from partner_sdk.answers import (
     Application,
     AttributionError,
+    Bonus,
     CatalogItem,
     CodesAdded,
     Collection,
@@ -26,6 +27,7 @@ from partner_sdk.answers import (
     ConsistencyProof,
     CreatedCatalogItem,
     CreatedWebhookEndpoint,
+    EarnGroup,
     EntryProof,
     Lead,
     LedgerEntry,
@@ -35,8 +37,10 @@ from partner_sdk.answers import (
     LogEntry,
     LogPointer,
     Member,
+    OrderPreview,
     OrderResult,
     Payout,
+    PreviewBonus,
     Program,
     PublicKey,
     Redemption,
@@ -70,7 +74,7 @@ from partner_sdk.errors import (
     WebhookSignatureError,
     error_from_response,
 )
-from partner_sdk.merchant import BulkDecision, MerchantClient
+from partner_sdk.merchant import BulkDecision, MerchantClient, OrderLine
 from partner_sdk.pagination import Page, iterate_pages
 from partner_sdk.transparency import (
     EMPTY_ROOT,
@@ -111,6 +115,7 @@ __all__ = [
     "AffiliateClient",
     "Application",
     "AttributionError",
+    "Bonus",
     "AuthenticationError",
     "BulkDecision",
     "CatalogItem",
@@ -126,6 +131,7 @@ __all__ = [
     "ConsistencyProof",
     "CreatedCatalogItem",
     "CreatedWebhookEndpoint",
+    "EarnGroup",
     "EntryProof",
     "Lead",
     "LogPointer",
@@ -137,11 +143,14 @@ __all__ = [
     "LoyaltyError",
     "Member",
     "MerchantClient",
+    "OrderLine",
     "NotFound",
     "NotFoundError",
+    "OrderPreview",
     "OrderResult",
     "Page",
     "Payout",
+    "PreviewBonus",
     "Program",
     "ProofError",
     "PublicKey",

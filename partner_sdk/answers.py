@@ -20,6 +20,10 @@ from partner_sdk._build import WHOLE, Answer, renamed
 
 __all__ = [
     "Application",
+    "Bonus",
+    "EarnGroup",
+    "OrderPreview",
+    "PreviewBonus",
     "AttributionError",
     "CatalogItem",
     "CodesAdded",
@@ -83,11 +87,63 @@ class OrderResult(Answer):
     currency: str
     points_earned: int
     points_net: int
-    points_balance: int
-    points_available: int
+    bonuses: list[Bonus]
+    points_total: int
+    points_available_at: str | None
+    points_balance: int | None
+    points_available: int | None
+    points_incoming: int | None
     commission: CommissionBrief | None
     attribution_error: str | None
     replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Bonus(Answer):
+    """A campaign bonus, or the tier or card extra, an order earned (`campaign_id` None for the extras)."""
+
+    campaign_id: str | None
+    source: str
+    name: str
+    points: int
+    points_net: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PreviewBonus(Answer):
+    """A bonus an order would earn now."""
+
+    campaign_id: str | None
+    source: str
+    name: str
+    points: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class EarnGroup(Answer):
+    """One rate group of an order: the base group (`category` None), a category at its own rate, or excluded."""
+
+    category: str | None
+    amount_cents: int
+    excluded: bool
+    points_per_block: int
+    per_amount_cents: int | None
+    points: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OrderPreview(Answer):
+    """What an order would earn now, and why; nothing was recorded."""
+
+    points_base: int
+    groups: list[EarnGroup]
+    bonuses: list[PreviewBonus]
+    points_total: int
+    points_available_at: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 
@@ -101,7 +157,7 @@ class RefundResult(Answer):
     order_net_amount_cents: int
     points_reversed: int
     points_to_debt: int
-    points_balance: int
+    points_balance: int | None
     replayed: bool = field(compare=False)
     raw: dict[str, Any] = field(repr=False, compare=False)
 
@@ -116,6 +172,7 @@ class Member(Answer):
     points_held: int
     points_available: int
     points_debt: int
+    points_incoming: int
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

@@ -18,13 +18,23 @@ from partner_sdk.answers import (
     Commission,
     Lead,
     Member,
+    OrderPreview,
     OrderResult,
     RefundResult,
     Statement,
 )
 from partner_sdk.pagination import Page, iterate_pages
 
-__all__ = ["BulkDecision", "MerchantClient"]
+__all__ = ["BulkDecision", "MerchantClient", "OrderLine"]
+
+
+class OrderLine(TypedDict):
+    """A line of an order: its category decides the rate it earns at."""
+
+    sku: str
+    category: str
+    quantity: int
+    amount_cents: int
 
 
 class BulkDecision(TypedDict):
@@ -61,18 +71,33 @@ class MerchantClient(ProgramCalls, BoutiqueCalls):
         currency: str = "EUR",
         *,
         click_token: str | None = None,
+        lines: Sequence[OrderLine] | None = None,
     ) -> OrderResult:
         """Record a purchase and earn points for the member; safe to call again (then `replayed` is True).
 
         ``click_token`` is the affiliate click token from the visitor's cookie
         (see ``partner_sdk.click_capture``); it is sent only when given.
+        ``lines`` (their amounts summing to ``amount_cents``) let categories
+        earn at their own rate, or nothing for excluded ones.
         """
-        body: dict[str, Any] = {"order_id": order_id, "amount_cents": amount_cents, "currency": currency}
-        if member_email is not None:
-            body["member_email"] = member_email
-        if click_token is not None:
-            body["click_token"] = click_token
+        body = _order_body(order_id, amount_cents, member_email, currency, click_token, lines)
         return self._create(OrderResult, "/v1/orders", body=body, idempotency_key=order_id)
+
+    def preview_order(
+        self,
+        amount_cents: int,
+        member_email: str,
+        currency: str = "EUR",
+        *,
+        lines: Sequence[OrderLine] | None = None,
+    ) -> OrderPreview:
+        """What an order would earn now and why (groups, bonuses), without recording anything: show it at checkout."""
+        body = _order_body(None, amount_cents, member_email, currency, None, lines)
+        return self._one(OrderPreview, "POST", "/v1/orders/preview", body=body)
+
+    def confirm_order(self, order_id: str) -> OrderResult:
+        """No return is coming: the order's incoming points become available now. Safe to repeat."""
+        return self._one(OrderResult, "POST", f"/v1/orders/{quote(order_id)}/confirm")
 
     def get_order(self, order_id: str) -> OrderResult:
         """One of your orders with its net amount and the points it still carries."""
@@ -199,3 +224,19 @@ class MerchantClient(ProgramCalls, BoutiqueCalls):
         the rows of a currency and category sum to the line's `<category>_cents`."""
         _, payload = self._http.call("GET", f"/v1/statements/{quote(statement_id)}", accept="text/csv")
         return payload.decode("utf-8")
+
+
+def _order_body(
+    order_id: str | None,
+    amount_cents: int,
+    member_email: str | None,
+    currency: str,
+    click_token: str | None,
+    lines: Sequence[OrderLine] | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"amount_cents": amount_cents, "currency": currency}
+    optional = {"order_id": order_id, "member_email": member_email, "click_token": click_token}
+    body.update({name: value for name, value in optional.items() if value is not None})
+    if lines is not None:
+        body["lines"] = [dict(line) for line in lines]
+    return body

@@ -39,7 +39,13 @@ def export(session: Session, member: Member) -> dict:
             "offers_consent": profile.offers_consent,
             "offers_consent_at": profile.offers_consent_at.isoformat() if profile.offers_consent_at else None,
         },
-        "points": {"balance": pts.balance, "held": pts.held, "available": pts.available, "debt": pts.debt},
+        "points": {
+            "balance": pts.balance,
+            "held": pts.held,
+            "available": pts.available,
+            "debt": pts.debt,
+            "incoming": pts.incoming,
+        },
         "movements": [
             {"at": m.at.isoformat(), "points": m.points, "merchant": m.merchant, "reason": m.reason} for m in moves
         ],

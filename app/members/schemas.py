@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.constants import EMAIL_LENGTH_MAX
+from app.programme.schemas import MemberTierSchema
 from app.schemas import PageArgsSchema, page_of
 
 
@@ -35,9 +36,7 @@ _POINTS_FIGURES = {
     "points_incoming": "Points earned but still in a merchant's return window: not in the balance, not spendable, "
     "not expiring until they arrive.",
 }
-_NOT_YOUR_CUSTOMER = (
-    " Null while the member is not your customer: none of your orders has earned them points yet."
-)
+_NOT_YOUR_CUSTOMER = " Null while the member is not your customer: none of your orders has earned them points yet."
 
 
 def _points_figures(*, nullable: bool) -> dict[str, ma.fields.Field]:
@@ -58,6 +57,7 @@ class MemberSchema(MemberPointsSchema):
     id = ma.fields.String()
     email = ma.fields.String()
     created_at = ma.fields.DateTime()
+    tier = ma.fields.Nested(MemberTierSchema)
 
 
 MemberPageSchema = page_of(MemberSchema, "MemberPage")

@@ -13,6 +13,7 @@ from app import mail
 from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
 from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
+from app.programme import tiers
 from app.unit_of_work import UnitOfWork
 from ledger import upsert_statement
 
@@ -69,6 +70,7 @@ def view(session: Session, member: Member) -> dict:
         "email": member.email,
         "created_at": member.created_at,
         **points_of(session, member.id),
+        "tier": tiers.view(session, member.id, ledger.utcnow()),
     }
 
 

@@ -7,8 +7,8 @@ from marshmallow import validate
 
 from app.constants import (
     AMOUNT_CENTS_MAX,
-    DOMAINS_PER_MERCHANT_MAX,
     CATEGORY_LENGTH_MAX,
+    DOMAINS_PER_MERCHANT_MAX,
     EARN_CATEGORIES_MAX,
     EARN_POINTS_MAX,
     MERCHANT_NAME_LENGTH_MAX,

@@ -147,7 +147,9 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
     if plan.total > 0:
         members.link_customer(session, merchant.id, member_id, now=now)
     attributed = _attribute(uow, merchant, data)
-    view = _order_view(Order(**order), awards, data.get("lines") or [], _points_if_customer(session, merchant, member_id))
+    view = _order_view(
+        Order(**order), awards, data.get("lines") or [], _points_if_customer(session, merchant, member_id)
+    )
     answer = _ORDER_SCHEMA.dump({**view, **attributed})
     uow.emit("merchant", merchant.id, "order.points_awarded", answer)
     uow.commit(answer)

@@ -13,14 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, delete, func, insert, select
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, column, delete, func, insert, select, table
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.extensions import db
-from app.orders.models import Order
 from app.unit_of_work import UnitOfWork
 from ledger import UTCDateTime, upsert_statement
 
+# The spend is read from the orders table by name: the programme stays below the
+# order path (app.orders uses it), so it may not import the order model.
+_ORDERS = table(
+    "orders",
+    column("member_id", BigInteger),
+    column("amount_cents", BigInteger),
+    column("refunded_cents", BigInteger),
+    column("currency", String),
+    column("created_at", UTCDateTime),
+)
 TIER_CURRENCY = "EUR"
 SPEND_WINDOW = timedelta(days=365)
 REVIEW_AFTER = timedelta(days=365)
@@ -84,10 +93,10 @@ def replace_tiers(uow: UnitOfWork, terms: list[dict]) -> list[TierTerms]:
 def spend_12m(session: Session, member_id: int, now: datetime) -> int:
     return int(
         session.execute(
-            select(func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(
-                Order.member_id == member_id,
-                Order.currency == TIER_CURRENCY,
-                Order.created_at > now - SPEND_WINDOW,
+            select(func.coalesce(func.sum(_ORDERS.c.amount_cents - _ORDERS.c.refunded_cents), 0)).where(
+                _ORDERS.c.member_id == member_id,
+                _ORDERS.c.currency == TIER_CURRENCY,
+                _ORDERS.c.created_at > now - SPEND_WINDOW,
             )
         ).scalar_one()
     )

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from app import unit_of_work
 from app.errors import Invalid
 from app.extensions import db
-from app.identity.auth import operator_required, public
+from app.identity.auth import any_key_required, operator_required
 from app.programme import tiers
 from app.programme.schemas import TierListSchema, TierSchema
 
@@ -17,10 +17,10 @@ _LIST = TierListSchema()
 
 @blp.route("")
 class Tiers(MethodView):
-    @public
+    @any_key_required
     @blp.response(200, TierSchema(many=True))
     def get(self):
-        """The coalition's tiers, lowest threshold first (public)"""
+        """The coalition's tiers, lowest threshold first (any key; members see them on their pages)"""
         return [vars(t) for t in tiers.tiers(db.session)]
 
     @operator_required

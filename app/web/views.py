@@ -36,6 +36,7 @@ from app.mail import outbox
 from app.members import account as member_account
 from app.members import history
 from app.members import sign_in as links
+from app.programme import tiers
 from app.unit_of_work import SAFE_METHODS, IdempotencyKeyReused
 from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
 from app.web.sessions import MemberSessionInterface
@@ -199,7 +200,12 @@ def points():
     before = int(args["before"]) if args["before"] else None
     moves, older = history.movements(db.session, g.member.id, before=before, limit=MOVEMENTS_PAGE_SIZE)
     return render_template(
-        "points.html", movements=moves, older=older, expiries=history.next_expiries(db.session, g.member.id)
+        "points.html",
+        movements=moves,
+        older=older,
+        expiries=history.next_expiries(db.session, g.member.id),
+        arrivals=history.arrivals(db.session, g.member.id),
+        tier=tiers.view(db.session, g.member.id, ledger.utcnow()),
     )
 
 

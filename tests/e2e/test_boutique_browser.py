@@ -146,7 +146,7 @@ def test_a_member_signs_in_searches_and_redeems_in_a_real_browser(shop):
         page.get_by_role("button", name=re.compile("Confirm")).click()
         expect(page.locator(".order").first).to_contain_text("Placed")
         expect(page.get_by_test_id("available")).to_have_text("100")
-        expect(page.get_by_test_id("pending")).to_have_text("100")
+        expect(page.get_by_test_id("held")).to_have_text("100")
         shoot(page, "09-orders-physical")
 
         page.get_by_role("link", name="My points").click()

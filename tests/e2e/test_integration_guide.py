@@ -32,6 +32,8 @@ EXPECTED_OUTPUT = {
     "refund.py": "30 150\n150\n",
     "errors_and_retries.py": "conflict: 409\n['amount_cents']\nrecorded\n",
     "pagination.py": "alice@example.com 150\nbob@example.com 10\n1 True\n",
+    # Shown in section 4; run after pagination, whose listing would otherwise show its new member.
+    "preview_and_lines.py": "10 [(None, 10)]\nTrue None\n",
     "webhook_endpoint.py": "True\n",
     "affiliate_program.py": "Spring referrals True\n",
     "affiliate_client.py": "approved\nTrue\nday 0\n"

@@ -28,7 +28,12 @@ def test_a_created_merchant_shows_its_key_once_and_stores_only_a_hash(client, ad
     assert "api_key" not in listed["data"][0]
     shown = client.get(f"/v1/merchants/{merchant['id']}", headers=admin_headers).get_json()
     assert "api_key" not in shown
-    assert shown["earn_rule"] == {"points": 10, "per_amount_cents": 1500}
+    assert shown["earn_rule"] == {
+        "points": 10,
+        "per_amount_cents": 1500,
+        "excluded_categories": [],
+        "category_rates": [],
+    }
 
 
 def test_rotating_a_key_stops_the_old_one_at_once(client, admin_headers, merchant):
@@ -179,7 +184,12 @@ def test_a_new_earn_rule_applies_to_new_orders_and_refunds_keep_the_old_one(clie
     ).get_json()
 
     assert changed.status_code == 200
-    assert changed.get_json()["earn_rule"] == {"points": 20, "per_amount_cents": 1500}
+    assert changed.get_json()["earn_rule"] == {
+        "points": 20,
+        "per_amount_cents": 1500,
+        "excluded_categories": [],
+        "category_rates": [],
+    }
     assert (first["points_earned"], second["points_earned"]) == (10, 20)
     assert refunded["points_reversed"] == 10
 

@@ -60,8 +60,12 @@ ORDER = {
     "currency": "EUR",
     "points_earned": 60,
     "points_net": 60,
+    "bonuses": [],
+    "points_total": 60,
+    "points_available_at": None,
     "points_balance": 60,
     "points_available": 60,
+    "points_incoming": 0,
     "commission": None,
     "attribution_error": None,
 }
