@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -145,6 +146,15 @@ ROUNDING = [
     (10_000, 10001, 1),
     (123, 100000, 1107),
 ]
+
+
+def test_the_documented_rounding_table_is_the_tested_one():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "campaigns.md").read_text()
+    section = text.split("## How many points", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
+    documented = [tuple(int(cell) for cell in row) for row in rows[2:]]
+
+    assert documented == ROUNDING
 
 
 @pytest.mark.parametrize(("base", "factor_bp", "extra"), ROUNDING)
