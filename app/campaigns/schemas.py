@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import marshmallow as ma
 from marshmallow import validate
@@ -101,6 +101,11 @@ class CampaignCreateSchema(StrictSchema):
         starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
         if starts_at is None or ends_at is None:
             return
+        for name in ("starts_at", "ends_at"):
+            try:
+                data[name].astimezone(UTC)
+            except OverflowError:
+                raise ma.ValidationError("Not a time that can be shown in UTC.", name) from None
         if ends_at <= starts_at:
             raise ma.ValidationError("Must be after starts_at.", "ends_at")
         if ends_at - starts_at > CAMPAIGN_DURATION_MAX:

@@ -206,6 +206,14 @@ INVALID = {
     "ends as it starts": ({"starts_at": _IN_TWO_DAYS, "ends_at": _IN_TWO_DAYS}, "ends_at"),
     "ended already": ({"starts_at": _in(-3), "ends_at": _in(-1)}, "ends_at"),
     "longer than 366 days": ({"starts_at": _in(0), "ends_at": _in(367)}, "ends_at"),
+    "beyond the last UTC instant": (
+        {"starts_at": "9999-12-31T00:00:00-05:00", "ends_at": "9999-12-31T20:00:00-05:00"},
+        "ends_at",
+    ),
+    "before the first UTC instant": (
+        {"starts_at": "0001-01-01T01:00:00+05:00", "ends_at": "0001-01-02T00:00:00+05:00"},
+        "starts_at",
+    ),
     "naive time": ({"ends_at": "2030-01-01T00:00:00"}, "ends_at"),
     "factor of 1x": ({"effect": {"type": "multiplier", "factor_bp": 10000}}, "effect"),
     "factor above 10x": ({"effect": {"type": "multiplier", "factor_bp": 100001}}, "effect"),
