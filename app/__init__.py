@@ -67,6 +67,7 @@ def _register_json_api(app: Flask) -> None:
     from app.affiliates.views import affiliates_blp, links_blp, programs_blp
     from app.billing.views import blp as billing_blp
     from app.boutique.views import API_BLUEPRINTS as boutique_blps
+    from app.campaigns.views import blp as campaigns_blp
     from app.commissions.views import blp as commissions_blp
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
@@ -102,6 +103,7 @@ def _register_json_api(app: Flask) -> None:
         commissions_blp,
         settlement_blp,
         billing_blp,
+        campaigns_blp,
         reports_blp,
         transparency_blp,
     )

@@ -622,3 +622,31 @@ class EntryProof(Answer):
     entry: LedgerEntry = field()
     proof: list[str] = field()
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Campaign(Answer):
+    """A campaign: extra points (`effect`) on orders meeting its `conditions`, within `budget_points`.
+
+    `owner` is merchant (yours, paid at your point price) or operator
+    (coalition-wide, `merchant_id` None). `status` is scheduled, active, paused
+    or ended; `ended_at` is set only when it was ended before `ends_at`.
+    """
+
+    id: str
+    owner: str
+    merchant_id: str | None
+    name: str
+    starts_at: str
+    ends_at: str
+    effect: dict[str, Any]
+    conditions: dict[str, Any]
+    budget_points: int
+    points_awarded: int
+    points_remaining: int
+    status: str
+    created_at: str
+    paused_at: str | None
+    ended_at: str | None
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)

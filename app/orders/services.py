@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app import metrics
+from app.campaigns import services as campaigns
 from app.commissions import attribution
 from app.commissions import services as commissions
 from app.members import services as members
@@ -69,8 +70,8 @@ class Earning:
         return self.base + sum(extra.points for extra in self.extras)
 
 
-def _facts(session: Session, merchant: MerchantTerms, data: dict, member_id: int | None, now: datetime):
-    """What conditions of campaigns and tiers look at, before the order is written."""
+def _first_orders(session: Session, merchant: MerchantTerms, member_id: int | None) -> tuple[bool, bool]:
+    """Whether this order is the member's first here, and in the coalition (before it is written)."""
     here = anywhere = True
     if member_id is not None:
         anywhere = session.execute(select(Order.id).where(Order.member_id == member_id).limit(1)).first() is None
@@ -93,6 +94,47 @@ def _tier_of(session: Session, member_id: int | None, data: dict, now: datetime,
     return tiers.upgrade(session, member_id, now, added_spend=added, write=write)
 
 
+def _campaign_extras(
+    session: Session,
+    merchant: MerchantTerms,
+    data: dict,
+    member_id: int | None,
+    base: int,
+    tier,
+    now: datetime,
+    *,
+    write: bool,
+) -> list[Extra]:
+    """The campaigns' bonuses: reserved from their budgets when recording (``award``
+    locks their rows, before the member's ledger row), only read for a preview."""
+    here, anywhere = _first_orders(session, merchant, member_id)
+    facts = campaigns.OrderFacts(
+        merchant_id=merchant.id,
+        member_id=member_id or 0,
+        amount_cents=data["amount_cents"],
+        currency=data["currency"],
+        categories=frozenset(line["category"] for line in data.get("lines") or []),
+        tier=tier.name if tier is not None else None,
+        first_order_here=here,
+        first_order_anywhere=anywhere,
+        base_points=base,
+        now=now,
+    )
+    bonuses = campaigns.award(session, facts) if write else campaigns.offered(session, facts)
+    return [
+        Extra(
+            extras.CAMPAIGN,
+            bonus.name,
+            bonus.funder,
+            bonus.points,
+            campaign_id=bonus.campaign_id,
+            extra_bp=None if bonus.factor_bp is None else bonus.factor_bp - extras.NO_MULTIPLIER_BP,
+            fixed_points=None if bonus.factor_bp is not None else bonus.points,
+        )
+        for bonus in bonuses
+    ]
+
+
 def plan_earning(
     session: Session, merchant: MerchantTerms, data: dict, member_id: int | None, now: datetime, *, write: bool
 ) -> Earning:
@@ -101,7 +143,7 @@ def plan_earning(
     groups = earning.groups_of(merchant.earn_rule, data["amount_cents"], data.get("lines"))
     base = earning.base_points(groups)
     tier = _tier_of(session, member_id, data, now, write=write)
-    found: list[Extra] = []
+    found = _campaign_extras(session, merchant, data, member_id, base, tier, now, write=write)
     if tier is not None:
         extra = extras.of_multiplier(extras.TIER, f"{tier.name} tier", base, tier.earn_multiplier_bp)
         found += [extra] if extra else []
@@ -198,7 +240,7 @@ def _record_extras(
     awards = []
     for extra in plan.extras:
         suffix = f":{extra.source}" + (f":{extra.campaign_id}" if extra.campaign_id is not None else "")
-        memo = f"{extra.name}: order {order_id} at {merchant.name}"
+        memo = f"{extra.name} at {merchant.name} (order {order_id})"
         entry_id = _earn(
             session,
             merchant,

@@ -20,6 +20,7 @@ from app.routes_doc import api_operations
 from tests.conftest import ADMIN_KEY, make_app
 from tests.factories.affiliates import follow, new_affiliate, new_link, new_program, token_of
 from tests.factories.boutique import redeem, reward
+from tests.factories.campaigns import start_campaign
 from tests.factories.members import member_with_points
 from tests.factories.merchants import auth, create_merchant
 from tests.factories.orders import record_order
@@ -63,6 +64,7 @@ WITNESSES = {
     "endpoint_id": (MERCHANT, "/v1/webhook-endpoints/{endpoint_id}"),
     "entry_id": (MERCHANT, "/v1/ledger/entries/{entry_id}/proof"),
     "payout_id": (AFFILIATE, "/v1/affiliate/payouts"),
+    "campaign_id": (MERCHANT, "/v1/campaigns/{campaign_id}"),
 }
 
 
@@ -153,6 +155,7 @@ def tenants(app) -> Tenants:
     assert statement.status_code == 201, statement.get_json()
     assert client.post("/v1/ledger/tree-heads", headers=operator).status_code == 201
     logged = client.get("/v1/ledger/entries?limit=1", headers=merchant_a["headers"]).get_json()["data"]
+    campaign = start_campaign(client, merchant_a["headers"])
 
     values = {
         "merchant_id": merchant_a["id"],
@@ -171,6 +174,7 @@ def tenants(app) -> Tenants:
         "endpoint_id": endpoint.get_json()["id"],
         "statement_id": statement.get_json()["id"],
         "entry_id": logged[0]["entry"]["id"],
+        "campaign_id": campaign["id"],
     }
     return Tenants(operator, merchant_a, merchant_b, affiliate_a, affiliate_b, values, affiliate_a["api_key_id"])
 

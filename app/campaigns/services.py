@@ -1,0 +1,269 @@
+"""Campaigns: their lifecycle, and the bonuses they give an order within their budget.
+
+The order path calls ``offered`` (a preview: reads only, no locks, no writes) and
+``award`` (the same bonuses, the budget reserved in the caller's transaction).
+
+Lock order, for the whole application: ``award`` locks the matching campaigns'
+rows (``SELECT ... FOR UPDATE`` in one statement, in id order) and is called
+*before* the order path locks the member's ledger row. Nothing else locks
+campaign rows (pause, resume and end lock the one row they change, and lock
+nothing else), so "campaign rows in id order, then the member" is the only
+order in which these locks are ever taken, and two orders cannot deadlock on
+them. On SQLite the writing transaction already holds the database's write lock
+(``BEGIN IMMEDIATE``), so the rows need no lock of their own.
+
+The budget is a hard cap: a grant is ``min(points, budget_points -
+points_awarded)`` read under the row lock, so concurrent orders never award
+more than ``budget_points`` in total (the table's check constraint holds it too).
+A refund does not give budget back: points granted stay counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, and_, not_, or_, select
+from sqlalchemy.orm import Session
+
+from app.campaigns.errors import CampaignEnded, CampaignNotFound, EndsInThePast
+from app.campaigns.models import ACTIVE, ENDED, FACTOR_BP_ONE, MULTIPLIER, PAUSED, SCHEDULED, Campaign
+from app.pagination import Page, paginate
+from app.rows import one_or_raise
+from app.unit_of_work import UnitOfWork
+
+MERCHANT_FUNDED = "merchant"
+OPERATOR_FUNDED = "operator"
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What a campaign may look at in an order, as the order path knows it when recording it."""
+
+    merchant_id: int
+    member_id: int
+    amount_cents: int  # the order's amount
+    currency: str
+    categories: frozenset[str]  # categories of the order's lines (empty without lines)
+    tier: str | None  # the member's tier name when the order is recorded
+    first_order_here: bool  # the member's first order at this merchant
+    first_order_anywhere: bool  # the member's first order in the coalition
+    base_points: int  # points of the merchant's own earn rule for this order
+    now: datetime
+
+    def __post_init__(self) -> None:
+        if self.amount_cents < 0:
+            raise ValueError(f"an order's amount is never negative, not {self.amount_cents}")
+        if self.base_points < 0:
+            raise ValueError(f"an order's base points are never negative, not {self.base_points}")
+        if self.now.tzinfo is None:
+            raise ValueError("facts.now must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class Bonus:
+    """Points a campaign gives one order; ``funder`` pays for them."""
+
+    campaign_id: int
+    name: str
+    funder: str  # "merchant" (the order's merchant pays) or "operator"
+    points: int
+    # A multiplier's factor (None for a fixed bonus): a refund recomputes its extra on the base left.
+    factor_bp: int | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: a merchant (its own campaigns) or the operator (``merchant_id`` None: every campaign)."""
+
+    merchant_id: int | None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.merchant_id is None
+
+
+# -- the order path --------------------------------------------------------------------
+
+
+def offered(session: Session, facts: OrderFacts) -> list[Bonus]:
+    """What active, matching campaigns would give this order now: reads only, locks nothing.
+
+    Each bonus is capped by its campaign's remaining budget; bonuses of zero
+    points are left out; the list is in campaign id order.
+    """
+    return [bonus for bonus in (_bonus(c, facts) for c in _live(session, facts)) if bonus is not None]
+
+
+def award(session: Session, facts: OrderFacts) -> list[Bonus]:
+    """The bonuses of ``offered``, their points reserved from the budgets in the caller's
+    transaction (never commits). Locks the matching campaigns' rows in id order: call it
+    before locking the member's ledger row (see the module's lock order)."""
+    candidates = [campaign.id for campaign in _live(session, facts) if _bonus(campaign, facts) is not None]
+    if not candidates:
+        return []
+    locked = session.execute(
+        select(Campaign)
+        .where(Campaign.id.in_(candidates))
+        .order_by(Campaign.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalars()
+    bonuses = []
+    for campaign in locked:
+        bonus = _bonus(campaign, facts)  # read again under the lock: paused, ended or spent meanwhile
+        if bonus is None:
+            continue
+        campaign.points_awarded += bonus.points
+        if campaign.points_awarded > campaign.budget_points:
+            raise RuntimeError(f"campaign {campaign.id} would award beyond its budget")
+        bonuses.append(bonus)
+    session.flush()
+    return bonuses
+
+
+def _live(session: Session, facts: OrderFacts) -> list[Campaign]:
+    """Campaigns active at ``facts.now`` with budget left that may apply to this order's merchant."""
+    now = facts.now
+    query = select(Campaign).where(
+        or_(Campaign.merchant_id == facts.merchant_id, Campaign.merchant_id.is_(None)),
+        Campaign.ended_at.is_(None),
+        Campaign.paused_at.is_(None),
+        Campaign.starts_at <= now,
+        Campaign.ends_at > now,
+        Campaign.points_awarded < Campaign.budget_points,
+    )
+    return list(session.execute(query.order_by(Campaign.id)).scalars())
+
+
+def _bonus(campaign: Campaign, facts: OrderFacts) -> Bonus | None:
+    if campaign.status_at(facts.now) != ACTIVE or not _matches(campaign, facts):
+        return None
+    points = min(_points(campaign, facts.base_points), campaign.points_remaining)
+    if points <= 0:
+        return None
+    funder = OPERATOR_FUNDED if campaign.merchant_id is None else MERCHANT_FUNDED
+    factor_bp = campaign.factor_bp if campaign.effect_type == MULTIPLIER else None
+    return Bonus(campaign_id=campaign.id, name=campaign.name, funder=funder, points=points, factor_bp=factor_bp)
+
+
+def _matches(campaign: Campaign, facts: OrderFacts) -> bool:
+    if campaign.merchant_id is not None and campaign.merchant_id != facts.merchant_id:
+        return False
+    if campaign.first_order:
+        first = facts.first_order_anywhere if campaign.merchant_id is None else facts.first_order_here
+        if not first:
+            return False
+    if campaign.min_amount_cents is not None and facts.amount_cents < campaign.min_amount_cents:
+        return False
+    if campaign.categories is not None and not campaign.category_set & facts.categories:
+        return False
+    return campaign.tier is None or campaign.tier == facts.tier
+
+
+def _points(campaign: Campaign, base_points: int) -> int:
+    """A multiplier's extra points (floor; the base is the merchant rule's), or the fixed bonus."""
+    if campaign.effect_type == MULTIPLIER:
+        return base_points * (campaign.factor_bp - FACTOR_BP_ONE) // FACTOR_BP_ONE
+    return campaign.bonus_points
+
+
+# -- the lifecycle ---------------------------------------------------------------------
+
+
+def create_campaign(uow: UnitOfWork, caller: Caller, data: dict) -> Campaign:
+    """A campaign of the calling merchant, or a coalition-wide one for the operator."""
+    if data["ends_at"].astimezone(UTC) <= uow.now:
+        raise EndsInThePast()
+    effect, conditions = data["effect"], data["conditions"]
+    categories = conditions.get("categories")
+    campaign = Campaign(
+        merchant_id=caller.merchant_id,
+        name=data["name"],
+        starts_at=data["starts_at"],
+        ends_at=data["ends_at"],
+        effect_type=effect["type"],
+        factor_bp=effect.get("factor_bp"),
+        bonus_points=effect.get("points"),
+        first_order=conditions.get("first_order"),
+        min_amount_cents=conditions.get("min_amount_cents"),
+        categories=None if categories is None else json.dumps(categories),
+        tier=conditions.get("tier"),
+        budget_points=data["budget_points"],
+        points_awarded=0,
+        created_at=uow.now,
+        paused_at=None,
+        ended_at=None,
+    )
+    uow.session.add(campaign)
+    uow.session.flush()
+    return campaign.as_of(uow.now)
+
+
+def list_campaigns(
+    session: Session, caller: Caller, *, now: datetime, status: str | None, limit: int, cursor: str | None
+) -> Page:
+    """The caller's campaigns (the operator: all), oldest first, optionally of one status."""
+    query = select(Campaign)
+    if not caller.is_operator:
+        query = query.where(Campaign.merchant_id == caller.merchant_id)
+    if status is not None:
+        query = query.where(_status_is(status, now))
+    page = paginate(session, query, Campaign.id, limit=limit, cursor=cursor)
+    for campaign in page.data:
+        campaign.as_of(now)
+    return page
+
+
+def _status_is(status: str, now: datetime):
+    """``Campaign.status_at`` as SQL."""
+    ended = or_(Campaign.ended_at.is_not(None), Campaign.ends_at <= now)
+    paused = Campaign.paused_at.is_not(None)
+    if status == ENDED:
+        return ended
+    if status == PAUSED:
+        return and_(not_(ended), paused)
+    started = Campaign.starts_at <= now
+    if status == SCHEDULED:
+        return and_(not_(ended), not_(paused), not_(started))
+    return and_(not_(ended), not_(paused), started)
+
+
+def get_campaign(session: Session, caller: Caller, campaign_id: int, *, now: datetime) -> Campaign:
+    """One of the caller's campaigns; another merchant's answers as if it did not exist."""
+    return _one(session, caller, campaign_id).as_of(now)
+
+
+def pause_campaign(uow: UnitOfWork, caller: Caller, campaign_id: int) -> Campaign:
+    """Stop awarding until resumed; pausing a paused campaign changes nothing."""
+    campaign = _one(uow.session, caller, campaign_id, for_update=True)
+    if campaign.status_at(uow.now) == ENDED:
+        raise CampaignEnded(campaign_id, "paused")
+    if campaign.paused_at is None:
+        campaign.paused_at = uow.now
+    return campaign.as_of(uow.now)
+
+
+def resume_campaign(uow: UnitOfWork, caller: Caller, campaign_id: int) -> Campaign:
+    """Award again (from starts_at, if it has not started); resuming a running one changes nothing."""
+    campaign = _one(uow.session, caller, campaign_id, for_update=True)
+    if campaign.status_at(uow.now) == ENDED:
+        raise CampaignEnded(campaign_id, "resumed")
+    campaign.paused_at = None
+    return campaign.as_of(uow.now)
+
+
+def end_campaign(uow: UnitOfWork, caller: Caller, campaign_id: int) -> Campaign:
+    """End it now, for good; ending an ended campaign changes nothing."""
+    campaign = _one(uow.session, caller, campaign_id, for_update=True)
+    if campaign.status_at(uow.now) != ENDED:
+        campaign.ended_at = uow.now
+    return campaign.as_of(uow.now)
+
+
+def _one(session: Session, caller: Caller, campaign_id: int, *, for_update: bool = False) -> Campaign:
+    query: Select = select(Campaign).where(Campaign.id == campaign_id)
+    if not caller.is_operator:
+        query = query.where(Campaign.merchant_id == caller.merchant_id)
+    return one_or_raise(session, query, CampaignNotFound(campaign_id), for_update=for_update)
