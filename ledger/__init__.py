@@ -11,6 +11,7 @@ may use is in ``__all__``. The surface is deliberate:
   ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
   spent, the supplier credited), ``expire_lots``, ``post_commission``,
   ``post_payout``, ``post_merchant_payout``, ``post_collection`` (money collected from a merchant),
+  ``post_card_payment``, ``post_card_voucher_issue``, ``post_card_voucher_redemption`` (the paid card),
   ``reverse``; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
@@ -61,6 +62,9 @@ from ledger.errors import (
 )
 from ledger.flows import (
     lock_member,
+    post_card_payment,
+    post_card_voucher_issue,
+    post_card_voucher_redemption,
     post_collection,
     post_commission,
     post_merchant_payout,
@@ -190,4 +194,7 @@ __all__ = [
     "seal",
     "verify",
     "void_hold",
+    "post_card_payment",
+    "post_card_voucher_issue",
+    "post_card_voucher_redemption",
 ]

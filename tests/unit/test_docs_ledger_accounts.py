@@ -46,6 +46,8 @@ def test_every_account_name_the_ledger_builds_is_in_the_catalogue_and_every_entr
         accounts.REVENUE_MARGIN,
         accounts.REVENUE_FEES,
         accounts.PLATFORM_CASH,
+        accounts.REVENUE_CARDS,
+        accounts.CARD_VOUCHERS,
     }
     assert built == {k.name for k in ACCOUNT_KINDS}
 
