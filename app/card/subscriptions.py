@@ -16,17 +16,16 @@ from app.card.errors import CardAlreadyActive, CardSetupIncomplete, CheckoutNotS
 from app.card.models import CardSubscription
 from app.card.services import card_lock, get_terms, holds_benefits
 from app.locks import serialize
-from app.members.models import Member
 from app.payments.errors import PaymentMethodDeclined
 from app.payments.stripe_gateway import Invoice, SetupIntent, StripeGateway, Subscription
 from app.unit_of_work import UnitOfWork
 
 
-def start_checkout(uow: UnitOfWork, gateway: StripeGateway, member_id: int) -> SetupIntent:
+def start_checkout(uow: UnitOfWork, gateway: StripeGateway, member_id: int, email: str) -> SetupIntent:
     """The SetupIntent the member's browser confirms, after making sure the member has
     a Stripe customer; commits. Two commits: the customer is kept as soon as Stripe made it."""
     terms = get_terms(uow.session)
-    card = _claim_customer(uow, gateway, member_id, terms.id)
+    card = _claim_customer(uow, gateway, member_id, email, terms.id)
     if holds_benefits(card, uow.now):
         raise CardAlreadyActive()
     card.setup_intent_count += 1
@@ -37,14 +36,15 @@ def start_checkout(uow: UnitOfWork, gateway: StripeGateway, member_id: int) -> S
     return intent
 
 
-def _claim_customer(uow: UnitOfWork, gateway: StripeGateway, member_id: int, terms_id: int) -> CardSubscription:
+def _claim_customer(
+    uow: UnitOfWork, gateway: StripeGateway, member_id: int, email: str, terms_id: int
+) -> CardSubscription:
     session = uow.session
     serialize(session, card_lock(member_id))
     card = _card(uow, member_id)
     if card is not None:
         return card
-    member = session.get(Member, member_id)
-    customer_id = gateway.create_member_customer(member_id, member.email)
+    customer_id = gateway.create_member_customer(member_id, email)
     session.add(
         CardSubscription(
             member_id=member_id,

@@ -9,7 +9,7 @@ from app.card import services
 from app.card.schemas import CardTermsInputSchema, CardTermsSchema, CardVoucherSchema, VoucherRedeemSchema
 from app.errors import conflict
 from app.extensions import db
-from app.identity.auth import merchant_required, operator_required, public
+from app.identity.auth import any_key_required, merchant_required, operator_required
 from app.payments import stripe_gateway
 
 blp = Blueprint(
@@ -40,12 +40,13 @@ class Card(MethodView):
         terms, changed = services.put_terms(unit_of_work.current(), stripe_gateway.current(), data)
         return jsonify(_TERMS.dump(terms)), 201 if changed else 200
 
-    @public
+    @any_key_required
     @blp.response(200, CardTermsSchema)
     def get(self):
         """Show the paid card's terms
 
-        Public: shops and members may show them. 404 until the operator sets them.
+        Any key (a shop shows them at checkout); members read them on the `/card`
+        page without one. 404 until the operator sets them.
         """
         return services.get_terms(db.session)
 

@@ -56,7 +56,9 @@ def _card_page(errors: list[str] | None = None, status: int = 200):
 @member_required
 def card_checkout():
     try:
-        intent = subscriptions.start_checkout(unit_of_work.current(), stripe_gateway.current(), g.member.id)
+        intent = subscriptions.start_checkout(
+            unit_of_work.current(), stripe_gateway.current(), g.member.id, g.member.email
+        )
     except DomainError as error:
         return _refused(error)
     g.loads_stripe_js = True  # app.security_headers lets this page load Stripe.js

@@ -17,9 +17,10 @@ from app.unit_of_work import UnitOfWork
 from ledger import accounts
 from ledger.models import Entry
 from ledger.types import utcnow
-from tests.conftest import make_app
+from tests.conftest import ADMIN_KEY, make_app
 from tests.factories.card import card_row, checkout, member_id_of, newest_terms, put_terms, take_card, terms_body
 from tests.factories.members import csrf_of, sign_in
+from tests.factories.merchants import auth
 from tests.factories.names import unique_email
 from tests.factories.orders import record_order
 from tests.integration.test_settlement import assert_ledger_ok
@@ -60,7 +61,7 @@ def holder(app, engine, stripe_client, terms):
 def test_before_any_terms_the_card_is_a_404_problem(databases):
     app = make_app(databases.new())
     try:
-        answer = app.test_client().get("/v1/card")
+        answer = app.test_client().get("/v1/card", headers=auth(ADMIN_KEY))
         page = app.test_client().get("/card")
     finally:
         with app.app_context():
@@ -118,7 +119,7 @@ def test_terms_make_a_stripe_plan_once_and_new_terms_a_new_version(client, admin
     again = put_terms(client, admin_headers, price_cents=5900)
     plan = stripe_client.v1.plans.retrieve(newest_terms(engine).stripe_plan_id)
     changed = put_terms(client, admin_headers, price_cents=6900)
-    shown = client.get("/v1/card")
+    shown = client.get("/v1/card", headers=admin_headers)
 
     assert first.status_code in (200, 201)
     assert again.status_code == 200 and again.get_json() == first.get_json()
