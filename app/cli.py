@@ -94,7 +94,14 @@ JOBS: dict[str, Job] = {
     "collect-statements": lambda uow: _collect_statements(uow),
     # After statements: a month that leaves the operator owing a merchant is paid in the same round.
     "payouts": lambda uow: _payouts(uow),
+    "expire-card-vouchers": lambda uow: _card().expire_vouchers(uow),
 }
+
+
+def _card():
+    from app.card import services
+
+    return services
 
 
 def _transparency():

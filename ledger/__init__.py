@@ -11,7 +11,8 @@ may use is in ``__all__``. The surface is deliberate:
   ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
   spent, the supplier credited), ``expire_lots``, ``post_commission``,
   ``post_payout``, ``post_merchant_payout``, ``post_collection`` (money collected from a merchant),
-  ``post_card_payment``, ``post_card_voucher_issue``, ``post_card_voucher_redemption`` (the paid card),
+  ``post_card_payment``, ``post_card_voucher_issue``, ``post_card_voucher_redemption``,
+  ``post_card_voucher_lapse`` (the paid card),
   ``reverse``; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``lots_expiring``; the refs a
@@ -64,6 +65,7 @@ from ledger.flows import (
     lock_member,
     post_card_payment,
     post_card_voucher_issue,
+    post_card_voucher_lapse,
     post_card_voucher_redemption,
     post_collection,
     post_commission,
@@ -196,5 +198,6 @@ __all__ = [
     "void_hold",
     "post_card_payment",
     "post_card_voucher_issue",
+    "post_card_voucher_lapse",
     "post_card_voucher_redemption",
 ]

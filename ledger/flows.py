@@ -288,3 +288,25 @@ def _post_once(session: Session, *, kind: str, legs: list[Leg], key: str, ref: s
             raise IdempotencyConflict(key)
         return Posted(existing.id)
     return post(session, kind=kind, legs=legs, ref=ref, memo=memo, now=now, idempotency_key=key)
+
+
+CARD_VOUCHER_LAPSE = "card_voucher_lapse"
+
+
+def post_card_voucher_lapse(
+    session: Session, *, member_key: str, voucher_key: str, currency: str, value_cents: int, now: datetime
+) -> Posted:
+    """A card voucher expired unused: its value goes back from ``platform:card_vouchers``
+    to ``platform:revenue:cards`` (the card's breakage), once per ``voucher_key``."""
+    _check_amount("value_cents", value_cents, positive=True)
+    vouchers = accounts.account(session, accounts.CARD_VOUCHERS, currency)
+    revenue = accounts.account(session, accounts.REVENUE_CARDS, currency)
+    return _post_once(
+        session,
+        kind=CARD_VOUCHER_LAPSE,
+        legs=[Leg(vouchers, -value_cents), Leg(revenue, value_cents)],
+        key=f"card-voucher-lapse:{voucher_key}",
+        ref=f"member:{member_key}:card-voucher:{voucher_key}:lapse",
+        memo=f"Card voucher {voucher_key} of member {member_key} expired unused: {value_cents} {currency}",
+        now=now,
+    )

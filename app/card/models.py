@@ -64,7 +64,10 @@ class CardVoucher(db.Model):
     coalition merchant until it expires."""
 
     __tablename__ = "card_vouchers"
-    __table_args__ = (Index("ix_card_vouchers_member", "member_id", "id"),)
+    __table_args__ = (
+        Index("ix_card_vouchers_member", "member_id", "id"),
+        Index("ix_card_vouchers_expiry", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(VOUCHER_CODE_LENGTH_MAX), unique=True)
@@ -74,5 +77,7 @@ class CardVoucher(db.Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the expiry job gave an unused voucher's value back to card revenue.
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     order_ref: Mapped[str | None] = mapped_column(String(ORDER_ID_LENGTH_MAX))

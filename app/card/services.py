@@ -27,6 +27,7 @@ VOUCHER_CODE_BYTES = 18  # 24 URL-safe characters: 144 random bits, never guesse
 # Vouchers issued by one order at most; spend beyond them is carried to the next order.
 VOUCHERS_PER_ORDER_MAX = 100
 VOUCHERS_SHOWN_MAX = 100
+VOUCHER_EXPIRY_BATCH_MAX = 500
 _TERMS_FIELDS = ("name", "price_cents", "currency", "interval", "earn_multiplier_bp")
 
 
@@ -205,6 +206,37 @@ def redeem_voucher(uow: UnitOfWork, merchant_id: int, code: str, order_id: str) 
     )
     session.flush()
     return voucher
+
+
+def expire_vouchers(uow: UnitOfWork, *, limit: int = VOUCHER_EXPIRY_BATCH_MAX) -> int:
+    """One batch of the ``expire-card-vouchers`` job: each voucher past its expiry and
+    never redeemed gives its value back to card revenue, once. Returns how many; several
+    workers share the work on PostgreSQL (SKIP LOCKED)."""
+    session = uow.session
+    due = (
+        select(CardVoucher)
+        .where(
+            CardVoucher.expires_at <= uow.now,
+            CardVoucher.redeemed_at.is_(None),
+            CardVoucher.lapsed_at.is_(None),
+        )
+        .order_by(CardVoucher.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    vouchers = list(session.execute(due).scalars())
+    for voucher in vouchers:
+        voucher.lapsed_at = uow.now
+        ledger.post_card_voucher_lapse(
+            session,
+            member_key=str(voucher.member_id),
+            voucher_key=str(voucher.id),
+            currency=voucher.currency,
+            value_cents=voucher.value_cents,
+            now=uow.now,
+        )
+    session.flush()
+    return len(vouchers)
 
 
 def card_lock(member_id: int) -> str:

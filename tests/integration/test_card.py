@@ -350,3 +350,29 @@ def test_the_ledger_rules_hold_after_every_card_flow(holder, engine, client, mer
         report = ledger.verify(session)
 
     assert report.ok, report.violations
+
+
+def test_an_expired_unused_voucher_gives_its_value_back_to_card_revenue_once(holder, engine, client, merchant):
+    from app.cli import JOBS, run_batches
+
+    unused, used = voucher_of(engine, holder), voucher_of(engine, holder)
+    assert redeem(client, merchant, used["code"]).status_code == 200
+    revenue, liability = balance_of(engine, accounts.REVENUE_CARDS), balance_of(engine, accounts.CARD_VOUCHERS)
+    later = unused["expires_at"] + timedelta(seconds=1)
+
+    with Session(engine) as session:
+        first = run_batches(JOBS["expire-card-vouchers"], UnitOfWork(session, clock=lambda: later))
+    with Session(engine) as session:
+        second = run_batches(JOBS["expire-card-vouchers"], UnitOfWork(session, clock=lambda: later))
+        lapsed = {
+            v.code: v.lapsed_at
+            for v in session.execute(
+                select(CardVoucher).where(CardVoucher.code.in_([unused["code"], used["code"]]))
+            ).scalars()
+        }
+
+    assert first >= 1 and second == 0
+    assert lapsed[unused["code"]] == later and lapsed[used["code"]] is None
+    assert balance_of(engine, accounts.REVENUE_CARDS) - revenue == first * 1000 >= 1000
+    assert liability - balance_of(engine, accounts.CARD_VOUCHERS) == first * 1000
+    assert_ledger_ok(engine)

@@ -1,6 +1,6 @@
 """The paid loyalty card: its terms (one row per version, each with its Stripe plan),
 each member's subscription (Stripe customer, status, paid period, spend towards the
-next voucher) and the vouchers it issued (random codes, redeemed once).
+next voucher) and the vouchers it issued (random codes, redeemed once, or lapsed once expired).
 
 Revision ID: 0014
 Revises: 0011
@@ -68,6 +68,7 @@ def upgrade():
         sa.Column("issued_at", ledger.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", ledger.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("redeemed_at", ledger.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lapsed_at", ledger.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("order_ref", sa.String(length=120), nullable=True),
         sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_card_vouchers_member_id_members")),
@@ -77,10 +78,12 @@ def upgrade():
     )
     with op.batch_alter_table("card_vouchers", schema=None) as batch_op:
         batch_op.create_index("ix_card_vouchers_member", ["member_id", "id"], unique=False)
+        batch_op.create_index("ix_card_vouchers_expiry", ["expires_at"], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table("card_vouchers", schema=None) as batch_op:
+        batch_op.drop_index("ix_card_vouchers_expiry")
         batch_op.drop_index("ix_card_vouchers_member")
 
     op.drop_table("card_vouchers")
