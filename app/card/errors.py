@@ -45,3 +45,10 @@ class CardSetupIncomplete(Conflict):
 class NoCard(Conflict):
     def __init__(self) -> None:
         super().__init__("You hold no active card to cancel.")
+
+
+class CardPastDue(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "Your card's renewal payment failed and Stripe is trying it again: the card comes back once it is paid."
+        )

@@ -19,7 +19,7 @@ from app.card import subscriptions
 from app.card.models import CardSubscription
 from app.card.services import card_lock
 from app.locks import serialize
-from app.payments.stripe_gateway import WebhookEvent, invoice_of, subscription_of
+from app.payments.stripe_gateway import Invoice, WebhookEvent, invoice_of, subscription_of
 from app.unit_of_work import UnitOfWork
 
 HANDLED = frozenset(
@@ -48,18 +48,7 @@ def handle(uow: UnitOfWork, event: WebhookEvent) -> None:
         else:
             subscriptions.record_subscription(uow, card, found)
     elif event.type.startswith("invoice."):
-        invoice = invoice_of(event.object)
-        card = (
-            _card(uow, CardSubscription.stripe_subscription_id == invoice.subscription)
-            if invoice.subscription
-            else None
-        )
-        if card is None:
-            return
-        if event.type == "invoice.payment_failed":
-            subscriptions.record_failure(uow, card)
-        else:
-            subscriptions.record_payment(uow, card, invoice)
+        _invoice(uow, event.type, invoice_of(event.object))
     elif event.type == "payment_intent.payment_failed":
         intent = event.object
         customer = intent.get("customer")
@@ -68,6 +57,23 @@ def handle(uow: UnitOfWork, event: WebhookEvent) -> None:
         card = _card(uow, CardSubscription.stripe_customer_id == customer)
         if card is not None:
             subscriptions.record_failure(uow, card)
+
+
+def _invoice(uow: UnitOfWork, kind: str, invoice: Invoice) -> None:
+    card = None
+    if invoice.subscription:
+        card = _card(uow, CardSubscription.stripe_subscription_id == invoice.subscription)
+    if card is None:
+        # A member's earlier subscription (or one made elsewhere): money in is still booked, the card unchanged.
+        if invoice.customer and kind != "invoice.payment_failed":
+            earlier = _card(uow, CardSubscription.stripe_customer_id == invoice.customer)
+            if earlier is not None:
+                subscriptions.record_payment_only(uow, earlier, invoice)
+        return
+    if kind == "invoice.payment_failed":
+        subscriptions.record_failure(uow, card)
+    else:
+        subscriptions.record_payment(uow, card, invoice)
 
 
 def _card(uow: UnitOfWork, where) -> CardSubscription | None:

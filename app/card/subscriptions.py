@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import ledger
-from app.card.errors import CardAlreadyActive, CardSetupIncomplete, CheckoutNotStarted, NoCard
+from app.card.errors import CardAlreadyActive, CardPastDue, CardSetupIncomplete, CheckoutNotStarted, NoCard
 from app.card.models import CardSubscription
 from app.card.services import card_lock, get_terms, holds_benefits
 from app.locks import serialize
@@ -28,6 +28,8 @@ def start_checkout(uow: UnitOfWork, gateway: StripeGateway, member_id: int, emai
     card = _claim_customer(uow, gateway, member_id, email, terms.id)
     if holds_benefits(card, uow.now):
         raise CardAlreadyActive()
+    if card.status == "past_due":
+        raise CardPastDue()  # a second subscription beside the one Stripe retries would charge twice
     card.setup_intent_count += 1
     intent = gateway.create_card_setup_intent(member_id, card.stripe_customer_id, card.setup_intent_count)
     card.setup_intent_id = intent.id
@@ -144,16 +146,8 @@ def record_subscription(uow: UnitOfWork, card: CardSubscription, found: Subscrip
 def record_payment(uow: UnitOfWork, card: CardSubscription, invoice: Invoice) -> None:
     """A paid invoice of the card: booked once (per invoice id), the card active until
     the end of the period it paid for."""
-    if invoice.status != "paid" or invoice.amount_paid_cents <= 0:
+    if not record_payment_only(uow, card, invoice):
         return
-    ledger.post_card_payment(
-        uow.session,
-        member_key=str(card.member_id),
-        payment_key=invoice.id,
-        currency=invoice.currency,
-        amount_cents=invoice.amount_paid_cents,
-        now=uow.now,
-    )
     if card.status == "canceled":
         return  # money for a card already ended is still money in; it gives nothing
     card.status = "active"
@@ -163,6 +157,21 @@ def record_payment(uow: UnitOfWork, card: CardSubscription, invoice: Invoice) ->
             card.renews_at = paid_until
     card.updated_at = uow.now
     uow.session.flush()
+
+
+def record_payment_only(uow: UnitOfWork, card: CardSubscription, invoice: Invoice) -> bool:
+    """Book a paid invoice of the member's once (per invoice id); False when nothing was paid."""
+    if invoice.status != "paid" or invoice.amount_paid_cents <= 0 or not invoice.id:
+        return False
+    ledger.post_card_payment(
+        uow.session,
+        member_key=str(card.member_id),
+        payment_key=invoice.id,
+        currency=invoice.currency,
+        amount_cents=invoice.amount_paid_cents,
+        now=uow.now,
+    )
+    return True
 
 
 def record_failure(uow: UnitOfWork, card: CardSubscription) -> None:

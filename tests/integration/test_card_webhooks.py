@@ -170,3 +170,40 @@ def test_the_time_of_a_period_end_is_read_as_utc():
     found = invoice_of({"id": "in_1", "lines": {"data": [{"period": {"end": 1_800_000_000}}]}})
 
     assert datetime.fromtimestamp(found.period_end, UTC) == datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+
+
+def test_a_past_due_member_cannot_take_a_second_card_beside_the_one_stripe_retries(webhook_app, engine, holder):
+    from tests.factories.members import csrf_of
+
+    card = holder["card"]
+    failed = invoice_event(
+        card, "invoice.payment_failed", invoice_id=unique("in_"), paid=False, period_end=card.renews_at
+    )
+    assert deliver(webhook_app, failed).status_code == 200
+    browser = holder["browser"]
+    page = browser.get("/card")
+
+    again = browser.post("/card/checkout", data={"csrf_token": csrf_of(page)})
+
+    assert "renewal payment failed" in page.get_data(as_text=True)
+    assert again.status_code == 409 and "trying it again" in again.get_data(as_text=True)
+    assert card_row(engine, holder["member_id"]).setup_intent_count == card.setup_intent_count
+
+
+def test_money_paid_on_an_earlier_subscription_is_booked_and_changes_no_state(webhook_app, engine, holder):
+    card = holder["card"]
+    assert (
+        deliver(webhook_app, subscription_event(card, "customer.subscription.deleted", "canceled")).status_code == 200
+    )
+    invoice_id = unique("in_")
+    payload = json.loads(
+        invoice_event(card, "invoice.paid", invoice_id=invoice_id, paid=True, period_end=card.renews_at)
+    )
+    payload["data"]["object"]["subscription"] = unique("sub_")  # not the card's subscription, the member's customer
+    body = json.dumps(payload).encode()
+
+    answer = deliver(webhook_app, body)
+
+    assert answer.status_code == 200
+    assert card_payments(engine, invoice_id) == 1
+    assert benefits(engine, holder["member_id"]) == ("canceled", 0)
