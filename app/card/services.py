@@ -118,6 +118,9 @@ def on_order(uow: UnitOfWork, member_id: int, amount_cents: int, currency: str) 
     if currency != CARD_CURRENCY or amount_cents <= 0:
         return []
     session = uow.session
+    # Most orders are by members without the card: they cost one read, no lock.
+    if not holds_benefits(session.get(CardSubscription, member_id), uow.now):
+        return []
     serialize(session, card_lock(member_id))
     card = session.get(CardSubscription, member_id, with_for_update=True, populate_existing=True)
     if not holds_benefits(card, uow.now):
