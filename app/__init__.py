@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.identity.auth import public
     from app.payments import stripe_gateway
     from app.transparency import services as transparency
+    from app.web import card_views  # noqa: F401 (the /card pages, on the web blueprint before it is registered)
     from app.web import views as web
     from app.webhooks import services as webhook_services
 
@@ -68,6 +69,7 @@ def _register_json_api(app: Flask) -> None:
     from app.billing.views import blp as billing_blp
     from app.boutique.views import API_BLUEPRINTS as boutique_blps
     from app.campaigns.views import blp as campaigns_blp
+    from app.card.views import blp as card_blp
     from app.commissions.views import blp as commissions_blp
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
@@ -104,6 +106,7 @@ def _register_json_api(app: Flask) -> None:
         settlement_blp,
         billing_blp,
         campaigns_blp,
+        card_blp,
         reports_blp,
         transparency_blp,
     )

@@ -98,7 +98,14 @@ JOBS: dict[str, Job] = {
     "payouts": lambda uow: _payouts(uow),
     # The members' yearly tier review: a lower spend takes a tier away only here.
     "tier-review": lambda uow: _tiers().review_due(uow),
+    "expire-card-vouchers": lambda uow: _card().expire_vouchers(uow),
 }
+
+
+def _card():
+    from app.card import services
+
+    return services
 
 
 def _orders():

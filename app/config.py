@@ -24,6 +24,8 @@ from app.constants import (
     STRIPE_API_BASE_DEFAULT,
 )
 
+STRIPE_JS_URL_DEFAULT = "https://js.stripe.com/v3/"
+
 
 class ConfigError(RuntimeError):
     pass
@@ -111,6 +113,9 @@ def _stripe(env: dict[str, str]) -> dict:
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", STRIPE_API_BASE_DEFAULT).rstrip("/"),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        # The browser side of the paid card: Stripe.js (tests: localstripe's stand-in) and the publishable key.
+        "STRIPE_JS_URL": env.get("STRIPE_JS_URL", STRIPE_JS_URL_DEFAULT),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", ""),
         "AFFILIATE_PAYOUT_THRESHOLD_CENTS": _payout_threshold(env),
     }
 
@@ -186,6 +191,8 @@ def check_production(config: dict) -> None:
         )
     if not config["STRIPE_API_BASE"].startswith("https://"):
         raise ConfigError("STRIPE_API_BASE must be an https URL in production")
+    if not config["STRIPE_JS_URL"].startswith("https://"):
+        raise ConfigError("STRIPE_JS_URL must be an https URL in production")
     if config.get("METRICS_TOKEN") and len(config["METRICS_TOKEN"]) < 32:
         raise ConfigError("METRICS_TOKEN must be a random value of 32+ characters (or unset) in production")
     if config.get("WEBHOOK_ALLOW_INSECURE_URLS"):

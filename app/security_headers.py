@@ -9,6 +9,8 @@ catalog and the static files) are ``no-store``: a new endpoint is private until 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, g, request
 
 from app.constants import (
@@ -27,12 +29,28 @@ HSTS = f"max-age={HSTS_MAX_AGE_S}; includeSubDomains"
 def register(app: Flask) -> None:
     # Read once: the environment does not change while the app runs.
     production = app.config["LOYALTY_ENV"] == "production"
+    stripe_policy = stripe_page_policy(app.config["STRIPE_JS_URL"], app.config["STRIPE_API_BASE"])
 
     @app.after_request
     def _secure(response: Response) -> Response:
         signed_in = g.get("member") is not None  # set by the members' pages (app.web)
         response.headers.update(headers_for(response.mimetype, request.endpoint, signed_in, production=production))
+        if g.get("loads_stripe_js") and response.mimetype == "text/html":
+            # Only the page that says it loads Stripe.js (the card checkout) may run it and talk to Stripe.
+            response.headers["Content-Security-Policy"] = stripe_policy
         return response
+
+
+def stripe_page_policy(stripe_js_url: str, stripe_api_base: str) -> str:
+    """The page policy, plus Stripe.js from its origin and calls to Stripe's API; nothing inline."""
+    js, api = _origin(stripe_js_url), _origin(stripe_api_base)
+    connect = " ".join(dict.fromkeys([js, api]))
+    return f"{PAGE_CONTENT_SECURITY_POLICY}; script-src 'self' {js}; connect-src 'self' {connect}; frame-src {js}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def headers_for(mimetype: str | None, endpoint: str | None, signed_in: bool, *, production: bool) -> dict[str, str]:

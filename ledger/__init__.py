@@ -11,9 +11,11 @@ may use is in ``__all__``. The surface is deliberate:
   ``void_hold`` / ``expire_holds``, ``post_redemption`` (a boutique hold
   spent, the supplier credited), ``expire_lots``, ``post_commission``,
   ``post_payout``, ``post_merchant_payout``, ``post_collection`` (money collected from a merchant),
-  ``reverse``; incoming points (``earn`` with ``available_at``) are made
-  available by ``release_lot`` and ``release_due``; the issuer ``OPERATOR``
-  funds coalition campaigns, tier and card extras; ``lock_member`` takes a member's lock early;
+  ``post_card_payment``, ``post_card_voucher_issue``, ``post_card_voucher_redemption``,
+  ``post_card_voucher_lapse`` (the paid card), ``reverse``; incoming points
+  (``earn`` with ``available_at``) are made available by ``release_lot`` and
+  ``release_due``; the issuer ``OPERATOR`` funds coalition campaigns, tier and
+  card extras; ``lock_member`` takes a member's lock early;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``incoming_lots``, ``lots_expiring``; the refs a
   caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for
@@ -64,6 +66,10 @@ from ledger.errors import (
 )
 from ledger.flows import (
     lock_member,
+    post_card_payment,
+    post_card_voucher_issue,
+    post_card_voucher_lapse,
+    post_card_voucher_redemption,
     post_collection,
     post_commission,
     post_merchant_payout,
@@ -209,4 +215,8 @@ __all__ = [
     "seal",
     "verify",
     "void_hold",
+    "post_card_payment",
+    "post_card_voucher_issue",
+    "post_card_voucher_lapse",
+    "post_card_voucher_redemption",
 ]

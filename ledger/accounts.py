@@ -37,6 +37,9 @@ REVENUE_MARGIN = "platform:revenue:margin"
 REVENUE_FEES = "platform:revenue:fees"
 # Money that actually moved in or out (transfers to affiliates, collections from merchants).
 PLATFORM_CASH = "platform:cash"
+# The paid loyalty card: its subscriptions' revenue, and the vouchers it issued not yet redeemed.
+REVENUE_CARDS = "platform:revenue:cards"
+CARD_VOUCHERS = "platform:card_vouchers"
 
 # The operator as an issuer (coalition campaigns, tier and card extras): its points
 # come from ``platform:issued`` and are paid for from ``platform:programme``.
@@ -91,6 +94,8 @@ ACCOUNT_KINDS: tuple[AccountKind, ...] = (
         CURRENCY,
         "money actually moved through Stripe or the bank: paid out (positive) or collected from merchants (negative)",
     ),
+    AccountKind(REVENUE_CARDS, CURRENCY, "paid loyalty card subscriptions collected, less the vouchers they funded"),
+    AccountKind(CARD_VOUCHERS, CURRENCY, "card vouchers issued to members and not yet redeemed (a liability)"),
 )
 
 

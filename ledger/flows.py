@@ -209,3 +209,104 @@ def lock_member(session: Session, member_key: str) -> None:
     the member before the flow (one redemption at a time) takes it earlier.
     """
     accounts.lock(session, accounts.member(session, member_key))
+
+
+CARD_PAYMENT = "card_payment"
+CARD_VOUCHER_ISSUE = "card_voucher_issue"
+CARD_VOUCHER_REDEEM = "card_voucher_redeem"
+
+
+def post_card_payment(
+    session: Session, *, member_key: str, payment_key: str, currency: str, amount_cents: int, now: datetime
+) -> Posted:
+    """Record a paid loyalty card subscription's payment: ``platform:cash`` ->
+    ``platform:revenue:cards``, money in as ``post_collection`` books it.
+
+    ``payment_key`` is Stripe's id of what was paid (an invoice), once for the
+    whole ledger: a second call with it returns the first entry; with another
+    member, amount or currency it raises ``IdempotencyConflict``.
+    """
+    _check_amount("amount_cents", amount_cents, positive=True)
+    cash = accounts.account(session, accounts.PLATFORM_CASH, currency)
+    revenue = accounts.account(session, accounts.REVENUE_CARDS, currency)
+    return _post_once(
+        session,
+        kind=CARD_PAYMENT,
+        legs=[Leg(cash, -amount_cents), Leg(revenue, amount_cents)],
+        key=f"card-payment:{payment_key}",
+        ref=f"member:{member_key}:card-payment:{payment_key}",
+        memo=f"Card payment {payment_key} by member {member_key}: {amount_cents} {currency}",
+        now=now,
+    )
+
+
+def post_card_voucher_issue(
+    session: Session, *, member_key: str, voucher_key: str, currency: str, value_cents: int, now: datetime
+) -> Posted:
+    """Fund a card voucher out of card revenue: ``platform:revenue:cards`` ->
+    ``platform:card_vouchers`` (what the operator owes whoever accepts it), once
+    per ``voucher_key``."""
+    _check_amount("value_cents", value_cents, positive=True)
+    revenue = accounts.account(session, accounts.REVENUE_CARDS, currency)
+    vouchers = accounts.account(session, accounts.CARD_VOUCHERS, currency)
+    return _post_once(
+        session,
+        kind=CARD_VOUCHER_ISSUE,
+        legs=[Leg(revenue, -value_cents), Leg(vouchers, value_cents)],
+        key=f"card-voucher-issue:{voucher_key}",
+        ref=f"member:{member_key}:card-voucher:{voucher_key}",
+        memo=f"Card voucher {voucher_key} for member {member_key}: {value_cents} {currency}",
+        now=now,
+    )
+
+
+def post_card_voucher_redemption(
+    session: Session, *, merchant_key: str, voucher_key: str, currency: str, value_cents: int, now: datetime
+) -> Posted:
+    """A coalition merchant accepted a card voucher: ``platform:card_vouchers`` ->
+    ``merchant:m:payable`` (the operator now owes the merchant its value), once
+    per ``voucher_key``."""
+    _check_amount("value_cents", value_cents, positive=True)
+    vouchers = accounts.account(session, accounts.CARD_VOUCHERS, currency)
+    payable = accounts.account(session, accounts.payable_account(merchant_key), currency)
+    return _post_once(
+        session,
+        kind=CARD_VOUCHER_REDEEM,
+        legs=[Leg(vouchers, -value_cents), Leg(payable, value_cents)],
+        key=f"card-voucher-redeem:{voucher_key}",
+        ref=f"merchant:{merchant_key}:card-voucher:{voucher_key}",
+        memo=f"Card voucher {voucher_key} redeemed at merchant {merchant_key}: {value_cents} {currency}",
+        now=now,
+    )
+
+
+def _post_once(session: Session, *, kind: str, legs: list[Leg], key: str, ref: str, memo: str, now: datetime) -> Posted:
+    # The memo carries the amount and the parties, so a replay that differs is caught without reading postings.
+    existing = session.execute(select(Entry).where(Entry.idempotency_key == key)).scalar_one_or_none()
+    if existing is not None:
+        if existing.kind != kind or existing.ref != ref or existing.memo != memo:
+            raise IdempotencyConflict(key)
+        return Posted(existing.id)
+    return post(session, kind=kind, legs=legs, ref=ref, memo=memo, now=now, idempotency_key=key)
+
+
+CARD_VOUCHER_LAPSE = "card_voucher_lapse"
+
+
+def post_card_voucher_lapse(
+    session: Session, *, member_key: str, voucher_key: str, currency: str, value_cents: int, now: datetime
+) -> Posted:
+    """A card voucher expired unused: its value goes back from ``platform:card_vouchers``
+    to ``platform:revenue:cards`` (the card's breakage), once per ``voucher_key``."""
+    _check_amount("value_cents", value_cents, positive=True)
+    vouchers = accounts.account(session, accounts.CARD_VOUCHERS, currency)
+    revenue = accounts.account(session, accounts.REVENUE_CARDS, currency)
+    return _post_once(
+        session,
+        kind=CARD_VOUCHER_LAPSE,
+        legs=[Leg(vouchers, -value_cents), Leg(revenue, value_cents)],
+        key=f"card-voucher-lapse:{voucher_key}",
+        ref=f"member:{member_key}:card-voucher:{voucher_key}:lapse",
+        memo=f"Card voucher {voucher_key} of member {member_key} expired unused: {value_cents} {currency}",
+        now=now,
+    )

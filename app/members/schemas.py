@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.card.schemas import MemberCardSchema
 from app.constants import EMAIL_LENGTH_MAX
 from app.programme.schemas import MemberTierSchema
 from app.schemas import PageArgsSchema, page_of
@@ -58,6 +59,7 @@ class MemberSchema(MemberPointsSchema):
     email = ma.fields.String()
     created_at = ma.fields.DateTime()
     tier = ma.fields.Nested(MemberTierSchema)
+    card = ma.fields.Nested(MemberCardSchema, metadata={"description": "The member's paid loyalty card."})
 
 
 MemberPageSchema = page_of(MemberSchema, "MemberPage")

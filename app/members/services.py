@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from app import mail
+from app.card import services as card
 from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
 from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
@@ -71,6 +72,7 @@ def view(session: Session, member: Member) -> dict:
         "created_at": member.created_at,
         **points_of(session, member.id),
         "tier": tiers.view(session, member.id, ledger.utcnow()),
+        "card": card.state_of(session, member.id, ledger.utcnow()),
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app import metrics
 from app.campaigns import services as campaigns
+from app.card import services as card
 from app.commissions import attribution
 from app.commissions import services as commissions
 from app.members import services as members
@@ -147,6 +148,10 @@ def plan_earning(
     if tier is not None:
         extra = extras.of_multiplier(extras.TIER, f"{tier.name} tier", base, tier.earn_multiplier_bp)
         found += [extra] if extra else []
+    held = card.benefit(session, member_id, now) if member_id is not None else None
+    if held is not None:
+        extra = extras.of_multiplier(extras.CARD, held[0], base, held[1])
+        found += [extra] if extra else []
     days = merchant.points_pending_days
     return Earning(groups, base, found, now + timedelta(days=days) if days else None)
 
@@ -186,6 +191,7 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
     order_pk = session.execute(_INSERT_ORDER, order).scalar_one()
     _record_lines(session, order_pk, data.get("lines") or [])
     awards = _record_extras(session, merchant, data["order_id"], order_pk, member_id, plan, now)
+    card.on_order(uow, member_id, data["amount_cents"], data["currency"])  # vouchers as spend accumulates
     if plan.total > 0:
         members.link_customer(session, merchant.id, member_id, now=now)
     attributed = _attribute(uow, merchant, data)

@@ -37,6 +37,9 @@ class SetupIntent:
     id: str
     client_secret: str
     status: str
+    # Set once confirmed: the saved payment method and the customer it is for.
+    payment_method: str | None = None
+    customer: str | None = None
 
     @property
     def open(self) -> bool:
@@ -81,6 +84,33 @@ class WebhookEvent:
     object: dict
 
 
+@dataclass(frozen=True)
+class Invoice:
+    """A subscription's invoice: ``paid`` or not, what was paid, and the end of the
+    period it pays for (a Unix time; None when Stripe did not say)."""
+
+    id: str
+    subscription: str | None
+    customer: str | None
+    status: str
+    amount_paid_cents: int
+    currency: str
+    period_end: int | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A Stripe subscription: its status, when its paid period ends (a Unix time)
+    and the invoice that started it."""
+
+    id: str
+    customer: str | None
+    status: str
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    latest_invoice: Invoice | None = None
+
+
 # Stripe's own default: a signature older than this is refused (a replayed capture).
 WEBHOOK_TOLERANCE_S = 300
 
@@ -108,6 +138,42 @@ def payment_of(intent: dict) -> Payment:
         return Payment(id=intent.get("id"), status="succeeded")
     error = (intent.get("last_payment_error") or {}).get("message") or "The payment was declined."
     return Payment(id=intent.get("id"), status="failed", error=error)
+
+
+def invoice_of(found: dict) -> Invoice:
+    """An invoice from its JSON (a webhook's object, or an expanded ``latest_invoice``)."""
+    subscription = found.get("subscription")
+    if subscription is None:  # newer API versions say it under parent
+        details = (found.get("parent") or {}).get("subscription_details") or {}
+        subscription = details.get("subscription")
+    lines = (found.get("lines") or {}).get("data") or []
+    period_end = ((lines[0].get("period") or {}).get("end") if lines else None) or found.get("period_end")
+    return Invoice(
+        id=str(found.get("id") or ""),
+        subscription=_id_of(subscription),
+        customer=_id_of(found.get("customer")),
+        status=str(found.get("status") or ""),
+        amount_paid_cents=int(found.get("amount_paid") or 0),
+        currency=str(found.get("currency") or "").upper(),
+        period_end=int(period_end) if isinstance(period_end, int) else None,
+    )
+
+
+def subscription_of(found: dict) -> Subscription:
+    """A subscription from its JSON (a webhook's object or an API answer)."""
+    period_end = found.get("current_period_end")
+    if period_end is None:  # newer API versions keep it on the item
+        items = (found.get("items") or {}).get("data") or []
+        period_end = items[0].get("current_period_end") if items else None
+    latest = found.get("latest_invoice")
+    return Subscription(
+        id=str(found.get("id") or ""),
+        customer=_id_of(found.get("customer")),
+        status=str(found.get("status") or ""),
+        current_period_end=int(period_end) if isinstance(period_end, int) else None,
+        cancel_at_period_end=bool(found.get("cancel_at_period_end")),
+        latest_invoice=invoice_of(latest) if isinstance(latest, dict) else None,
+    )
 
 
 class StripeGateway:
@@ -232,6 +298,71 @@ class StripeGateway:
             found = self._v1().transfers.list(params=params)
         return Transfer(id=found.data[0].id, status="paid") if found.data else None
 
+    # -- the paid loyalty card -------------------------------------------------------
+
+    def create_card_plan(self, *, terms_id: int, name: str, amount_cents: int, currency: str, interval: str) -> str:
+        """The Stripe plan (and its product) for one version of the card's terms, keyed
+        ``card-terms-{id}-plan``; returns its id. Plans, not Prices: localstripe has no Prices."""
+        params: Any = {
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "interval": interval,
+            "product": {"name": name},
+            "metadata": {"card_terms_id": str(terms_id)},
+        }
+        with _translated("create a plan"):
+            plan = self._v1().plans.create(params=params, options={"idempotency_key": f"card-terms-{terms_id}-plan"})
+        return plan.id
+
+    def create_member_customer(self, member_id: int, email: str) -> str:
+        """A new Stripe customer for a member who takes the card; returns its id."""
+        params: Any = {"email": email, "metadata": {"member_id": str(member_id)}}
+        with _translated("create a customer"):
+            customer = self._v1().customers.create(
+                params=params, options={"idempotency_key": f"member-{member_id}-customer"}
+            )
+        return customer.id
+
+    def create_card_setup_intent(self, member_id: int, customer_id: str, number: int) -> SetupIntent:
+        """The member's ``number``-th SetupIntent: the browser confirms it with Stripe.js,
+        so that the card number goes to Stripe only."""
+        params: Any = {
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+            "metadata": {"member_id": str(member_id)},
+        }
+        with _translated("create a SetupIntent"):
+            intent = self._v1().setup_intents.create(
+                params=params, options={"idempotency_key": f"member-{member_id}-setup-{number}"}
+            )
+        return _setup_intent(intent)
+
+    def subscribe(self, *, member_id: int, customer_id: str, plan_id: str, number: int) -> Subscription:
+        """The member's ``number``-th subscription to the plan, paid at once with the
+        customer's default payment method (``error_if_incomplete``: a declined card
+        raises ``PaymentMethodDeclined`` and leaves no subscription)."""
+        params: Any = {
+            "customer": customer_id,
+            "items": [{"plan": plan_id}],
+            "payment_behavior": "error_if_incomplete",
+            "metadata": {"member_id": str(member_id)},
+            "expand": ["latest_invoice"],
+        }
+        with _translated("create a subscription"):
+            found = self._v1().subscriptions.create(
+                params=params, options={"idempotency_key": f"member-{member_id}-subscription-{number}"}
+            )
+        return subscription_of(found.to_dict())
+
+    def cancel_at_period_end(self, subscription_id: str) -> Subscription:
+        """Stop the subscription from renewing: it stays active until its period ends,
+        then Stripe deletes it (``customer.subscription.deleted``)."""
+        params: Any = {"cancel_at_period_end": True}
+        with _translated("cancel a subscription"):
+            found = self._v1().subscriptions.update(subscription_id, params=params)
+        return subscription_of(found.to_dict())
+
     def close(self) -> None:
         """Close the HTTP connections kept open to Stripe."""
         self._http.close()
@@ -286,7 +417,21 @@ def _transfer_group(payout_id: int) -> str:
 
 
 def _setup_intent(intent: Any) -> SetupIntent:
-    return SetupIntent(id=intent.id, client_secret=intent.client_secret, status=intent.status)
+    found = intent.to_dict()
+    return SetupIntent(
+        id=intent.id,
+        client_secret=intent.client_secret,
+        status=intent.status,
+        payment_method=_id_of(found.get("payment_method")),
+        customer=_id_of(found.get("customer")),
+    )
+
+
+def _id_of(value: Any) -> str | None:
+    """An object's id whether Stripe sent the id or the expanded object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
 
 
 def _payment_method(found: Any) -> PaymentMethod:

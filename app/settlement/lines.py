@@ -23,7 +23,8 @@ AMOUNT_FIELDS = tuple(f"{category}_cents" for category in CATEGORIES)
 CSV_HEADER = ("statement_id", "currency", "category", "entry_id", "entry_kind", "created_at", "amount_cents")
 _POINTS_KINDS = ("earn", "clawback", "release")
 _COMMISSION_KIND = "commission"
-_REWARD_KIND = "redeem"
+# What the operator owes a merchant for goods it gave: boutique rewards it supplied, card vouchers it accepted.
+_REWARD_KINDS = ("redeem", "card_voucher_redeem")
 # Money collected from the merchant or paid to it settles an earlier statement: not new business.
 _SETTLING_KINDS = ("collection", "payout")
 
@@ -69,7 +70,7 @@ def _categorized(move: ledger.EntryMovement, *, on_receivable: bool) -> list[tup
             return [("commissions", -move.amount - move.fee), ("network_fees", move.fee)]
         return [("other", -move.amount)]
     # A payable credit (positive) is what the operator owes the merchant.
-    if move.kind == _REWARD_KIND:
+    if move.kind in _REWARD_KINDS:
         return [("rewards_supplied", move.amount)]
     return [("other", -move.amount)]
 

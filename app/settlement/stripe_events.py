@@ -1,4 +1,5 @@
-"""Stripe's webhooks about collections: each verified event is processed once.
+"""Stripe's webhooks about collections (and, through ``app.card.stripe_events``, the
+paid card's subscriptions): each verified event is processed once.
 
 ``payment_intent.succeeded`` records the collection as succeeded (posting the cash
 entry unless the job already did), ``payment_intent.payment_failed`` records a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.card import stripe_events as card_events
 from app.converters import ID_DIGITS_MAX
 from app.locks import serialize
 from app.payments.stripe_gateway import WebhookEvent, payment_of
@@ -31,6 +33,8 @@ def handle(uow: UnitOfWork, event: WebhookEvent) -> bool:
         return False
     if event.type in _HANDLED:
         _payment_intent(uow, event.object)
+    if event.type in card_events.HANDLED:
+        card_events.handle(uow, event)
     session.add(StripeEvent(event_id=event.id, event_type=event.type[:100], received_at=uow.now))
     uow.commit(None)
     return True

@@ -37,6 +37,7 @@ NO_KEY_HEADERS = {
 # Operations naming another tenant's resource on purpose, and why that is allowed.
 OPEN_ACROSS_TENANTS = {
     ("POST", "/v1/programs/<id:program_id>/applications"): "any affiliate may apply to any merchant's program",
+    ("POST", "/v1/card-vouchers/<string:voucher_code>/redeem"): "any coalition merchant accepts a card voucher",
 }
 # A valid body, so a refusal cannot come from validation before the ownership check.
 BODIES = {
@@ -175,6 +176,7 @@ def tenants(app) -> Tenants:
         "statement_id": statement.get_json()["id"],
         "entry_id": logged[0]["entry"]["id"],
         "campaign_id": campaign["id"],
+        "voucher_code": "card-voucher-sample",
     }
     return Tenants(operator, merchant_a, merchant_b, affiliate_a, affiliate_b, values, affiliate_a["api_key_id"])
 

@@ -4,7 +4,8 @@ Random sequences of earn (available at once, or incoming for a return window),
 orders with extras (a tier multiplier paid by the operator, a campaign bonus
 paid by the merchant), release of incoming points (one lot, or every lot due),
 clawback (refund, inside the window or after), holds (place, post in full or in
-part, void, replay), expiry of lots and holds, sealing and a simulated clock
+part, void, replay), expiry of lots and holds, card payments and card vouchers
+(issued, redeemed, replayed), sealing and a simulated clock
 run against a real database (SQLite, or PostgreSQL with
 LOYALTY_TEST_DATABASE=postgresql), three members and four issuers (two
 prices in EUR, one in USD, and the operator). After every step the ledger must agree with the
@@ -213,6 +214,8 @@ class LedgerMachine(RuleBasedStateMachine):
         # Expected balance of every account but the members' own and the float,
         # which follow from the lots and debts: (name, asset) -> amount.
         self.books: dict[tuple[str, str], int] = {}
+        # Card vouchers issued: (voucher key, value in EUR cents, redeemed).
+        self.card_vouchers: list[list] = []
 
     def teardown(self):
         self.session.rollback()
@@ -642,6 +645,63 @@ class LedgerMachine(RuleBasedStateMachine):
                 ledger.post_merchant_payout(self.session, amount_cents=amount, now=self.now, **arguments)
             self.session.rollback()
             event("merchant payout replayed")
+
+    @rule(
+        m=st.integers(0, MEMBERS - 1),
+        amount=st.integers(1, 20_000),
+        replay=st.sampled_from(["none", "same", "other-amount"]),
+    )
+    def card_payment(self, m, amount, replay):
+        """A paid card's invoice: money in to card revenue, once per invoice id."""
+        arguments = {"member_key": self.member_keys[m], "payment_key": self.key("in"), "currency": "EUR"}
+        posted = ledger.post_card_payment(self.session, amount_cents=amount, now=self.now, **arguments)
+        self.session.commit()
+        self._book(accounts.PLATFORM_CASH, "EUR", -amount)
+        self._book(accounts.REVENUE_CARDS, "EUR", amount)
+        if replay == "same":
+            assert ledger.post_card_payment(self.session, amount_cents=amount, now=self.now, **arguments) == posted
+            self.session.commit()
+            event("card payment replayed")
+        elif replay == "other-amount":
+            with pytest.raises(ledger.IdempotencyConflict):
+                ledger.post_card_payment(self.session, amount_cents=amount + 1, now=self.now, **arguments)
+            self.session.rollback()
+            event("card payment replayed with another amount")
+
+    @rule(m=st.integers(0, MEMBERS - 1), value=st.sampled_from([500, 1000, 2500]))
+    def card_voucher_issue(self, m, value):
+        """A card voucher funded out of card revenue (which may go below zero)."""
+        key = self.key("voucher")
+        ledger.post_card_voucher_issue(
+            self.session,
+            member_key=self.member_keys[m],
+            voucher_key=key,
+            currency="EUR",
+            value_cents=value,
+            now=self.now,
+        )
+        self.session.commit()
+        self._book(accounts.REVENUE_CARDS, "EUR", -value)
+        self._book(accounts.CARD_VOUCHERS, "EUR", value)
+        self.card_vouchers.append([key, value, False])
+
+    @precondition(lambda self: any(not redeemed for _, _, redeemed in self.card_vouchers))
+    @rule(data=st.data(), i=st.integers(0, len(ISSUERS) - 1), replay=st.booleans())
+    def card_voucher_redeem(self, data, i, replay):
+        """A merchant accepts a card voucher: the operator owes it the value, once per voucher."""
+        voucher = data.draw(st.sampled_from([v for v in self.card_vouchers if not v[2]]))
+        key, value, _ = voucher
+        merchant = self.issuers[i].key
+        arguments = {"merchant_key": merchant, "voucher_key": key, "currency": "EUR", "value_cents": value}
+        posted = ledger.post_card_voucher_redemption(self.session, now=self.now, **arguments)
+        self.session.commit()
+        voucher[2] = True
+        self._book(accounts.CARD_VOUCHERS, "EUR", -value)
+        self._book(accounts.payable_account(merchant), "EUR", value)
+        if replay:
+            assert ledger.post_card_voucher_redemption(self.session, now=self.now, **arguments) == posted
+            self.session.commit()
+            event("card voucher redemption replayed")
 
     @rule(days=st.integers(0, 5), seconds=st.sampled_from([0, 0, 0, 1, 5 * 3600]))
     def advance_time(self, days, seconds):

@@ -49,6 +49,8 @@ def test_every_account_name_the_ledger_builds_is_in_the_catalogue_and_every_entr
         accounts.PLATFORM_CASH,
         accounts.issued_account(accounts.OPERATOR),
         accounts.funding_account(accounts.OPERATOR),
+        accounts.REVENUE_CARDS,
+        accounts.CARD_VOUCHERS,
     }
     assert built == {k.name for k in ACCOUNT_KINDS}
 
