@@ -149,8 +149,8 @@ ROUNDING = [
 
 
 def test_the_documented_rounding_table_is_the_tested_one():
-    text = (Path(__file__).resolve().parents[2] / "docs" / "campaigns.md").read_text()
-    section = text.split("## How many points", 1)[1].split("\n## ", 1)[0]
+    text = (Path(__file__).resolve().parents[2] / "docs" / "programme.md").read_text()
+    section = text.split("### How many points", 1)[1].split("\n### ", 1)[0]
     rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
     documented = [tuple(int(cell) for cell in row) for row in rows[2:]]
 
