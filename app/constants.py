@@ -6,6 +6,8 @@ PAGE_SIZE_MAX = 200
 ORDER_ID_LENGTH_MAX = 120
 EMAIL_LENGTH_MAX = 254
 AMOUNT_CENTS_MAX = 100_000_000_00  # one hundred million in major units
+# The largest value of an Integer column (PostgreSQL's 32-bit integer).
+INTEGER_COLUMN_MAX = 2**31 - 1
 MERCHANT_NAME_LENGTH_MAX = 120
 DOMAINS_PER_MERCHANT_MAX = 20
 EARN_POINTS_MAX = 1_000_000

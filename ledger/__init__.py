@@ -118,6 +118,7 @@ from ledger.log import (
 )
 from ledger.models import Base
 from ledger.points import (
+    POINTS_PER_ENTRY_MAX,
     Issuer,
     MemberPoints,
     clawback,
@@ -161,6 +162,7 @@ __all__ = [
     "release_due",
     "release_lot",
     "OPERATOR",
+    "POINTS_PER_ENTRY_MAX",
     "Reference",
     "lots_expiring",
     "member_history",

@@ -21,6 +21,7 @@ from partner_sdk._build import WHOLE, Answer, renamed
 __all__ = [
     "Application",
     "Bonus",
+    "Campaign",
     "EarnGroup",
     "OrderPreview",
     "PreviewBonus",

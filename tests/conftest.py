@@ -140,6 +140,22 @@ def app(db_url, stripe_fake):
         db.engine.dispose()
 
 
+# The secret Stripe signs webhook events with, for the apps of the webhook tests.
+WEBHOOK_SECRET = "whsec_test_collections"
+
+
+@pytest.fixture(scope="module")
+def webhook_app(db_url):
+    """An app that verifies Stripe webhooks against ``WEBHOOK_SECRET``."""
+    application = make_app(db_url, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    yield application
+    application.extensions["stripe_gateway"].close()
+    with application.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def stripe_client(stripe_fake):
     """The official SDK on localstripe: what the platform did at Stripe, read back."""

@@ -123,18 +123,26 @@ def award(session: Session, facts: OrderFacts) -> list[Bonus]:
     return bonuses
 
 
+def any_live(session: Session, merchant_id: int, now: datetime) -> bool:
+    """Whether any campaign may apply to this merchant's orders now: one cheap read that
+    lets the order path skip working out the facts of an order when none can."""
+    return session.execute(_live_query(merchant_id, now).with_only_columns(Campaign.id).limit(1)).first() is not None
+
+
 def _live(session: Session, facts: OrderFacts) -> list[Campaign]:
     """Campaigns active at ``facts.now`` with budget left that may apply to this order's merchant."""
-    now = facts.now
-    query = select(Campaign).where(
-        or_(Campaign.merchant_id == facts.merchant_id, Campaign.merchant_id.is_(None)),
+    return list(session.execute(_live_query(facts.merchant_id, facts.now).order_by(Campaign.id)).scalars())
+
+
+def _live_query(merchant_id: int, now: datetime):
+    return select(Campaign).where(
+        or_(Campaign.merchant_id == merchant_id, Campaign.merchant_id.is_(None)),
         Campaign.ended_at.is_(None),
         Campaign.paused_at.is_(None),
         Campaign.starts_at <= now,
         Campaign.ends_at > now,
         Campaign.points_awarded < Campaign.budget_points,
     )
-    return list(session.execute(query.order_by(Campaign.id)).scalars())
 
 
 def _bonus(campaign: Campaign, facts: OrderFacts) -> Bonus | None:

@@ -1,11 +1,11 @@
-"""Members: created on their first order, visible to the merchants they bought from."""
+"""Members: created on their first order, visible to a merchant once an order of its own earned them points."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -20,26 +20,6 @@ from ledger import upsert_statement
 
 _MEMBERS = Member.__table__
 _LINKS = MerchantMember.__table__
-# The member and whether this merchant already knows them: one round trip for a returning customer.
-_MEMBER_FOR_MERCHANT = (
-    select(_MEMBERS.c.id, _LINKS.c.member_id.label("linked"))
-    .outerjoin(_LINKS, (_LINKS.c.member_id == _MEMBERS.c.id) & (_LINKS.c.merchant_id == bindparam("merchant")))
-    .where(_MEMBERS.c.email == bindparam("email"))
-)
-
-
-def find_or_create_customer(session: Session, merchant_id: int, email: str, *, now: datetime) -> int:
-    """The id of the member with this (normalized) email, created if new and made
-    visible to this merchant; safe under concurrency."""
-    found = session.execute(_MEMBER_FOR_MERCHANT, {"merchant": merchant_id, "email": email}).first()
-    if found is not None and found.linked is not None:
-        return found.id
-    member_id = found.id if found is not None else _create(session, email, now)
-    session.execute(
-        upsert_statement(session, _LINKS, ["merchant_id", "member_id"]),
-        {"merchant_id": merchant_id, "member_id": member_id, "first_order_at": now},
-    )
-    return member_id
 
 
 def _create(session: Session, email: str, now: datetime) -> int:

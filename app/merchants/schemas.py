@@ -6,11 +6,11 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.constants import (
-    AMOUNT_CENTS_MAX,
     CATEGORY_LENGTH_MAX,
     DOMAINS_PER_MERCHANT_MAX,
     EARN_CATEGORIES_MAX,
     EARN_POINTS_MAX,
+    INTEGER_COLUMN_MAX,
     MERCHANT_NAME_LENGTH_MAX,
     POINTS_LIFETIME_DAYS_DEFAULT,
     POINTS_LIFETIME_DAYS_MAX,
@@ -44,12 +44,12 @@ def category_field(**kwargs) -> ma.fields.String:
 class CategoryRateSchema(StrictSchema):
     category = category_field(required=True)
     points = ma.fields.Integer(required=True, strict=True, validate=validate.Range(0, EARN_POINTS_MAX))
-    per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX))
+    per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, INTEGER_COLUMN_MAX))
 
 
 class EarnRuleSchema(StrictSchema):
     points = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, EARN_POINTS_MAX))
-    per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, AMOUNT_CENTS_MAX))
+    per_amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, INTEGER_COLUMN_MAX))
     excluded_categories = ma.fields.List(
         category_field(),
         load_default=list,

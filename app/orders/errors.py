@@ -21,3 +21,11 @@ class RefundExceedsOrder(Invalid):
             f"Order {order_id} has {refundable_cents} cents left to refund.",
             errors={"amount_cents": [f"Must be at most {refundable_cents}."]},
         )
+
+
+class EarnsTooMuch(Invalid):
+    def __init__(self, points: int, limit: int):
+        super().__init__(
+            f"This order would earn {points} points in one entry; at most {limit} can be.",
+            errors={"amount_cents": [f"Too large for this earn rule: at most {limit} points per order."]},
+        )

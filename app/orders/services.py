@@ -23,7 +23,7 @@ from app.commissions import attribution
 from app.commissions import services as commissions
 from app.members import services as members
 from app.merchants.models import MerchantTerms
-from app.orders.errors import CurrencyNotAccepted, OrderNotFound, RefundExceedsOrder
+from app.orders.errors import CurrencyNotAccepted, EarnsTooMuch, OrderNotFound, RefundExceedsOrder
 from app.orders.models import Order, OrderLine, Refund
 from app.orders.schemas import OrderPreviewAnswerSchema, OrderSchema, RefundSchema
 from app.programme import earning, extras, tiers
@@ -108,6 +108,8 @@ def _campaign_extras(
 ) -> list[Extra]:
     """The campaigns' bonuses: reserved from their budgets when recording (``award``
     locks their rows, before the member's ledger row), only read for a preview."""
+    if not campaigns.any_live(session, merchant.id, now):
+        return []
     here, anywhere = _first_orders(session, merchant, member_id)
     facts = campaigns.OrderFacts(
         merchant_id=merchant.id,
@@ -152,6 +154,9 @@ def plan_earning(
     if held is not None:
         extra = extras.of_multiplier(extras.CARD, held[0], base, held[1])
         found += [extra] if extra else []
+    largest = max([base, *(extra.points for extra in found)])
+    if largest > ledger.POINTS_PER_ENTRY_MAX:
+        raise EarnsTooMuch(largest, ledger.POINTS_PER_ENTRY_MAX)
     days = merchant.points_pending_days
     return Earning(groups, base, found, now + timedelta(days=days) if days else None)
 

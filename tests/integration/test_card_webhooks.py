@@ -13,22 +13,10 @@ from sqlalchemy.orm import Session
 from app.card import services
 from ledger.models import Entry
 from ledger.types import utcnow
-from tests.conftest import make_app
 from tests.factories.card import card_row, member_id_of, put_terms, take_card
 from tests.factories.names import unique, unique_email
-from tests.integration.test_collections import WEBHOOK_SECRET, signed
+from tests.integration.test_collections import signed
 from tests.integration.test_settlement import assert_ledger_ok
-
-
-@pytest.fixture(scope="module")
-def webhook_app(db_url):
-    application = make_app(db_url, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    yield application
-    application.extensions["stripe_gateway"].close()
-    with application.app_context():
-        from app.extensions import db
-
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from app.settlement.models import Collection, StripeEvent
 from app.unit_of_work import UnitOfWork
 from ledger.models import Entry
 from ledger.types import utcnow
-from tests.conftest import make_app, serve
+from tests.conftest import WEBHOOK_SECRET, serve
 from tests.factories.billing import billing_path, card, confirmed, set_up
 from tests.factories.boutique import redeem, reward
 from tests.factories.members import member_with_points
@@ -187,19 +187,6 @@ def test_a_declined_card_fails_tells_the_merchant_and_is_retried_three_times_in_
 
 
 # ----------------------------------------------------------------- Stripe's webhooks
-
-WEBHOOK_SECRET = "whsec_test_collections"
-
-
-@pytest.fixture(scope="module")
-def webhook_app(db_url):
-    application = make_app(db_url, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    yield application
-    application.extensions["stripe_gateway"].close()
-    with application.app_context():
-        from app.extensions import db
-
-        db.engine.dispose()
 
 
 def intent_event(statement_id: str, kind: str = "payment_intent.succeeded", *, intent_id: str | None = None) -> bytes:

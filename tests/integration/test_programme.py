@@ -49,7 +49,7 @@ def verify(app) -> list[str]:
 def table_rows(heading: str) -> list[list[str]]:
     """The rows of the first table under ``heading`` in docs/programme.md."""
     text = DOC.read_text()
-    section = text.split(f"## {heading}", 1)[1]
+    section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("|")]
     return [[cell.strip().strip("`") for cell in row.strip("|").split("|")] for row in rows[2:]]
 
@@ -302,3 +302,47 @@ def test_the_docs_name_every_member_figure():
     text = DOC.read_text()
     for figure in ("points_balance", "points_held", "points_incoming", "points_available"):
         assert re.search(rf"`{figure}`", text), figure
+
+
+def test_the_points_page_shows_incoming_points_and_the_way_to_the_next_tier(
+    app, engine, client, new_merchant, admin_headers
+):
+    levels = [{"name": "Silver", "min_spend_cents": 50_000, "earn_multiplier_bp": 12_500}]
+    assert client.put("/v1/tiers", json=levels, headers=admin_headers).status_code == 200
+    try:
+        shop = new_merchant(points_pending_days=10)
+        email = unique_email()
+        record_order(client, shop["headers"], amount_cents=4500, member_email=email)
+
+        page = sign_in(app, engine, email).get("/points").get_data(as_text=True)
+
+        assert 'data-testid="points-incoming">30<' in page
+        assert 'data-testid="arrivals"' in page and shop["name"] in page
+        assert "455.00 EUR more spend in 12 months reaches <strong>Silver</strong>" in page
+    finally:
+        client.put("/v1/tiers", json=[], headers=admin_headers)
+
+
+def test_an_earn_rule_beyond_the_integer_columns_is_refused(client, admin_headers):
+    from tests.factories.merchants import merchant_body
+
+    for rule in (
+        {"points": 10, "per_amount_cents": 2**31},
+        {**RULE, "category_rates": [{"category": "bikes", "points": 3, "per_amount_cents": 2**31}]},
+    ):
+        response = client.post("/v1/merchants", json=merchant_body(earn_rule=rule), headers=admin_headers)
+        assert response.status_code == 422, rule
+        assert response.content_type == "application/problem+json"
+
+
+def test_an_order_that_would_earn_more_than_one_entry_holds_is_refused(client, new_merchant, engine):
+    generous = new_merchant(earn_rule={"points": 1_000_000, "per_amount_cents": 1})
+    with Session(engine) as session:
+        before = session.execute(select(func.count()).select_from(ledger.models.Entry)).scalar_one()
+
+    response = record_order(client, generous["headers"], amount_cents=10_000_000_000)
+
+    assert response.status_code == 422
+    assert "amount_cents" in response.get_json()["errors"]
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(ledger.models.Entry)).scalar_one() == before

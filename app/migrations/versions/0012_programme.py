@@ -1,6 +1,7 @@
 """The members' programme: incoming points (lots with ``incoming_until``), a merchant's
 return window and earn-rule categories, order lines and rate groups, the extras an
-order earned (``order_awards``), and coalition tiers.
+order earned (``order_awards``), and coalition tiers. Merchants stop seeing members
+whose orders there never earned points.
 
 Revision ID: 0012
 Revises: 0011
@@ -87,6 +88,13 @@ def upgrade():
     )
     op.create_index("ix_member_tiers_review_at", "member_tiers", ["review_at"])
     op.create_index("ix_orders_member_created", "orders", ["member_id", "created_at"])
+    # A merchant now sees a member only once an order of its own earned points: links
+    # made by orders that earned nothing (a 1-cent order, say) are withdrawn.
+    op.execute(
+        "DELETE FROM merchant_members WHERE NOT EXISTS (SELECT 1 FROM orders o"
+        " WHERE o.merchant_id = merchant_members.merchant_id AND o.member_id = merchant_members.member_id"
+        " AND o.points_earned > 0)"
+    )
 
 
 def downgrade():
