@@ -14,7 +14,7 @@ headers), every request with the key of the role its route admits
 It prints what schemathesis reports and the server's own count of the answers it gave
 by status (from /metrics, one worker). Exit status 1 on any 5xx or a failed check.
 
-Usage: .venv/bin/python .ci/schemathesis_check.py [--max-time-s 200] [--seed N]   (CI step 9)
+Usage: .venv/bin/python .ci/schemathesis_check.py [--max-time-s 200] [--seed N] [-- ST_RUN_ARGS...]   (CI step 9)
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def fuzz(env: dict, port: int, args: argparse.Namespace) -> int:
     command = [str(BIN / "st"), "run", str(ROOT / "openapi.yaml"), "--url", f"http://127.0.0.1:{port}"]
     command += ["--phases", PHASES, "--checks", "not_a_server_error", "--max-examples", str(MAX_EXAMPLES)]
     command += ["--max-time", str(args.max_time_s), "--seed", str(args.seed), "--workers", str(CLIENT_WORKERS)]
-    command += ["--request-timeout", "20", "--suppress-health-check", "all", "--no-color"]
+    command += ["--request-timeout", "20", "--suppress-health-check", "all", "--no-color", *args.st_args]
     print("schemathesis_check: " + " ".join(command[1:]), flush=True)
     hooks = {"SCHEMATHESIS_HOOKS": str(ROOT / ".ci" / "schemathesis_hooks.py"), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env={**env, **hooks}, timeout=args.max_time_s + 300)
@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="schemathesis, stateful phase included, finds no 5xx")
     parser.add_argument("--max-time-s", type=int, default=MAX_TIME_S_DEFAULT, help="schemathesis' time budget")
     parser.add_argument("--seed", type=int, default=SEED_DEFAULT, help="schemathesis' random seed")
+    parser.add_argument("st_args", nargs="*", help="after --: more arguments for st run (to explore locally)")
     args = parser.parse_args(argv)
     database = f"fuzz_{os.getpid()}"
     admin = psycopg.connect(f"postgresql://{SERVER}/postgres", autocommit=True)

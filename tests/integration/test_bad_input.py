@@ -8,8 +8,10 @@ changes nothing."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -217,3 +219,39 @@ def test_a_report_day_out_of_range_is_a_422(client, admin_headers, argument, day
     response = client.get("/v1/affiliate/report", query_string={argument: day}, headers=affiliate["headers"])
 
     assert_refused(response, argument)
+
+
+def _integers(schema: dict, components: dict, where: str, seen: frozenset = frozenset()):
+    """Every integer a client may send inside ``schema``, with where it is."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            yield from _integers(components[name], components, where, seen | {name})
+        return
+    if schema.get("type") == "integer" and not schema.get("readOnly"):
+        yield where, schema
+    for part in schema.get("allOf", []) + schema.get("oneOf", []) + schema.get("anyOf", []):
+        yield from _integers(part, components, where, seen)
+    for name, inner in schema.get("properties", {}).items():
+        yield from _integers(inner, components, f"{where}.{name}", seen)
+    if "items" in schema:
+        yield from _integers(schema["items"], components, f"{where}[]", seen)
+
+
+def test_every_integer_a_client_sends_is_bounded_within_a_bigint_in_the_contract():
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    components = spec["components"]["schemas"]
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                found += _integers(parameter.get("schema", {}), components, f"{method} {path} {parameter['name']}")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                found += _integers(content["schema"], components, f"{method} {path} body")
+
+    unbounded = [where for where, schema in found if not -BIGINT_MAX - 1 <= schema.get("minimum", -(2**64))]
+    unbounded += [where for where, schema in found if not schema.get("maximum", 2**64) <= BIGINT_MAX]
+    assert len([where for where, _ in found if " body" in where]) > 20  # the walk reaches into the bodies
+    assert unbounded == []
