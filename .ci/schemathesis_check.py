@@ -156,7 +156,9 @@ def fuzz(env: dict, port: int, args: argparse.Namespace) -> int:
     command += ["--request-timeout", "20", "--suppress-health-check", "all", "--no-color", *args.st_args]
     print("schemathesis_check: " + " ".join(command[1:]), flush=True)
     hooks = {"SCHEMATHESIS_HOOKS": str(ROOT / ".ci" / "schemathesis_hooks.py"), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, cwd=ROOT, env={**env, **hooks}, timeout=args.max_time_s + 300)
+    # Not in the checkout: st keeps a cache folder (.schemathesis/) where it runs.
+    with tempfile.TemporaryDirectory(prefix="schemathesis_check_") as cwd:
+        done = subprocess.run(command, cwd=cwd, env={**env, **hooks}, timeout=args.max_time_s + 300)
     return done.returncode
 
 
