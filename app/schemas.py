@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -33,6 +35,41 @@ class StrictSchema(ma.Schema):
         if errors:
             raise ma.ValidationError(errors)
         return data
+
+
+# Dates and timestamps a client may send: this century onwards, and far enough below
+# Python's year 9999 that a window or an offset added to one cannot overflow.
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(9000, 1, 1)
+TIMESTAMP_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+DATE_RANGE_ERROR = f"Out of range: from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}."
+
+
+class Day(ma.fields.Date):
+    """A calendar day between DATE_MIN and DATE_MAX."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not DATE_MIN <= day <= DATE_MAX:
+            raise ma.ValidationError(DATE_RANGE_ERROR)
+        return day
+
+
+class Timestamp(ma.fields.AwareDateTime):
+    """A timestamp with its UTC offset, loaded as UTC, between TIMESTAMP_MIN and
+    TIMESTAMP_MAX: ``0001-01-01T00:00:00+01:00`` is a valid ISO 8601 string that no
+    datetime can hold once in UTC, so it is refused here, not in the database."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        when = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            when = when.astimezone(UTC)
+        except OverflowError:
+            raise ma.ValidationError(DATE_RANGE_ERROR) from None
+        if not TIMESTAMP_MIN <= when <= TIMESTAMP_MAX:
+            raise ma.ValidationError(DATE_RANGE_ERROR)
+        return when
 
 
 class PageArgsSchema(StrictSchema):

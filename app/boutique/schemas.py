@@ -18,7 +18,7 @@ from app.constants import (
     VOUCHER_CODES_PER_REQUEST_MAX,
     WHOLESALE_VALUE_CENTS_MAX,
 )
-from app.schemas import Id, PageArgsSchema, StrictSchema, page_of
+from app.schemas import Id, PageArgsSchema, StrictSchema, Timestamp, page_of
 
 CATEGORY = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="Use lowercase letters, digits and '-' only.")
 VOUCHER_CODE_PATTERN = rf"^[A-Za-z0-9-]{{{VOUCHER_CODE_LENGTH_MIN},{VOUCHER_CODE_LENGTH_MAX}}}$"
@@ -52,8 +52,8 @@ class _ItemFields(StrictSchema):
         validate=validate.Range(0, WHOLESALE_VALUE_CENTS_MAX),
         metadata={"description": "What the operator pays you on fulfilment, in minor units of your currency."},
     )
-    active_from = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    active_until = ma.fields.AwareDateTime(
+    active_from = Timestamp(load_default=None, allow_none=True)
+    active_until = Timestamp(
         load_default=None, allow_none=True, metadata={"description": "Exclusive end of the active window."}
     )
 
@@ -107,8 +107,8 @@ class ItemUpdateSchema(StrictSchema):
         strict=True, validate=validate.Range(0, STOCK_MAX), metadata={"description": "Physical items only."}
     )
     active = ma.fields.Boolean()
-    active_from = ma.fields.AwareDateTime(allow_none=True)
-    active_until = ma.fields.AwareDateTime(allow_none=True)
+    active_from = Timestamp(allow_none=True)
+    active_until = Timestamp(allow_none=True)
 
 
 class ItemSchema(ma.Schema):

@@ -8,24 +8,15 @@ as a crash would stop it.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from app.constants import DATABASE_RETRY_AFTER_S
 from tests.conftest import ADMIN_KEY, BACKEND, free_port, make_app, upgrade
 from tests.factories.merchants import auth
+from tests.pg_cluster import Cluster, missing_binaries, own_cluster
 
-PG_BIN = (
-    Path("/usr/lib/postgresql")
-    / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if os.path.isdir("/usr/lib/postgresql") else "none")
-    / "bin"
-)
 ADMIN = auth(ADMIN_KEY)
 
 
@@ -48,52 +39,14 @@ def test_an_unreachable_database_is_a_503_with_retry_after_on_the_api_and_the_pa
     assert_unavailable(page, "text/html")
 
 
-def _as_postgres(*args: str) -> subprocess.CompletedProcess:
-    command = [str(arg) for arg in args]
-    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        command = ["runuser", "-u", "postgres", "--", *command]
-    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
-
-
-class Cluster:
-    """A PostgreSQL cluster of this test's own, on a free port."""
-
-    def __init__(self, folder: Path):
-        self.data, self.port = folder / "data", free_port()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def create(self) -> None:
-        _as_postgres(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}"
-        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-w", "-l", self.data / "log", "start")
-
-    def stop(self) -> None:
-        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
-
-
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     if BACKEND == "sqlite":
         pytest.skip("restarts a PostgreSQL cluster: runs with LOYALTY_TEST_DATABASE=postgresql")
-    if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
-        pytest.fail(f"PostgreSQL's server binaries are needed at {PG_BIN} (and runuser)")
-    # Not under pytest's temporary folder: the server's own user must be able to reach it.
-    folder = Path(tempfile.mkdtemp(prefix="pg-restart-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    found = Cluster(folder)
-    try:
-        found.create()
-        found.start()
+    if (missing := missing_binaries()) is not None:
+        pytest.fail(missing)
+    with own_cluster(free_port(), prefix="pg-restart-") as found:
         yield found
-    finally:
-        try:
-            found.stop()
-        except subprocess.CalledProcessError:
-            pass  # not running
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_restarted_postgresql_costs_no_failed_request_and_a_stopped_one_is_a_503(cluster):
