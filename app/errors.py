@@ -256,6 +256,16 @@ def _flatten_webargs(messages: dict) -> dict:
     return flat
 
 
+def _keyed_by_text(messages):
+    """Messages with every key a string: marshmallow keys a list's items by index
+    (ints) beside ``_schema``, and JSON objects (sorted when dumped) take text keys."""
+    if isinstance(messages, dict):
+        return {str(key): _keyed_by_text(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_keyed_by_text(value) for value in messages]
+    return messages
+
+
 class ProblemSchema(ma.Schema):
     """An error, as RFC 9457 problem details."""
 
@@ -283,7 +293,7 @@ def problem_response(error: BaseException) -> Response:
     name, found, detail, errors = problem_of(error)
     body = {"type": f"/problems/{name}", "title": found.title, "status": found.status, "detail": detail}
     if errors:
-        body["errors"] = errors
+        body["errors"] = _keyed_by_text(errors)
     if found.status >= 500:
         # What an operator searches the logs for to find this answer's traceback.
         body["request_id"] = request_id()

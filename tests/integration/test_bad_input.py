@@ -255,3 +255,22 @@ def test_every_integer_a_client_sends_is_bounded_within_a_bigint_in_the_contract
     unbounded += [where for where, schema in found if not schema.get("maximum", 2**64) <= BIGINT_MAX]
     assert len([where for where, _ in found if " body" in where]) > 20  # the walk reaches into the bodies
     assert unbounded == []
+
+
+def test_errors_on_list_items_beside_a_list_error_answer_422_with_text_keys(client, merchant):
+    # marshmallow keys the items' errors by index (int) next to the list's own "_schema".
+    body = {
+        "name": "Spring",
+        "starts_at": "2026-01-01T00:00:00+00:00",
+        "ends_at": "2099-01-01T00:00:00+00:00",
+        "effect": {"type": "bonus", "points": 10},
+        "conditions": {"categories": ["", "a", "a", 5]},
+        "budget_points": 100,
+    }
+
+    response = client.post("/v1/campaigns", json=body, headers=merchant["headers"])
+
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    categories = response.get_json()["errors"]["conditions"]["categories"]
+    assert "_schema" in categories and "0" in categories
