@@ -45,7 +45,22 @@ def _limit(name: str):
     return lambda: current_app.config[name]
 
 
+def _retry_after_at_least_one_second(response):
+    """A 429's ``Retry-After`` is whole seconds, rounded down by the limiter: a window
+    that frees up in 0.4 s would say 0 and clients would retry at once into the same
+    full window. Never less than 1."""
+    if response.status_code == 429:
+        try:
+            seconds = int(response.headers.get("Retry-After", "0"))
+        except ValueError:
+            seconds = 0
+        response.headers["Retry-After"] = str(max(1, seconds))
+    return response
+
+
 def register(app: Flask) -> None:
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
+    app.after_request(_retry_after_at_least_one_second)
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -146,3 +146,16 @@ def test_the_sdk_waits_as_long_as_retry_after_says_and_then_succeeds(db_url, mer
     assert balances == [None, None, None]
     assert 429 in seen and seen[seen.index(429) + 1 :].count(200) >= 1
     assert waited_s >= 1.0  # the SDK slept Retry-After (1 s), not its own short backoff
+
+
+@pytest.mark.parametrize(("said", "sent"), [("0", "1"), ("", "1"), ("3", "3")])
+def test_a_429_never_tells_a_client_to_retry_in_0_seconds(said, sent):
+    from flask import Response
+
+    from app.rate_limits import _retry_after_at_least_one_second
+
+    refused = Response(status=429, headers={"Retry-After": said} if said else {})
+    served = Response(status=200)
+
+    assert _retry_after_at_least_one_second(refused).headers["Retry-After"] == sent
+    assert "Retry-After" not in _retry_after_at_least_one_second(served).headers
