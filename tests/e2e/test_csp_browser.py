@@ -36,6 +36,14 @@ class Visit:
         styled = page.evaluate("getComputedStyle(document.body).marginTop") != "8px"  # the browser's default
         assert styled, f"{name}: its stylesheet did not apply"
         # This site's pictures: a merchant's image_url elsewhere cannot load here (no network).
+        # Lazy pictures in view start after the load event: on a busy machine give them time.
+        from playwright.sync_api import TimeoutError as StillLoading
+
+        mine = "[...document.images].filter((img) => img.src.startsWith(location.origin))"
+        try:
+            page.wait_for_function(f"{mine}.every((img) => img.complete)", timeout=15_000)
+        except StillLoading:  # the count below says which ones failed
+            pass
         broken = page.evaluate(
             "[...document.images].filter((img) => img.src.startsWith(location.origin)"
             " && (!img.complete || img.naturalWidth === 0)).length"
