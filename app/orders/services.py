@@ -22,6 +22,7 @@ from app.card import services as card
 from app.commissions import attribution
 from app.commissions import services as commissions
 from app.members import services as members
+from app.members.schemas import CustomerPointsSchema
 from app.merchants.models import MerchantTerms
 from app.orders.errors import CurrencyNotAccepted, EarnsTooMuch, OrderNotFound, RefundExceedsOrder
 from app.orders.models import Order, OrderLine, Refund
@@ -36,9 +37,7 @@ _PREVIEW_SCHEMA = OrderPreviewAnswerSchema()
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _REFUND_SCHEMA = RefundSchema()
 _NO_ATTRIBUTION = {"commission": None, "attribution_error": None}
-_HIDDEN_POINTS = dict.fromkeys(
-    ("points_balance", "points_held", "points_available", "points_debt", "points_incoming"), None
-)
+_HIDDEN_POINTS = dict.fromkeys(CustomerPointsSchema().fields, None)
 
 
 def issuer_of(merchant: MerchantTerms) -> ledger.Issuer:
@@ -87,11 +86,9 @@ def _first_orders(session: Session, merchant: MerchantTerms, member_id: int | No
 
 def _tier_of(session: Session, member_id: int | None, data: dict, now: datetime, *, write: bool):
     """The tier the order earns at: the one held, or the one this order's spend reaches."""
-    if member_id is None:
-        levels = tiers.tiers(session)
-        spend = data["amount_cents"] if data["currency"] == tiers.TIER_CURRENCY else 0
-        return tiers.qualified(levels, spend)
     added = data["amount_cents"] if data["currency"] == tiers.TIER_CURRENCY else 0
+    if member_id is None:  # a preview for someone not yet a member: this order is all their spend
+        return tiers.qualified(tiers.tiers(session), added)
     return tiers.upgrade(session, member_id, now, added_spend=added, write=write)
 
 
