@@ -25,7 +25,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.identity.auth import public
     from app.payments import stripe_gateway
     from app.transparency import services as transparency
-    from app.web import card_views  # noqa: F401 (the /card pages, on the web blueprint before it is registered)
+    from app.web import (
+        audience_views,  # noqa: F401 (the unsubscribe pages, on the web blueprint)
+        card_views,  # noqa: F401 (the /card pages, on the web blueprint before it is registered)
+    )
     from app.web import views as web
     from app.webhooks import services as webhook_services
 
@@ -66,6 +69,7 @@ def _register_json_api(app: Flask) -> None:
     """The /v1 blueprints, under one Api: the spec is built from this app's blueprints only."""
     from app import errors
     from app.affiliates.views import affiliates_blp, links_blp, programs_blp
+    from app.audience.views import blp as interests_blp
     from app.billing.views import blp as billing_blp
     from app.boutique.views import API_BLUEPRINTS as boutique_blps
     from app.campaigns.views import blp as campaigns_blp
@@ -76,6 +80,7 @@ def _register_json_api(app: Flask) -> None:
     from app.orders.views import blp as orders_blp
     from app.programme.views import blp as tiers_blp
     from app.reports.views import blp as reports_blp
+    from app.segments.views import blp as segments_blp
     from app.settlement.views import blp as settlement_blp
     from app.transparency.views import blp as transparency_blp
     from app.webhooks.views import blp as webhooks_blp
@@ -107,6 +112,8 @@ def _register_json_api(app: Flask) -> None:
         billing_blp,
         campaigns_blp,
         card_blp,
+        interests_blp,
+        segments_blp,
         reports_blp,
         transparency_blp,
     )

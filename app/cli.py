@@ -99,7 +99,15 @@ JOBS: dict[str, Job] = {
     # The members' yearly tier review: a lower spend takes a tier away only here.
     "tier-review": lambda uow: _tiers().review_due(uow),
     "expire-card-vouchers": lambda uow: _card().expire_vouchers(uow),
+    # After the order-side jobs: segments read orders, refunds and tiers as they are now.
+    "refresh-segments": lambda uow: _segments().refresh(uow),
 }
+
+
+def _segments():
+    from app.segments import services
+
+    return services
 
 
 def _card():

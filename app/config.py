@@ -159,6 +159,8 @@ def _boutique(env: dict[str, str]) -> dict:
         "MAIL_SMTP_PASSWORD": env.get("MAIL_SMTP_PASSWORD", ""),
         "MAIL_SMTP_STARTTLS": env.get("MAIL_SMTP_STARTTLS", "1") == "1",
         "MAIL_FROM": env.get("MAIL_FROM", "Rewards boutique <no-reply@localhost>"),
+        # Where members reach the site: the links of mails written by jobs (unsubscribe, offers).
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         "REDEMPTION_HOLD_TIMEOUT_S": int(env.get("REDEMPTION_HOLD_TIMEOUT_S", str(REDEMPTION_HOLD_TIMEOUT_S_DEFAULT))),
         # Newest first: the first signs click tokens, all of them verify (rotation).
         "CLICK_TOKEN_KEYS": _key_list(env.get("CLICK_TOKEN_KEYS", DEV_CLICK_TOKEN_KEY)),

@@ -201,3 +201,6 @@ RATE_LIMIT_PAGES_PER_ADDRESS_DEFAULT = "600 per minute"
 # Never limited: the tracking redirect (the network's hottest route), probes, metrics,
 # Stripe's webhooks and static files.
 RATE_LIMIT_EXEMPT_PREFIXES = ("/c/", "/health", "/ready", "/metrics", "/stripe/", "/static/")
+
+# An erased member keeps their id and this address: nothing is ever mailed to it.
+ERASED_EMAIL_DOMAIN = "@erased.invalid"

@@ -11,6 +11,7 @@ table: the development outbox page and the tests read them there.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 from collections.abc import Iterator
@@ -46,18 +47,42 @@ class OutboxMail(db.Model):
     # When the send-mail job tries it next; null: never (no SMTP, or every attempt failed).
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(MAIL_ERROR_LENGTH_MAX))
+    # Extra headers as a JSON object (List-Unsubscribe of offers), and an HTML alternative.
+    headers: Mapped[str | None] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        return json.loads(self.headers) if self.headers else {}
 
 
-def send(session: Session, *, to: str, subject: str, body: str, now: datetime) -> None:
-    """Queue a plain-text mail in the caller's transaction: it leaves (through the
-    ``send-mail`` job) only if that transaction commits."""
+def send(
+    session: Session,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    headers: dict[str, str] | None = None,
+    html: str | None = None,
+) -> OutboxMail:
+    """Queue a mail (plain text, optionally with an HTML alternative and extra headers)
+    in the caller's transaction: it leaves (through the ``send-mail`` job) only if
+    that transaction commits."""
     smtp = bool(current_app.config["MAIL_SMTP_HOST"])
-    session.add(
-        OutboxMail(
-            recipient=to, subject=subject, body=body, created_at=now, attempts=0, next_attempt_at=now if smtp else None
-        )
+    mail = OutboxMail(
+        recipient=to,
+        subject=subject,
+        body=body,
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now if smtp else None,
+        headers=json.dumps(headers, sort_keys=True) if headers else None,
+        html=html,
     )
+    session.add(mail)
     session.flush()
+    return mail
 
 
 def send_due(uow, *, limit: int) -> int:
@@ -109,7 +134,11 @@ def _send_one(uow, smtp: smtplib.SMTP, mail: OutboxMail, sender: str) -> None:
     message["From"] = sender
     message["To"] = mail.recipient
     message["Subject"] = mail.subject
+    for name, value in mail.header_map.items():
+        message[name] = value
     message.set_content(mail.body)
+    if mail.html:
+        message.add_alternative(mail.html, subtype="html")
     try:
         smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as error:

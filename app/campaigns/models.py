@@ -54,6 +54,8 @@ class Campaign(db.Model):
     # A JSON list of distinct category names.
     categories: Mapped[str | None] = mapped_column(Text)
     tier: Mapped[str | None] = mapped_column(String(40))
+    # Only members of this segment (of the campaign's owner), as the segments job last saw them.
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
     budget_points: Mapped[int] = mapped_column(BigInteger)
     points_awarded: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -86,6 +88,7 @@ class Campaign(db.Model):
             "min_amount_cents": self.min_amount_cents,
             "categories": json.loads(self.categories) if self.categories is not None else None,
             "tier": self.tier,
+            "segment_id": str(self.segment_id) if self.segment_id is not None else None,
         }
         return {name: value for name, value in given.items() if value is not None}
 

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.campaigns.models import BONUS, EFFECT_TYPES, MULTIPLIER, STATUSES
+from app.converters import ID_DIGITS_MAX
 from app.schemas import Id, OptionalId, PageArgsSchema, StrictSchema, page_of
 
 CAMPAIGN_NAME_LENGTH_MAX = 120
@@ -50,10 +51,6 @@ class EffectSchema(StrictSchema):
             raise ma.ValidationError(errors)
 
 
-def _no_segments(_value: str) -> None:
-    raise ma.ValidationError("Segments are not available yet: leave segment_id out.")
-
-
 class ConditionsSchema(StrictSchema):
     first_order = ma.fields.Boolean(
         metadata={
@@ -72,7 +69,11 @@ class ConditionsSchema(StrictSchema):
         metadata={"description": "The member's tier when the order is recorded must be this one."},
     )
     segment_id = ma.fields.String(
-        validate=_no_segments, metadata={"description": "Not available yet: any value is refused with 422."}
+        validate=validate.Regexp(rf"^[1-9][0-9]{{0,{ID_DIGITS_MAX - 1}}}$", error="Not a segment id."),
+        metadata={
+            "description": "Only members of this segment of yours (the operator: of its own segments), "
+            "as the refresh-segments job last brought it up to date."
+        },
     )
 
     @ma.validates("categories")
@@ -127,6 +128,7 @@ class ConditionsAnswerSchema(ma.Schema):
     min_amount_cents = ma.fields.Integer()
     categories = ma.fields.List(ma.fields.String())
     tier = ma.fields.String()
+    segment_id = ma.fields.String()
 
 
 class CampaignSchema(ma.Schema):

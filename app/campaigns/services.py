@@ -31,6 +31,7 @@ from app.campaigns.errors import CampaignEnded, CampaignNotFound, EndsInThePast
 from app.campaigns.models import ACTIVE, ENDED, FACTOR_BP_ONE, MULTIPLIER, PAUSED, SCHEDULED, Campaign
 from app.pagination import Page, paginate
 from app.rows import one_or_raise
+from app.segments import services as segments
 from app.unit_of_work import UnitOfWork
 
 MERCHANT_FUNDED = "merchant"
@@ -93,14 +94,18 @@ def offered(session: Session, facts: OrderFacts) -> list[Bonus]:
     Each bonus is capped by its campaign's remaining budget; bonuses of zero
     points are left out; the list is in campaign id order.
     """
-    return [bonus for bonus in (_bonus(c, facts) for c in _live(session, facts)) if bonus is not None]
+    live = _live(session, facts)
+    within = _segments_held(session, live, facts.member_id)
+    return [bonus for bonus in (_bonus(c, facts, within) for c in live) if bonus is not None]
 
 
 def award(session: Session, facts: OrderFacts) -> list[Bonus]:
     """The bonuses of ``offered``, their points reserved from the budgets in the caller's
     transaction (never commits). Locks the matching campaigns' rows in id order: call it
     before locking the member's ledger row (see the module's lock order)."""
-    candidates = [campaign.id for campaign in _live(session, facts) if _bonus(campaign, facts) is not None]
+    live = _live(session, facts)
+    within = _segments_held(session, live, facts.member_id)
+    candidates = [campaign.id for campaign in live if _bonus(campaign, facts, within) is not None]
     if not candidates:
         return []
     locked = session.execute(
@@ -112,7 +117,7 @@ def award(session: Session, facts: OrderFacts) -> list[Bonus]:
     ).scalars()
     bonuses = []
     for campaign in locked:
-        bonus = _bonus(campaign, facts)  # read again under the lock: paused, ended or spent meanwhile
+        bonus = _bonus(campaign, facts, within)  # read again under the lock: paused, ended or spent meanwhile
         if bonus is None:
             continue
         campaign.points_awarded += bonus.points
@@ -145,8 +150,16 @@ def _live_query(merchant_id: int, now: datetime):
     )
 
 
-def _bonus(campaign: Campaign, facts: OrderFacts) -> Bonus | None:
-    if campaign.status_at(facts.now) != ACTIVE or not _matches(campaign, facts):
+def _segments_held(session: Session, live: list[Campaign], member_id: int) -> frozenset[int]:
+    """Which of the live campaigns' segments the member is in (one read, only when one has a segment)."""
+    wanted = {c.segment_id for c in live if c.segment_id is not None}
+    if not wanted or not member_id:
+        return frozenset()
+    return frozenset(segments.segments_of(session, member_id, wanted))
+
+
+def _bonus(campaign: Campaign, facts: OrderFacts, within: frozenset[int]) -> Bonus | None:
+    if campaign.status_at(facts.now) != ACTIVE or not _matches(campaign, facts, within):
         return None
     points = min(_points(campaign, facts.base_points), campaign.points_remaining)
     if points <= 0:
@@ -156,8 +169,10 @@ def _bonus(campaign: Campaign, facts: OrderFacts) -> Bonus | None:
     return Bonus(campaign_id=campaign.id, name=campaign.name, funder=funder, points=points, factor_bp=factor_bp)
 
 
-def _matches(campaign: Campaign, facts: OrderFacts) -> bool:
+def _matches(campaign: Campaign, facts: OrderFacts, within: frozenset[int]) -> bool:
     if campaign.merchant_id is not None and campaign.merchant_id != facts.merchant_id:
+        return False
+    if campaign.segment_id is not None and campaign.segment_id not in within:
         return False
     if campaign.first_order:
         first = facts.first_order_anywhere if campaign.merchant_id is None else facts.first_order_here
@@ -186,6 +201,9 @@ def create_campaign(uow: UnitOfWork, caller: Caller, data: dict) -> Campaign:
         raise EndsInThePast()
     effect, conditions = data["effect"], data["conditions"]
     categories = conditions.get("categories")
+    segment_id = conditions.get("segment_id")
+    if segment_id is not None:
+        segment_id = segments.owned_segment(uow.session, caller.merchant_id, int(segment_id))
     campaign = Campaign(
         merchant_id=caller.merchant_id,
         name=data["name"],
@@ -198,6 +216,7 @@ def create_campaign(uow: UnitOfWork, caller: Caller, data: dict) -> Campaign:
         min_amount_cents=conditions.get("min_amount_cents"),
         categories=None if categories is None else json.dumps(categories),
         tier=conditions.get("tier"),
+        segment_id=segment_id,
         budget_points=data["budget_points"],
         points_awarded=0,
         created_at=uow.now,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
-from functools import wraps
-
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -15,9 +12,7 @@ from app import unit_of_work
 from app.campaigns import services
 from app.campaigns.schemas import CampaignCreateSchema, CampaignPageSchema, CampaignQuerySchema, CampaignSchema
 from app.extensions import db
-from app.identity.auth import MERCHANT, OPERATOR, bearer_token, grants, merchant_of_key
-from app.identity.errors import UnknownKey
-from app.identity.keys import hash_key
+from app.identity.auth import operator_or_merchant_required
 from app.unit_of_work import idempotent
 
 blp = Blueprint(
@@ -28,23 +23,6 @@ blp = Blueprint(
     "Operator: coalition-wide campaigns on every merchant's orders, paid by the operator.",
 )
 _ENDED = "The campaign has ended: ending is final."
-
-
-@grants(OPERATOR, MERCHANT)
-def operator_or_merchant_required(view):
-    """The operator key, or a live key of an active merchant (then in ``g.merchant``), passes."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        token = bearer_token()
-        if not hmac.compare_digest(token.encode(), current_app.config["LOYALTY_ADMIN_KEY"].encode()):
-            merchant = merchant_of_key(hash_key(token))
-            if merchant is None:
-                raise UnknownKey("operator or merchant")
-            g.merchant = merchant
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _caller() -> services.Caller:

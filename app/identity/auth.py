@@ -168,3 +168,20 @@ def any_key_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@grants(OPERATOR, MERCHANT)
+def operator_or_merchant_required(view):
+    """The operator key, or a live key of an active merchant (then in ``g.merchant``), passes."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = bearer_token()
+        if not hmac.compare_digest(token.encode(), current_app.config["LOYALTY_ADMIN_KEY"].encode()):
+            merchant = merchant_of_key(hash_key(token))
+            if merchant is None:
+                raise UnknownKey("operator or merchant")
+            g.merchant = merchant
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,4 +1,4 @@
-"""The member's own account: their choice about offers, their data export and
+"""The member's own account: their interests and consents, their data export and
 the deletion of their account."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import mail
+from app.audience import services as audience
+from app.audience.models import ACCOUNT_PAGE
 from app.boutique import services as boutique
 from app.boutique.models import CANCELLED, PLACED, Redemption
 from app.constants import EXPORT_ROWS_MAX
@@ -17,28 +19,27 @@ from app.members.services import ERASED_EMAIL_DOMAIN
 from app.unit_of_work import UnitOfWork
 
 
-def set_offers_consent(uow: UnitOfWork, member_id: int, consent: bool) -> bool:
-    """Record the member's choice about offers (and when it changed), and commit."""
-    profile = _profile(uow.session, member_id)
-    if profile.offers_consent != consent:
-        profile.offers_consent = consent
-        profile.offers_consent_at = uow.now
-    return uow.commit(profile.offers_consent)
+def set_preferences(uow: UnitOfWork, member_id: int, consents: dict[str, bool], interests: list[str]) -> None:
+    """Record the member's consent per purpose (each change with its time, from the
+    account page) and their interests, and commit."""
+    _profile(uow.session, member_id)
+    for purpose, granted in consents.items():
+        audience.set_consent(uow.session, member_id, purpose, granted, source=ACCOUNT_PAGE, now=uow.now)
+    audience.set_interests(uow.session, member_id, interests, uow.now)
+    uow.commit(None)
 
 
 def export(session: Session, member: Member) -> dict:
     """Everything the platform keeps about the member, as JSON-able data."""
     moves, _ = movements(session, member.id, before=None, limit=EXPORT_ROWS_MAX)
     pts = points(session, member.id)
-    profile = member.profile
     return {
         "member": {
             "id": str(member.id),
             "email": member.email,
             "created_at": member.created_at.isoformat(),
-            "offers_consent": profile.offers_consent,
-            "offers_consent_at": profile.offers_consent_at.isoformat() if profile.offers_consent_at else None,
         },
+        **audience.exported(session, member.id),
         "points": {
             "balance": pts.balance,
             "held": pts.held,
@@ -86,9 +87,9 @@ def delete_account(uow: UnitOfWork, member_id: int) -> None:
     member.email = f"erased-{member.id}{ERASED_EMAIL_DOMAIN}"
     session.execute(SignInLink.__table__.delete().where(SignInLink.email == old_email))
     mail.forget(session, old_email)
+    audience.withdraw_all(session, member_id, now)
+    audience.set_interests(session, member_id, [], now)
     profile = _profile(session, member_id)
-    profile.offers_consent = False
-    profile.offers_consent_at = now
     profile.deleted_at = now
     profile.session_epoch += 1
     uow.commit(member_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -61,13 +61,11 @@ class SignInLink(db.Model):
 
 
 class MemberProfile(db.Model):
-    """What a member chose on their account page, and the generation of their sessions."""
+    """A member who signed in: the generation of their sessions, and whether they deleted their account."""
 
     __tablename__ = "member_profiles"
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
-    offers_consent: Mapped[bool] = mapped_column(Boolean)
-    offers_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A session cookie names the epoch it was made in; bumping it ends every session.
     session_epoch: Mapped[int] = mapped_column(Integer)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

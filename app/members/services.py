@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 import ledger
 from app import mail
 from app.card import services as card
-from app.constants import EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
+from app.constants import ERASED_EMAIL_DOMAIN, EXPIRY_NOTICE_BATCH_MAX, POINTS_EXPIRY_NOTICE_DAYS
 from app.members.models import ExpiryNotice, Member, MerchantMember
 from app.pagination import Page, paginate
 from app.programme import tiers
@@ -98,7 +98,6 @@ def find_or_create_member(session: Session, email: str, *, now: datetime) -> int
     return found if found is not None else _create(session, email, now)
 
 
-ERASED_EMAIL_DOMAIN = "@erased.invalid"
 _NOTICES = ExpiryNotice.__table__
 
 

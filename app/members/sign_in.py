@@ -103,7 +103,7 @@ def use_link(uow: UnitOfWork, *, token: str, secret_key: str) -> tuple[int, int]
     member_id = find_or_create_member(session, email, now=now)
     profile = session.get(MemberProfile, member_id)
     if profile is None:
-        profile = MemberProfile(member_id=member_id, offers_consent=False, session_epoch=0)
+        profile = MemberProfile(member_id=member_id, session_epoch=0)
         session.add(profile)
         session.flush()
     return uow.commit((member_id, profile.session_epoch))

@@ -17,6 +17,8 @@ class Order(db.Model):
         UniqueConstraint("merchant_id", "order_id"),
         # A member's rolling 12-month spend (tiers) and first orders read this.
         Index("ix_orders_member_created", "member_id", "created_at"),
+        # The segments job reads the orders of the last minutes.
+        Index("ix_orders_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -59,7 +61,7 @@ class Refund(db.Model):
     points_reversed: Mapped[int] = mapped_column(BigInteger)
     points_to_debt: Mapped[int] = mapped_column(BigInteger)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class OrderLine(db.Model):

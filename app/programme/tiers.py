@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, column, delete, func, insert, select, table
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.audience import services as audience
 from app.extensions import db
 from app.unit_of_work import UnitOfWork
 from ledger import UTCDateTime, upsert_statement
@@ -85,7 +86,9 @@ def replace_tiers(uow: UnitOfWork, terms: list[dict]) -> list[TierTerms]:
             insert(Tier),
             [{"position": i, **t, "created_at": uow.now} for i, t in enumerate(ordered)],
         )
-    session.execute(delete(MemberTier).where(MemberTier.tier_name.not_in([t["name"] for t in ordered])))
+    gone = MemberTier.tier_name.not_in([t["name"] for t in ordered])
+    audience.note_changed(session, session.execute(select(MemberTier.member_id).where(gone)).scalars(), uow.now)
+    session.execute(delete(MemberTier).where(gone))
     session.flush()
     return tiers(session)
 
@@ -144,14 +147,18 @@ def review_due(uow: UnitOfWork, *, limit: int = TIER_REVIEW_BATCH) -> int:
     session, now = uow.session, uow.now
     levels = tiers(session)
     due = session.execute(select(MemberTier).where(MemberTier.review_at <= now).limit(limit)).scalars().all()
+    changed = []
     for row in due:
         reached = qualified(levels, spend_12m(session, row.member_id, now))
+        if reached is None or reached.name != row.tier_name:
+            changed.append(row.member_id)
         if reached is None:
             session.delete(row)
             continue
         if reached.name != row.tier_name:
             row.tier_name, row.since = reached.name, now
         row.review_at = now + REVIEW_AFTER
+    audience.note_changed(session, changed, now)
     session.flush()
     return len(due)
 

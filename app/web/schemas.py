@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.audience.schemas import INTEREST_SLUG, INTERESTS_MAX
 from app.constants import (
     CATALOG_CATEGORY_LENGTH_MAX,
     EMAIL_LENGTH_MAX,
@@ -55,8 +56,26 @@ class RedeemForm(_Form):
         return {**data, "shipping_address": data["shipping_address"].strip()}
 
 
-class ConsentForm(_Form):
-    offers = ma.fields.Boolean(load_default=False, truthy={"1", "on", "true"}, falsy={"", "0", "off", "false"})
+_CHECKBOX = {"load_default": False, "truthy": {"1", "on", "true"}, "falsy": {"", "0", "off", "false"}}
+
+
+class PreferencesForm(_Form):
+    offers_merchants = ma.fields.Boolean(**_CHECKBOX)
+    offers_coalition = ma.fields.Boolean(**_CHECKBOX)
+    interests = ma.fields.List(
+        ma.fields.String(validate=validate.Regexp(INTEREST_SLUG, error="Not an interest.")),
+        load_default=list,
+        validate=validate.Length(max=INTERESTS_MAX),
+    )
+
+    @classmethod
+    def fields_of(cls, form) -> dict:
+        """The form's fields, the interests as the list of checked boxes."""
+        return {
+            "offers_merchants": form.get("offers_merchants", ""),
+            "offers_coalition": form.get("offers_coalition", ""),
+            "interests": form.getlist("interests"),
+        }
 
 
 class DeleteForm(_Form):

@@ -27,6 +27,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import ledger
 from app import unit_of_work
+from app.audience import services as audience
+from app.audience.models import COALITION, MERCHANTS, PURPOSE_TEXT
 from app.boutique import services as boutique
 from app.boutique import shop
 from app.constants import CATALOG_PAGE_SIZE, MOVEMENTS_PAGE_SIZE, OUTBOX_SHOWN_MAX
@@ -38,13 +40,15 @@ from app.members import history
 from app.members import sign_in as links
 from app.programme import tiers
 from app.unit_of_work import SAFE_METHODS, IdempotencyKeyReused
-from app.web.schemas import CatalogArgs, ConsentForm, DeleteForm, MovementArgs, RedeemForm, SignInForm
+from app.web.schemas import CatalogArgs, DeleteForm, MovementArgs, PreferencesForm, RedeemForm, SignInForm
 from app.web.sessions import MemberSessionInterface
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/boutique")
 csrf = CSRFProtect()
 ORDERS_SHOWN_MAX = 100
 REDEEM_KEY_BYTES = 24
+# Endpoints whose POST is authorized by a signed token in the address, not by a session.
+CSRF_EXEMPT: set[str] = set()
 REDEEM_FORM_REUSED = "This form was already sent for another reward or address: check your orders, then confirm again."
 
 
@@ -56,7 +60,7 @@ def register(app: Flask) -> None:
 
 @bp.before_request
 def _load_member():
-    if request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS and request.endpoint not in CSRF_EXEMPT:
         csrf.protect()
     g.member = None
     member_id = session.get("member_id")
@@ -212,15 +216,36 @@ def points():
 @bp.get("/account")
 @member_required
 def account():
-    return render_template("account.html", errors={})
+    return _account_page({}, 200)
 
 
-@bp.post("/account/consent")
+def _account_page(errors: dict, status: int):
+    return (
+        render_template(
+            "account.html",
+            errors=errors,
+            consents=audience.consents_of(db.session, g.member.id),
+            purposes=PURPOSE_TEXT,
+            interests=audience.interests(db.session),
+            chosen=set(audience.interests_of(db.session, g.member.id)),
+        ),
+        status,
+    )
+
+
+@bp.post("/account/preferences")
 @member_required
-def consent():
-    data = _parse(ConsentForm(), request.form)
-    member_account.set_offers_consent(unit_of_work.current(), g.member.id, data["offers"])
-    flash("Your choice about offers is saved.")
+def preferences():
+    try:
+        data = _parse(PreferencesForm(), PreferencesForm.fields_of(request.form))
+        consents = {MERCHANTS: data["offers_merchants"], COALITION: data["offers_coalition"]}
+        member_account.set_preferences(unit_of_work.current(), g.member.id, consents, data["interests"])
+    except FormError as error:
+        return _account_page(error.messages, 422)
+    except DomainError as error:
+        unit_of_work.current().discard()
+        return _account_page(getattr(error, "errors", None) or {"_": [error.detail]}, PROBLEMS[error.problem].status)
+    flash("Your choices are saved.")
     return redirect(url_for("web.account"), code=303)
 
 

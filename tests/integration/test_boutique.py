@@ -330,15 +330,6 @@ def test_deleting_the_account_erases_personal_data_keeps_the_ledger_and_ends_the
     verify(engine)
 
 
-def test_offers_consent_is_recorded(app, client, engine, merchant):
-    _, _, member = member_with_points(app, engine, client, merchant)
-    page = member.get("/account")
-
-    member.post("/account/consent", data={"csrf_token": csrf_of(page), "offers": "1"})
-
-    assert member.get("/account/export").get_json()["member"]["offers_consent"] is True
-
-
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(app, client, engine, merchant):
     item = reward(client, merchant)
     _, earned, member = member_with_points(app, engine, client, merchant)

@@ -262,12 +262,22 @@ def test_a_missing_field_is_named(client, merchant):
     assert "budget_points" in problem["errors"]
 
 
-def test_segments_are_refused_until_they_exist(client, merchant):
-    body = campaign_body(conditions={"segment_id": "seg_1"})
+def test_a_campaign_names_only_a_segment_of_its_owner(client, merchant, new_merchant, admin_headers):
+    other = new_merchant()
+    theirs = client.post("/v1/segments", json={"name": "Theirs", "rules": {}}, headers=other["headers"]).get_json()
+    mine = client.post("/v1/segments", json={"name": "Mine", "rules": {}}, headers=merchant["headers"]).get_json()
 
-    problem = assert_problem(client.post("/v1/campaigns", json=body, headers=merchant["headers"]), 422)
-
-    assert "segments are not available yet" in str(problem["errors"]).lower()
+    for segment_id in (theirs["id"], "999999999", "not-an-id"):
+        body = campaign_body(conditions={"segment_id": segment_id})
+        assert_problem(client.post("/v1/campaigns", json=body, headers=merchant["headers"]), 422)
+    assert_problem(
+        client.post("/v1/campaigns", json=campaign_body(conditions={"segment_id": mine["id"]}), headers=admin_headers),
+        422,
+    )
+    created = client.post(
+        "/v1/campaigns", json=campaign_body(conditions={"segment_id": mine["id"]}), headers=merchant["headers"]
+    )
+    assert created.status_code == 201 and created.get_json()["conditions"] == {"segment_id": mine["id"]}
 
 
 def test_a_retried_create_gets_the_first_answer_and_creates_once(client, merchant):

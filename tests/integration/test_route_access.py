@@ -23,6 +23,7 @@ from tests.factories.boutique import redeem, reward
 from tests.factories.campaigns import start_campaign
 from tests.factories.members import member_with_points
 from tests.factories.merchants import auth, create_merchant
+from tests.factories.names import unique
 from tests.factories.orders import record_order
 from tests.factories.webhooks import register_endpoint
 
@@ -66,6 +67,7 @@ WITNESSES = {
     "entry_id": (MERCHANT, "/v1/ledger/entries/{entry_id}/proof"),
     "payout_id": (AFFILIATE, "/v1/affiliate/payouts"),
     "campaign_id": (MERCHANT, "/v1/campaigns/{campaign_id}"),
+    "segment_id": (MERCHANT, "/v1/segments/{segment_id}"),
 }
 
 
@@ -157,6 +159,7 @@ def tenants(app) -> Tenants:
     assert client.post("/v1/ledger/tree-heads", headers=operator).status_code == 201
     logged = client.get("/v1/ledger/entries?limit=1", headers=merchant_a["headers"]).get_json()["data"]
     campaign = start_campaign(client, merchant_a["headers"])
+    audience = _audience_world(client, operator, merchant_a)
 
     values = {
         "merchant_id": merchant_a["id"],
@@ -177,8 +180,20 @@ def tenants(app) -> Tenants:
         "entry_id": logged[0]["entry"]["id"],
         "campaign_id": campaign["id"],
         "voucher_code": "card-voucher-sample",
+        **audience,
     }
     return Tenants(operator, merchant_a, merchant_b, affiliate_a, affiliate_b, values, affiliate_a["api_key_id"])
+
+
+def _audience_world(client, operator: dict, merchant: dict) -> dict[str, str]:
+    """An interest of the operator's list and a segment of the merchant's."""
+    slug = unique("ra").lower().replace("_", "-")
+    interest = client.post("/v1/interests", json={"slug": slug, "label": "Sample"}, headers=operator)
+    assert interest.status_code == 201, interest.get_json()
+    rules = {"name": "Regulars", "rules": {"bought": "here"}}
+    segment = client.post("/v1/segments", json=rules, headers=merchant["headers"])
+    assert segment.status_code == 201, segment.get_json()
+    return {"slug": slug, "segment_id": segment.get_json()["id"]}
 
 
 def call(client, op, path: str, headers: dict):
