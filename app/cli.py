@@ -101,7 +101,15 @@ JOBS: dict[str, Job] = {
     "expire-card-vouchers": lambda uow: _card().expire_vouchers(uow),
     # After the order-side jobs: segments read orders, refunds and tiers as they are now.
     "refresh-segments": lambda uow: _segments().refresh(uow),
+    # After the segments: an offer that starts takes the segment's members as they are now.
+    "send-offers": lambda uow: _offers().send_due(uow),
 }
+
+
+def _offers():
+    from app.offers import services
+
+    return services
 
 
 def _segments():

@@ -161,6 +161,8 @@ def _boutique(env: dict[str, str]) -> dict:
         "MAIL_FROM": env.get("MAIL_FROM", "Rewards boutique <no-reply@localhost>"),
         # Where members reach the site: the links of mails written by jobs (unsubscribe, offers).
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Offer mails queued per sliding minute, whatever the number of offers and workers.
+        "OFFER_MAILS_PER_MINUTE": int(env.get("OFFER_MAILS_PER_MINUTE", "600")),
         "REDEMPTION_HOLD_TIMEOUT_S": int(env.get("REDEMPTION_HOLD_TIMEOUT_S", str(REDEMPTION_HOLD_TIMEOUT_S_DEFAULT))),
         # Newest first: the first signs click tokens, all of them verify (rotation).
         "CLICK_TOKEN_KEYS": _key_list(env.get("CLICK_TOKEN_KEYS", DEV_CLICK_TOKEN_KEY)),

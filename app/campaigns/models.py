@@ -56,6 +56,9 @@ class Campaign(db.Model):
     tier: Mapped[str | None] = mapped_column(String(40))
     # Only members of this segment (of the campaign's owner), as the segments job last saw them.
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
+    # An offer's bonus: only the offer's mailed recipients, once each (no foreign key:
+    # the offers table is created after this one's, and references it only by this id).
+    offer_id: Mapped[int | None] = mapped_column(BigInteger)
     budget_points: Mapped[int] = mapped_column(BigInteger)
     points_awarded: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -137,6 +137,7 @@ class CampaignSchema(ma.Schema):
         metadata={"description": "merchant (pays at its point price) or operator (coalition-wide, paid by us)."}
     )
     merchant_id = OptionalId("merchant_id", metadata={"description": "null for an operator campaign."})
+    offer_id = OptionalId("offer_id", metadata={"description": "The offer whose bonus this campaign gives; else null."})
     name = ma.fields.String()
     starts_at = ma.fields.DateTime()
     ends_at = ma.fields.DateTime()

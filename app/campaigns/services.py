@@ -24,15 +24,17 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, not_, or_, select
+from sqlalchemy import BigInteger, Select, and_, column, not_, or_, select, table
 from sqlalchemy.orm import Session
 
 from app.campaigns.errors import CampaignEnded, CampaignNotFound, EndsInThePast
-from app.campaigns.models import ACTIVE, ENDED, FACTOR_BP_ONE, MULTIPLIER, PAUSED, SCHEDULED, Campaign
+from app.campaigns.models import ACTIVE, BONUS, ENDED, FACTOR_BP_ONE, MULTIPLIER, PAUSED, SCHEDULED, Campaign
 from app.pagination import Page, paginate
+from app.programme.extras import OrderAward
 from app.rows import one_or_raise
 from app.segments import services as segments
 from app.unit_of_work import UnitOfWork
+from ledger import UTCDateTime
 
 MERCHANT_FUNDED = "merchant"
 OPERATOR_FUNDED = "operator"
@@ -95,7 +97,7 @@ def offered(session: Session, facts: OrderFacts) -> list[Bonus]:
     points are left out; the list is in campaign id order.
     """
     live = _live(session, facts)
-    within = _segments_held(session, live, facts.member_id)
+    within = _audience_reached(session, live, facts.member_id)
     return [bonus for bonus in (_bonus(c, facts, within) for c in live) if bonus is not None]
 
 
@@ -104,7 +106,7 @@ def award(session: Session, facts: OrderFacts) -> list[Bonus]:
     transaction (never commits). Locks the matching campaigns' rows in id order: call it
     before locking the member's ledger row (see the module's lock order)."""
     live = _live(session, facts)
-    within = _segments_held(session, live, facts.member_id)
+    within = _audience_reached(session, live, facts.member_id)
     candidates = [campaign.id for campaign in live if _bonus(campaign, facts, within) is not None]
     if not candidates:
         return []
@@ -150,12 +152,51 @@ def _live_query(merchant_id: int, now: datetime):
     )
 
 
-def _segments_held(session: Session, live: list[Campaign], member_id: int) -> frozenset[int]:
-    """Which of the live campaigns' segments the member is in (one read, only when one has a segment)."""
-    wanted = {c.segment_id for c in live if c.segment_id is not None}
-    if not wanted or not member_id:
+def _audience_reached(session: Session, live: list[Campaign], member_id: int) -> frozenset[int]:
+    """The live campaigns limited to an audience (a segment; an offer's mailed
+    recipients, once each) whose audience holds the member: a read only when one is."""
+    if not member_id:
         return frozenset()
-    return frozenset(segments.segments_of(session, member_id, wanted))
+    reached: set[int] = set()
+    by_segment = {c.segment_id: c.id for c in live if c.segment_id is not None}
+    if by_segment:
+        held = segments.segments_of(session, member_id, set(by_segment))
+        reached.update(c.id for c in live if c.segment_id in held)
+    by_offer = {c.offer_id: c.id for c in live if c.offer_id is not None}
+    if by_offer:
+        recipients = _RECIPIENTS.c
+        mailed = session.execute(
+            select(recipients.offer_id).where(
+                recipients.member_id == member_id,
+                recipients.offer_id.in_(sorted(by_offer)),
+                recipients.sent_at.is_not(None),
+            )
+        ).scalars()
+        candidates = {by_offer[offer_id] for offer_id in mailed}
+        reached.update(candidates - _already_awarded(session, member_id, candidates))
+    return frozenset(reached)
+
+
+# Read by name: offers create their campaigns, so campaigns may not import offers.
+_RECIPIENTS = table(
+    "offer_recipients",
+    column("offer_id", BigInteger),
+    column("member_id", BigInteger),
+    column("sent_at", UTCDateTime),
+)
+_ORDERS = table("orders", column("id", BigInteger), column("member_id", BigInteger))
+
+
+def _already_awarded(session: Session, member_id: int, campaign_ids: set[int]) -> set[int]:
+    if not campaign_ids:
+        return set()
+    return set(
+        session.execute(
+            select(OrderAward.campaign_id)
+            .join(_ORDERS, _ORDERS.c.id == OrderAward.order_pk)
+            .where(_ORDERS.c.member_id == member_id, OrderAward.campaign_id.in_(sorted(campaign_ids)))
+        ).scalars()
+    )
 
 
 def _bonus(campaign: Campaign, facts: OrderFacts, within: frozenset[int]) -> Bonus | None:
@@ -172,7 +213,7 @@ def _bonus(campaign: Campaign, facts: OrderFacts, within: frozenset[int]) -> Bon
 def _matches(campaign: Campaign, facts: OrderFacts, within: frozenset[int]) -> bool:
     if campaign.merchant_id is not None and campaign.merchant_id != facts.merchant_id:
         return False
-    if campaign.segment_id is not None and campaign.segment_id not in within:
+    if (campaign.segment_id is not None or campaign.offer_id is not None) and campaign.id not in within:
         return False
     if campaign.first_order:
         first = facts.first_order_anywhere if campaign.merchant_id is None else facts.first_order_here
@@ -203,7 +244,9 @@ def create_campaign(uow: UnitOfWork, caller: Caller, data: dict) -> Campaign:
     categories = conditions.get("categories")
     segment_id = conditions.get("segment_id")
     if segment_id is not None:
-        segment_id = segments.owned_segment(uow.session, caller.merchant_id, int(segment_id))
+        segment_id = segments.owned_segment(
+            uow.session, caller.merchant_id, int(segment_id), field="conditions.segment_id"
+        )
     campaign = Campaign(
         merchant_id=caller.merchant_id,
         name=data["name"],
@@ -226,6 +269,42 @@ def create_campaign(uow: UnitOfWork, caller: Caller, data: dict) -> Campaign:
     uow.session.add(campaign)
     uow.session.flush()
     return campaign.as_of(uow.now)
+
+
+def start_offer_bonus(uow: UnitOfWork, offer, name: str) -> Campaign:
+    """The campaign that gives an offer's bonus: its owner's, the offer's window, to the
+    offer's mailed recipients once each; its budget follows the recipients
+    (``size_offer_bonus``)."""
+    campaign = Campaign(
+        merchant_id=offer.merchant_id,
+        offer_id=offer.id,
+        name=name,
+        starts_at=offer.starts_at,
+        ends_at=offer.ends_at,
+        effect_type=BONUS,
+        factor_bp=None,
+        bonus_points=offer.reward_points,
+        budget_points=offer.reward_points,
+        points_awarded=0,
+        created_at=uow.now,
+        paused_at=None,
+        ended_at=None,
+    )
+    uow.session.add(campaign)
+    uow.session.flush()
+    return campaign
+
+
+def size_offer_bonus(session: Session, offer_id: int, recipients: int) -> None:
+    """Room for one bonus per targeted recipient (at least one, as every budget)."""
+    campaign = session.execute(select(Campaign).where(Campaign.offer_id == offer_id).with_for_update()).scalar_one()
+    campaign.budget_points = max(campaign.points_awarded, campaign.bonus_points * max(recipients, 1))
+
+
+def offer_bonus_awarded(session: Session, offer_id: int) -> int:
+    """The points an offer's bonus has given so far (0 for an offer without one)."""
+    found = session.execute(select(Campaign.points_awarded).where(Campaign.offer_id == offer_id)).scalar_one_or_none()
+    return int(found or 0)
 
 
 def list_campaigns(

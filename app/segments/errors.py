@@ -21,7 +21,8 @@ class InvalidRules(Invalid):
 
 
 class UnknownSegment(Invalid):
-    def __init__(self, segment_id: int):
-        super().__init__(
-            f"No segment {segment_id} of yours.", errors={"conditions": {"segment_id": ["Not a segment of yours."]}}
-        )
+    def __init__(self, segment_id: int, field: str):
+        errors: dict = {"segment_id": ["Not a segment of yours."]}
+        for part in reversed(field.split(".")[:-1]):
+            errors = {part: errors}
+        super().__init__(f"No segment {segment_id} of yours.", errors=errors)

@@ -191,14 +191,15 @@ def segments_of(session: Session, member_id: int, among: set[int]) -> set[int]:
     )
 
 
-def owned_segment(session: Session, merchant_id: int | None, segment_id: int) -> int:
+def owned_segment(session: Session, merchant_id: int | None, segment_id: int, *, field: str = "segment_id") -> int:
     """The id of a segment of this owner (a merchant, or the operator: None), or a 422
-    naming ``segment_id`` (another owner's segment is as unknown as a missing one)."""
+    on ``field`` (dotted, e.g. ``conditions.segment_id``): another owner's segment is as
+    unknown as a missing one."""
     found = session.execute(
         select(Segment.id).where(Segment.id == segment_id, _owned_by(Caller(merchant_id)))
     ).scalar_one_or_none()
     if found is None:
-        raise UnknownSegment(segment_id)
+        raise UnknownSegment(segment_id, field)
     return found
 
 

@@ -1,6 +1,6 @@
 """Member sessions live only on the members' pages.
 
-The JSON API (Bearer keys) and the tracking redirect never read or set the
+The JSON API (Bearer keys), the tracking redirect and the offer mails' links never read or set the
 session cookie, so their requests skip opening it: no signature check, no
 serializer built, on the two hottest paths.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask.sessions import SecureCookieSessionInterface
 
-SESSIONLESS_PREFIXES = ("/v1/", "/c/")
+SESSIONLESS_PREFIXES = ("/v1/", "/c/", "/o/", "/r/")
 
 
 class MemberSessionInterface(SecureCookieSessionInterface):

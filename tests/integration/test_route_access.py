@@ -9,7 +9,7 @@ slip past the refusal tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.views import MethodView
@@ -68,6 +68,7 @@ WITNESSES = {
     "payout_id": (AFFILIATE, "/v1/affiliate/payouts"),
     "campaign_id": (MERCHANT, "/v1/campaigns/{campaign_id}"),
     "segment_id": (MERCHANT, "/v1/segments/{segment_id}"),
+    "offer_id": (MERCHANT, "/v1/offers/{offer_id}"),
 }
 
 
@@ -193,7 +194,21 @@ def _audience_world(client, operator: dict, merchant: dict) -> dict[str, str]:
     rules = {"name": "Regulars", "rules": {"bought": "here"}}
     segment = client.post("/v1/segments", json=rules, headers=merchant["headers"])
     assert segment.status_code == 201, segment.get_json()
-    return {"slug": slug, "segment_id": segment.get_json()["id"]}
+    now = datetime.now(UTC)
+    offer = client.post(
+        "/v1/offers",
+        json={
+            "segment_id": segment.get_json()["id"],
+            "subject": "Sample offer",
+            "body": "Sample",
+            "reward": {"type": "bonus", "points": 10},
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(days=1)).isoformat(),
+        },
+        headers=merchant["headers"],
+    )
+    assert offer.status_code == 201, offer.get_json()
+    return {"slug": slug, "segment_id": segment.get_json()["id"], "offer_id": offer.get_json()["id"]}
 
 
 def call(client, op, path: str, headers: dict):
