@@ -44,6 +44,7 @@ def test_a_merchant_starts_a_campaign_of_its_own(client, merchant):
         "id",
         "owner",
         "merchant_id",
+        "offer_id",
         "name",
         "starts_at",
         "ends_at",

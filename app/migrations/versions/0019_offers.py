@@ -8,11 +8,10 @@ Create Date: 2026-12-01 22:35:20.538576
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import ledger.types
-
 
 # revision identifiers, used by Alembic.
 revision = "0019"
