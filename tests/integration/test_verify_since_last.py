@@ -202,3 +202,33 @@ def test_since_last_reads_the_new_rows_not_the_journal(app, session):
     assert read.statements <= 20, read.statements
     journal_rows = journal * (1 + 4)
     assert read.rows < journal_rows / 20
+
+
+def test_two_incremental_checks_from_one_checkpoint_save_once(session):
+    """The second would add the same new postings to the sums again: it is refused."""
+    earn_some(session, 2)
+    full = ledger.verify(session)
+    assert ledger.save_verify_checkpoint(session, full, now=utcnow())
+    session.commit()
+    earn_some(session, 2)
+    first, second = ledger.verify_since_last(session), ledger.verify_since_last(session)
+    session.rollback()
+
+    assert ledger.save_verify_checkpoint(session, first, now=utcnow())
+    session.commit()
+    assert not ledger.save_verify_checkpoint(session, second, now=utcnow())
+    session.commit()
+    assert ledger.verify_since_last(session).ok
+    assert [seq for _, seq, _ in checkpoints(session)] == [2, 4]
+
+
+def test_a_report_with_violations_saves_no_checkpoint(session):
+    earn_some(session, 2)
+    session.execute(text("UPDATE ledger_balances SET balance = balance + 1 WHERE shard = 0 AND account_id = 1"))
+    session.commit()
+    report = ledger.verify(session)
+
+    assert not report.ok
+    assert not ledger.save_verify_checkpoint(session, report, now=utcnow())
+    session.commit()
+    assert checkpoints(session) == []
