@@ -27,7 +27,10 @@ for new members; ``ledger.seal`` seals them all) and measures at each size:
     SINCE_ENTRIES new entries (both with their checkpoint saved, as the
     command does).
 
-It prints each figure with its ratio to the 10k figure. Targets: reads, pages,
+Each read is timed in ROUNDS rounds (p50 and p99 of its calls) and each job run
+ROUNDS times on fresh work (the full verify once); the best round is kept, so a
+round slowed by other work on the shared cores does not pass for growth. It
+prints each figure with its ratio to the 10k figure. Targets: reads, pages,
 statement and report within 1.5x from 10k to the largest size; jobs (expiry,
 sealing, --since-last) do fixed work, so they should stay flat too; the full
 verify reads everything and grows with the journal by design. Ratios are
@@ -69,6 +72,9 @@ REPETITIONS = 300
 QUICK_REPETITIONS = 60
 SLOW_REPETITIONS = 30  # statement and report: heavier calls
 WARMUP_CALLS = 10
+# Each read and job is measured in ROUNDS rounds and its best round kept: on shared
+# cores a round slowed by someone else's work says nothing about the journal.
+ROUNDS = 3
 EXPIRY_LOTS = 200
 SEAL_ENTRIES = 1_000
 SINCE_ENTRIES = 1_000
@@ -295,14 +301,16 @@ def reads(session: Session, world: World, rng: random.Random, repetitions: int) 
             raise BenchFailed("the affiliate report has no rows")
 
     slow = max(1, min(repetitions, SLOW_REPETITIONS))
+    calls = {"balance read": balance, "member lookup": lookup, "history page": history}
+    heavy = {"monthly statement": statement, "affiliate report": report}
+    best: dict[str, tuple[float, float]] = {}
     with world.app.app_context():
-        return {
-            "balance read": timed(balance, repetitions),
-            "member lookup": timed(lookup, repetitions),
-            "history page": timed(history, repetitions),
-            "monthly statement": timed(statement, slow),
-            "affiliate report": timed(report, slow),
-        }
+        for _ in range(ROUNDS):
+            for name, call_ in [*calls.items(), *heavy.items()]:
+                figure = timed(call_, repetitions if name in calls else slow)
+                if name not in best or figure[0] < best[name][0]:
+                    best[name] = figure
+    return best
 
 
 def expiry_ms(session: Session, world: World, rng: random.Random) -> float:
@@ -360,14 +368,19 @@ def verify_ms(engine, check: Callable[[Session], ledger.Report]) -> float:
 
 
 def jobs(session: Session, engine, world: World, rng: random.Random) -> dict[str, float]:
+    """Each job's best of ROUNDS runs on fresh work, but the full verify: once."""
+
+    def since_last() -> float:
+        load(session, world, SINCE_ENTRIES)
+        seal_all(session)
+        return verify_ms(engine, ledger.verify_since_last)
+
     figures = {
-        f"expiry ({EXPIRY_LOTS} due lots)": expiry_ms(session, world, rng),
-        f"seal ({SEAL_ENTRIES:,} entries)": seal_ms(session, world),
+        f"expiry ({EXPIRY_LOTS} due lots)": min(expiry_ms(session, world, rng) for _ in range(ROUNDS)),
+        f"seal ({SEAL_ENTRIES:,} entries)": min(seal_ms(session, world) for _ in range(ROUNDS)),
         "verify (full)": verify_ms(engine, ledger.verify),
     }
-    load(session, world, SINCE_ENTRIES)
-    seal_all(session)
-    figures[f"verify --since-last ({SINCE_ENTRIES:,} new)"] = verify_ms(engine, ledger.verify_since_last)
+    figures[f"verify --since-last ({SINCE_ENTRIES:,} new)"] = min(since_last() for _ in range(ROUNDS))
     return figures
 
 
@@ -386,7 +399,8 @@ def print_setup(session: Session, args: argparse.Namespace, db_name: str) -> Non
     print(f"  database  PostgreSQL {version} at {PG_SERVER}, throw-away database {db_name}")
     print(
         f"  sizes     {', '.join(args.sizes)} postings; reads: p50/p99 of {args.repetitions} calls "
-        f"({min(args.repetitions, SLOW_REPETITIONS)} for statement and report); jobs: one run each"
+        f"({min(args.repetitions, SLOW_REPETITIONS)} for statement and report), best of {ROUNDS} rounds; "
+        f"jobs: best of {ROUNDS} runs (the full verify: one)"
     )
 
 
@@ -411,7 +425,7 @@ def print_table(sizes: list[str], figures: dict[str, dict[str, object]]) -> list
         print(f"  {name:<34}{''.join(cells)}")
         if name in READS and ratio > READ_TARGET:
             missed.append(f"{name}: {ratio:.2f}x from {first} to {sizes[-1]} (target {READ_TARGET}x)")
-    print("  reads: p50/p99 (ratio of the p50s); jobs: one run (ratio). Ratios to the first size.")
+    print(f"  reads: p50/p99 (ratio of the p50s); jobs: best of {ROUNDS} runs. Ratios to the first size.")
     return missed
 
 
