@@ -65,12 +65,23 @@ def verify_command(since_last: bool):
     if not report.ok:
         click.echo(f"ledger verify: {len(report.violations)} violation(s)", err=True)
         sys.exit(1)
-    with unit_of_work.unit() as uow:
-        saved = ledger.save_verify_checkpoint(uow.session, report, now=uow.now)
-        uow.commit(None)
+    _save_checkpoint(report)
+    click.echo("ledger verify: all rules hold")
+
+
+def _save_checkpoint(report: ledger.Report) -> None:
+    """Where the next --since-last starts; the books held either way, so a failure to save only warns."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with unit_of_work.unit() as uow:
+            saved = ledger.save_verify_checkpoint(uow.session, report, now=uow.now)
+            uow.commit(None)
+    except SQLAlchemyError as error:
+        click.echo(f"ledger verify: the checkpoint could not be saved ({type(error).__name__}: {error})", err=True)
+        return
     if not saved:
         click.echo("ledger verify: another verify saved a newer checkpoint meanwhile; this one is not saved")
-    click.echo("ledger verify: all rules hold")
 
 
 def _snapshot_session():
