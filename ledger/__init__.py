@@ -30,7 +30,8 @@ may use is in ``__all__``. The surface is deliberate:
   share so that one time source and one id type hold everywhere: ``utcnow``,
   ``BigId``, ``UTCDateTime``, ``Base``, ``dialect_insert``,
   ``upsert_statement``;
-- integrity: ``seal``, ``verify``;
+- integrity: ``seal``, ``verify``; the incremental check ``verify_since_last`` and
+  ``save_verify_checkpoint`` (a successful verify's checkpoint, where the next one starts);
 - the transparency log (RFC 9162 Merkle tree over sealed entries, Ed25519
   signed tree heads): ``Signer``, ``sign_tree_head``, ``newest_head``,
   ``get_head``, ``list_heads``, ``public_keys``, ``tree_size``,
@@ -131,6 +132,8 @@ from ledger.points import (
 from ledger.reads import EntryMovement, Outstanding, entry_movements, outstanding_points
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
+from ledger.verify_since import save_checkpoint as save_verify_checkpoint
+from ledger.verify_since import verify_since_last
 
 __all__ = [
     "Head",
@@ -216,6 +219,8 @@ __all__ = [
     "reverse",
     "seal",
     "verify",
+    "verify_since_last",
+    "save_verify_checkpoint",
     "void_hold",
     "post_card_payment",
     "post_card_voucher_issue",

@@ -173,10 +173,12 @@ def _record_gaps(session: Session, watermark: int, fresh_ids: list[int], now: da
     session.flush()
 
 
-def check_chain(session: Session, *, batch: int = SEAL_BATCH_MAX) -> list[str]:
-    """Recompute every seal; returns one message per broken link."""
+def check_chain(
+    session: Session, *, batch: int = SEAL_BATCH_MAX, after: int = 0, prev_hash: str = GENESIS_HASH
+) -> list[str]:
+    """Recompute every seal past seal ``after`` (whose hash is ``prev_hash``); one message per broken link."""
     problems: list[str] = []
-    prev_hash, expected_seq, after = GENESIS_HASH, 1, 0
+    expected_seq = after + 1
     while True:
         seals = session.execute(select(Seal).where(Seal.seq > after).order_by(Seal.seq).limit(batch)).scalars().all()
         if not seals:

@@ -21,10 +21,21 @@ PROBLEMS_MAX = 50
 
 def check_log(session: Session) -> list[str]:
     """One message per leaf, node or head that does not match the journal."""
+    return check_log_from(session, 0, {})[0]
+
+
+def check_log_from(session: Session, start: int, peaks: dict[merkle.Node, str]) -> tuple[list[str], int]:
+    """``check_log`` from leaf ``start`` on, given the hashes of ``merkle.range_nodes(0, start)``
+    (checked before): the leaves past it, the nodes they complete, and every head of
+    ``start`` leaves or more. Returns the problems and the tree size reached."""
     problems: list[str] = []
     size = log.tree_size(session)
     keys = dict(session.execute(select(SigningKey.key_id, SigningKey.public_key)).all())
-    pending_heads = list(session.execute(select(TreeHead).order_by(TreeHead.tree_size, TreeHead.id)).scalars())
+    pending_heads = list(
+        session.execute(
+            select(TreeHead).where(TreeHead.tree_size >= start).order_by(TreeHead.tree_size, TreeHead.id)
+        ).scalars()
+    )
     for head in pending_heads:
         if head.key_id not in keys or not heads.signature_valid(
             keys[head.key_id], heads.signed_bytes(head.tree_size, head.timestamp_ms, head.root_hash), head.signature
@@ -32,8 +43,8 @@ def check_log(session: Session) -> list[str]:
             problems.append(f"tree head {head.id} (size {head.tree_size}) has no valid signature")
         if head.tree_size > size:
             problems.append(f"tree head {head.id} claims {head.tree_size} leaves; the tree has {size}")
-    done, peaks = 0, dict[merkle.Node, str]()
-    _check_heads_at(0, merkle.EMPTY_ROOT, pending_heads, problems)
+    done = start
+    _check_heads_at(done, merkle.range_hash(0, done, peaks), pending_heads, problems)
     while done < size and len(problems) < PROBLEMS_MAX:
         stop = min(done + CHECK_BATCH, size)
         upcoming = [h.tree_size for h in pending_heads if done < h.tree_size < stop]
@@ -45,7 +56,7 @@ def check_log(session: Session) -> list[str]:
         peaks = {node: known[node] for node in merkle.range_nodes(0, stop)}
         done = stop
         _check_heads_at(done, merkle.range_hash(0, done, peaks), pending_heads, problems)
-    return problems
+    return problems, size
 
 
 def _check_heads_at(size: int, root: str, pending_heads: list[TreeHead], problems: list[str]) -> None:

@@ -266,3 +266,34 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VerifyCheckpoint(Base):
+    """Where a successful ``ledger verify`` got to: the next ``--since-last`` run starts here.
+
+    ``seal_seq`` and ``seal_hash`` are the last link of the hash chain checked;
+    ``tree_size`` and ``tree_peaks`` (JSON ``[[level, index, hash], ...]``, the
+    complete subtrees of the first ``tree_size`` leaves) let the Merkle log be
+    checked on from there without reading older leaves.
+    """
+
+    __tablename__ = "ledger_verify_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seal_seq: Mapped[int] = mapped_column(BigInteger)
+    seal_hash: Mapped[str] = mapped_column(String(64))
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    tree_peaks: Mapped[str] = mapped_column(Text)
+    # "full" or "incremental"; how many entries that run checked.
+    kind: Mapped[str] = mapped_column(String(16))
+    entries_checked: Mapped[int] = mapped_column(BigInteger)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VerifySum(Base):
+    """Per account, the sum of its postings in entries sealed up to the newest checkpoint."""
+
+    __tablename__ = "ledger_verify_sums"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True, autoincrement=False)
+    total: Mapped[int] = mapped_column(BigInteger)

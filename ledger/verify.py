@@ -6,13 +6,14 @@ and the rows at fault. Nothing is fixed up: a violation is a bug to study.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
+from ledger import log, merkle
 from ledger.accounts import PLATFORM_EXPIRED, POINTS_FLOAT, PTS, REVENUE_BREAKAGE
-from ledger.chain import check_chain
+from ledger.chain import GENESIS_HASH, check_chain
 from ledger.journal import REVERSAL
 from ledger.log_check import check_log
 from ledger.models import Account, Balance, Debt, Entry, Hold, Lot, Posting, Seal
@@ -31,18 +32,49 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class Reached:
+    """The chain's last link and the log's tree as a verify found them: a checkpoint to be."""
+
+    seal_seq: int
+    seal_hash: str
+    tree_size: int
+    # The hashes of merkle.range_nodes(0, tree_size): all a later check needs of the older leaves.
+    peaks: dict[merkle.Node, str]
+
+
+@dataclass(frozen=True)
 class Report:
+    """``entries`` and ``sealed``: the journal's totals (full check), or what an incremental check read."""
+
     violations: list[Violation]
     entries: int
     sealed: int
+    reached: Reached | None = None
+    # The checkpoint an incremental check started from (None: a full check).
+    since_checkpoint: int | None = None
+    # Incremental: per account, the sum of its postings in the entries sealed since the checkpoint.
+    moved: dict[int, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.violations
 
 
+def reached(session: Session) -> Reached:
+    """Where the chain and the tree are now (read first, in the verify's own snapshot)."""
+    last = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
+    size = log.tree_size(session)
+    peaks = log.stored_hashes(session, merkle.range_nodes(0, size))
+    return Reached(last.seq if last else 0, last.hash if last else GENESIS_HASH, size, peaks)
+
+
 def verify(session: Session) -> Report:
-    """Check rules 1 to 8 of the ledger; returns every violation found."""
+    """Check rules 1 to 8 of the ledger over the whole journal; returns every violation found.
+
+    On PostgreSQL the caller runs it in a REPEATABLE READ transaction, so that every
+    check sees the same journal (and ``reached`` is where that journal ends).
+    """
+    at = reached(session)
     violations: list[Violation] = []
     for check in (
         _entries_balance,
@@ -58,7 +90,7 @@ def verify(session: Session) -> Report:
         violations.extend(check(session)[:VIOLATIONS_PER_RULE_MAX])
     entries = session.execute(select(func.count(Entry.id))).scalar_one()
     sealed = session.execute(select(func.count(Seal.seq))).scalar_one()
-    return Report(violations, entries, sealed)
+    return Report(violations, entries, sealed, reached=at)
 
 
 def _entries_balance(session: Session) -> list[Violation]:
