@@ -40,9 +40,18 @@ def entry_movements(session: Session, account_names: list[str], start: datetime,
     account and asset.
 
     Statements sum these rows and show them one by one, so their totals and their
-    detail are one read and cannot disagree."""
+    detail are one read and cannot disagree.
+
+    The period's entries are first bounded by id (the lowest and highest id made in
+    it, by the index on ``created_at``), so the accounts' postings are read by their
+    (account, entry) index within that range: the read grows with the period's
+    entries, not with the accounts' whole history."""
     if not 0 < len(account_names) <= ACCOUNTS_PER_READ_MAX:
         raise ValueError(f"between 1 and {ACCOUNTS_PER_READ_MAX} accounts, not {len(account_names)}")
+    in_period = (_ENTRIES.c.created_at >= start, _ENTRIES.c.created_at < end)
+    lowest, highest = session.execute(select(func.min(_ENTRIES.c.id), func.max(_ENTRIES.c.id)).where(*in_period)).one()
+    if lowest is None:
+        return []
     fee_postings = _POSTINGS.alias("fee_postings")
     fee_accounts = _ACCOUNTS.alias("fee_accounts")
     fee = (
@@ -70,7 +79,12 @@ def entry_movements(session: Session, account_names: list[str], start: datetime,
                 _ACCOUNTS, _ACCOUNTS.c.id == _POSTINGS.c.account_id
             )
         )
-        .where(_ACCOUNTS.c.name.in_(account_names), _ENTRIES.c.created_at >= start, _ENTRIES.c.created_at < end)
+        .where(
+            _ACCOUNTS.c.name.in_(account_names),
+            *in_period,
+            _ENTRIES.c.id.between(lowest, highest),
+            _POSTINGS.c.entry_id.between(lowest, highest),
+        )
         .group_by(_ENTRIES.c.id, _ENTRIES.c.kind, _ENTRIES.c.created_at, _ACCOUNTS.c.name, _POSTINGS.c.asset)
         .order_by(_ENTRIES.c.id, _ACCOUNTS.c.name, _POSTINGS.c.asset)
     )
