@@ -2,17 +2,19 @@
 
 The redirect is the platform's hottest public route, and Flask's stack (contexts,
 routing, a dozen hooks) costs more than the redirect's own work. ``install`` puts a
-small WSGI dispatcher in front of the Flask app: a GET or HEAD of ``/c/`` plus a
-well-formed code goes to ``Redirect``, every other request to Flask untouched.
+small WSGI dispatcher in front of the Flask app: a GET or HEAD of ``/c/<code>`` goes
+to ``Redirect``, every other request to Flask untouched.
 
 ``Redirect`` answers from the view's own state (``ClickState``: the link cache, the
 token signer, the click buffer, the bot rules), with the view's 302 or 404 page and
-every header Flask would add (``app.security_headers``, ``X-Request-Id``), the latency
-histogram and the access line of ``app.observability``. It opens an app context and a
-session on a cache miss only. What it does not answer, Flask answers as before:
-malformed codes (the view's 404), other methods (405 with ``Allow``), query strings or
-forms with NUL (``app.input_guard``'s 400), and a request whose link lookup failed
-(the error pages). The redirect is not rate limited on either path (``app.rate_limits``).
+every header Flask would add (``app.security_headers``, ``X-Request-Id``) and the
+latency histogram of ``app.observability`` (and its access line, for a 404). It opens
+an app context and a session on a cache miss only, and answers a malformed code (too
+long, a slash, a newline, percent-encoded junk) with the unknown link's 404 page
+without one. What it does not answer, Flask answers as before: ``/c/`` alone (the
+site's 404 page), other methods (405 with ``Allow``), query strings or forms with NUL
+(``app.input_guard``'s 400), and a request whose link lookup failed (the error pages).
+Neither path is rate limited (``app.rate_limits`` exempts ``/c/``).
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ def install(app: Flask) -> None:
 
 
 def leanable(environ: dict[str, Any], code: str) -> bool:
-    """Does the lean redirect answer this ``/c/<code>`` request as Flask would?"""
+    """Does the lean redirect answer this ``/c/<code>`` request (a malformed code too)?"""
     query = environ.get("QUERY_STRING", "")
     return (
         environ.get("REQUEST_METHOD") in LEAN_METHODS
-        and CODE.fullmatch(code) is not None
+        and code != ""
         and "%00" not in query
         and "\x00" not in query
         and not environ.get("CONTENT_TYPE", "").lower().startswith(_FORMS)
@@ -81,8 +83,11 @@ class ClickDispatcher:
             return redirect(environ, start_response)
         return self.flask_wsgi(environ, start_response)
 
+    def to_flask(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.flask_wsgi(environ, start_response)
+
     def _build(self) -> Redirect:
-        self._redirect = Redirect(self.app, self.flask_wsgi)
+        self._redirect = Redirect(self.app, fallback=self.to_flask)
         return self._redirect
 
 
@@ -90,9 +95,9 @@ class Redirect:
     """The lean handler: the answer's fixed parts are built once, a click signs a token,
     counts itself in the buffer and observes its latency."""
 
-    def __init__(self, app: Flask, flask_wsgi: WSGIApp):
+    def __init__(self, app: Flask, *, fallback: WSGIApp):
         self.app = app
-        self.flask_wsgi = flask_wsgi
+        self.fallback = fallback
         self.state = state_of(app)
         production = app.config["LOYALTY_ENV"] == "production"
         # The headers app.security_headers adds to the view's HTML answers (no-store among them).
@@ -114,7 +119,7 @@ class Redirect:
             status, headers, body = self.answer(environ, method)
         except Exception:  # Flask answers instead, with its error pages (a click fails before it is counted)
             log.exception("the lean redirect failed; the Flask view answers instead")
-            return self.flask_wsgi(environ, start_response)
+            return self.fallback(environ, start_response)
         # As app.logs: the caller's id when sane, else 32 random hex digits.
         request_id = sane_request_id(environ.get("HTTP_X_REQUEST_ID")) or os.urandom(16).hex()
         headers.append(("X-Request-Id", request_id))
@@ -126,9 +131,12 @@ class Redirect:
         """The status, headers and body of a click; counting it is the last step that may fail."""
         state = self.state
         code = environ["PATH_INFO"][len(PREFIX) :]
-        target = state.cached(code)
-        if target is UNCACHED:
-            target = self.load(code)
+        if CODE.fullmatch(code) is None:
+            target = None  # no link has such a code: no lookup, the same page
+        else:
+            target = state.cached(code)
+            if target is UNCACHED:
+                target = self.load(code)
         if target is None:
             return 404, self.not_found_headers.copy(), self.not_found_body
         token = state.tokens.issue(
@@ -148,11 +156,13 @@ class Redirect:
             return self.state.load(uow.session, code)
 
     def observe(self, environ: dict[str, Any], method: str, status: int, request_id: str, started_s: float) -> None:
-        """What app.observability does for every Flask answer: the histogram and the access line."""
+        """What app.observability does for a Flask answer, less the access line of a 302: at
+        a click peak that is thousands of lines a second, each costing about as much as the
+        redirect's own work, while the histogram counts them and click_stats records them."""
         try:
             duration_s = time.perf_counter() - started_s
             self.latency[method, status].observe(duration_s)
-            if not access_log.isEnabledFor(logging.INFO):
+            if status == 302 or not access_log.isEnabledFor(logging.INFO):
                 return
             duration_ms = round(duration_s * 1000, 1)
             fields = {"method": method, "path": environ["PATH_INFO"], "status": status, "duration_ms": duration_ms}

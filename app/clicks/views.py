@@ -1,8 +1,8 @@
 """``GET /c/<code>``: the tracking redirect. HTML, outside the JSON API (/v1).
 
-Requests for a well-formed code are answered ahead of Flask by ``app.clicks.dispatch``;
-this view answers the rest (malformed codes, and whatever the lean path hands back),
-with the same page, headers and counting.
+GET and HEAD are answered ahead of Flask by ``app.clicks.dispatch``, from the same
+state and with the same answers; this view answers what that lean path hands back
+(a request whose link lookup failed) and keeps the route in the URL map.
 """
 
 from __future__ import annotations
