@@ -84,6 +84,7 @@ class ClickDispatcher:
         return self.flask_wsgi(environ, start_response)
 
     def to_flask(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """What the lean redirect hands back: Flask, as the dispatcher holds it now."""
         return self.flask_wsgi(environ, start_response)
 
     def _build(self) -> Redirect:
@@ -165,7 +166,10 @@ class Redirect:
             if status == 302 or not access_log.isEnabledFor(logging.INFO):
                 return
             duration_ms = round(duration_s * 1000, 1)
-            fields = {"method": method, "path": environ["PATH_INFO"], "status": status, "duration_ms": duration_ms}
+            path = (
+                environ["PATH_INFO"].encode("latin-1", "replace").decode("utf-8", "replace")
+            )  # as request.path reads it
+            fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
             record = access_log.makeRecord(
                 access_log.name, logging.INFO, __file__, 0, "%s %s %s %sms", tuple(fields.values()), None, extra=fields
             )
