@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", app_config.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     from app import cli, errors, input_guard, rate_limits, sealing, security_headers, unit_of_work
+    from app.clicks import dispatch as click_dispatch
     from app.extensions import db, migrate
     from app.identity.auth import public
     from app.payments import stripe_gateway
@@ -39,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_json_api(app)
     web.register(app)  # the members' pages: HTML, outside the JSON API and its spec
     errors.register(app, page=web.error_page)  # problem+json under /v1, HTML pages elsewhere
+    click_dispatch.install(app)  # /c/<code> ahead of Flask's stack; inside the ProxyFix rate_limits may add
     rate_limits.register(app)
     input_guard.register(app)
     unit_of_work.register(app)

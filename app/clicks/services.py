@@ -11,6 +11,7 @@ redirecting at most that long after the change.
 from __future__ import annotations
 
 import atexit
+import enum
 import functools
 import hashlib
 import hmac
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import crawleruseragents
 from flask import Flask
@@ -41,7 +43,8 @@ from app.constants import (
 from ledger import dialect_insert
 
 log = logging.getLogger(__name__)
-CODE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+# A link code as app.affiliates makes them: anything else is no link, known without a query.
+CODE = re.compile(r"[A-Za-z0-9_-]{4,32}")
 # Link previews, crawlers and scripts follow links without a person behind them:
 # they get the redirect but are not counted. Matched case-insensitively in the User-Agent.
 NOT_COUNTED_AGENTS = (
@@ -94,6 +97,33 @@ class Target:
     affiliate_id: int
     program_id: int
     landing_url: str
+    # The landing URL split around where the click token goes, once per cached link.
+    token_at: tuple[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "token_at", token_slot(self.landing_url))
+
+    def location(self, token: str) -> str:
+        """The landing URL with ``lp_click=token`` (the token's alphabet needs no quoting)."""
+        before, after = self.token_at
+        return before + token + after
+
+
+def token_slot(landing_url: str) -> tuple[str, str]:
+    """``landing_url`` up to and after where ``lp_click`` goes: its own query (less any
+    ``lp_click`` it had) and fragment stay as they were."""
+    parts = urlsplit(landing_url)
+    kept = [pair for pair in parts.query.split("&") if pair and not pair.startswith("lp_click=")]
+    kept.append("lp_click=")
+    before = urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), ""))
+    return before, ("#" + parts.fragment if parts.fragment else "")
+
+
+class Uncached(enum.Enum):
+    UNCACHED = "uncached"
+
+
+UNCACHED = Uncached.UNCACHED
 
 
 @dataclass
@@ -124,15 +154,25 @@ class ClickState:
     def resolve(self, session_of: Callable[[], Session], code: str) -> Target | None:
         """The live link behind ``code`` (or None), from the cache when fresh; a
         session is only asked of ``session_of`` on a miss."""
-        now_s = self.clock()
-        cached = self._cache.get(code)
-        if cached is not None and cached[0] > now_s:
-            return cached[1]
-        row = session_of().execute(LIVE_LINK_BY_CODE, {"code": code}).first()
+        cached = self.cached(code)
+        if cached is not UNCACHED:
+            return cached
+        return self.load(session_of(), code)
+
+    def cached(self, code: str) -> Target | None | Uncached:
+        """The cache's fresh answer for ``code``: a link, None (no live link), or ``UNCACHED``."""
+        entry = self._cache.get(code)
+        if entry is not None and entry[0] > self.clock():
+            return entry[1]
+        return UNCACHED
+
+    def load(self, session: Session, code: str) -> Target | None:
+        """The live link behind ``code`` read from the database, and kept in the cache."""
+        row = session.execute(LIVE_LINK_BY_CODE, {"code": code}).first()
         target = None if row is None else Target(*row)
         if len(self._cache) >= CLICK_LINK_CACHE_MAX:
             self._cache.clear()
-        self._cache[code] = (now_s + CLICK_LINK_CACHE_TTL_S, target)
+        self._cache[code] = (self.clock() + CLICK_LINK_CACHE_TTL_S, target)
         return target
 
     # ------------------------------------------------------------- counting

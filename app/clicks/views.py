@@ -1,13 +1,18 @@
-"""``GET /c/<code>``: the tracking redirect. HTML, outside the JSON API (/v1)."""
+"""``GET /c/<code>``: the tracking redirect. HTML, outside the JSON API (/v1).
+
+GET and HEAD are answered ahead of Flask by ``app.clicks.dispatch``, from the same
+state and with the same answers; this view answers what that lean path hands back
+(a request whose link lookup failed) and keeps the route in the URL map.
+"""
 
 from __future__ import annotations
 
 import secrets
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
 
-from app.clicks.services import CODE, counted, state_of
+from app.clicks.services import CODE, counted, state_of, token_slot
 from app.extensions import db
 from ledger import utcnow
 
@@ -25,10 +30,8 @@ NOT_FOUND_PAGE = """<!doctype html>
 
 def with_click_token(landing_url: str, token: str) -> str:
     """The landing URL with ``lp_click`` added; its own query and fragment stay as they were."""
-    parts = urlsplit(landing_url)
-    kept = [pair for pair in parts.query.split("&") if pair and not pair.startswith("lp_click=")]
-    kept.append("lp_click=" + quote(token, safe=""))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
+    before, after = token_slot(landing_url)
+    return before + quote(token, safe="") + after
 
 
 def _request_session():
@@ -38,7 +41,7 @@ def _request_session():
 @blp.route("/c/<path:code>", methods=["GET", "HEAD"])
 def follow(code: str):
     state = state_of(current_app)
-    target = state.resolve(_request_session, code) if CODE.match(code) else None
+    target = state.resolve(_request_session, code) if CODE.fullmatch(code) else None
     if target is None:
         return Response(NOT_FOUND_PAGE, status=404, mimetype="text/html", headers={"Cache-Control": "no-store"})
     now = utcnow()
@@ -54,7 +57,7 @@ def follow(code: str):
     response = Response(
         status=302,
         headers={
-            "Location": with_click_token(target.landing_url, token),
+            "Location": target.location(token),
             "Cache-Control": "no-store",
         },
     )

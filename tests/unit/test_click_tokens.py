@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -67,3 +68,24 @@ def test_a_token_for_another_purpose_does_not_pass_as_a_click():
 
     with pytest.raises(InvalidClickToken):
         ClickTokens([NEW]).verify(other)
+
+
+def test_a_token_issued_now_carries_the_ids_verifies_after_rotation_and_needs_no_quoting():
+    before_s = datetime.now(UTC).timestamp()
+    token = ClickTokens([NEW]).issue(click_id="c2-_x", affiliate_id=10**12, program_id=10**12, link_id=10**12)
+
+    click = ClickTokens([OLD, NEW]).verify(token)  # NEW has become the older key
+    assert (click.click_id, click.affiliate_id, click.program_id, click.link_id) == ("c2-_x", 10**12, 10**12, 10**12)
+    assert before_s - 1 <= click.issued_at.timestamp() <= datetime.now(UTC).timestamp() + 1
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token)  # appended to landing URLs as it is
+
+
+def test_a_token_issued_now_is_refused_when_tampered_with_or_signed_by_an_unlisted_key():
+    token = ClickTokens([NEW]).issue(click_id="c3", affiliate_id=1, program_id=2, link_id=3)
+    payload, timestamp, signature = token.split(".")
+    forged = ".".join([payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB"), timestamp, signature])
+
+    with pytest.raises(InvalidClickToken):
+        ClickTokens([NEW]).verify(forged)
+    with pytest.raises(InvalidClickToken):
+        ClickTokens([OLD]).verify(token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.affiliates.urls import BadLandingUrl, check_landing_url, website_host
-from app.clicks.services import counted
+from app.clicks.services import Target, counted
 from app.clicks.views import with_click_token
 
 DOMAINS = ["shop.com"]
@@ -112,3 +112,21 @@ def test_bots_previews_scripts_and_head_requests_are_not_counted(method, agent, 
 def test_the_website_host_is_read_with_or_without_a_scheme():
     assert website_host("https://Blog.Example/path") == "blog.example"
     assert website_host("blog.example") == "blog.example"
+
+
+@pytest.mark.parametrize(
+    "landing_url",
+    [
+        "https://shop.com",
+        "https://shop.com/",
+        "https://shop.com/p?color=red&size=42#reviews",
+        "https://shop.com/?lp_click=forged&a=1",
+        "https://shop.com/p#only-a-fragment",
+        "https://shop.com/p?a=1&&b=2&lp_click=x#f",
+        "https://shop.com./x?q=%20a",
+    ],
+)
+def test_a_cached_links_location_is_what_with_click_token_builds(landing_url):
+    target = Target(link_id=1, affiliate_id=2, program_id=3, landing_url=landing_url)
+
+    assert target.location("T0K-en_.x") == with_click_token(landing_url, "T0K-en_.x")
