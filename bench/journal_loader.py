@@ -21,10 +21,10 @@ at a price that divides evenly), so ``ledger verify`` passes on it:
 
 Issuers are merchants' ledger keys (``str(merchant id)``); their accounts are
 created by ``ledger.accounts.account`` itself (with the hot accounts' shards).
-The first issuer's entries are dated in the months before ``month_start``
-(its statement month holds only what the bench records there itself); the
-others' are spread over the same span up to ``now``. Entries are not sealed:
-the caller runs ``ledger.seal``, the real sealer.
+Every issuer's entries are dated in the months before ``month_start``: a bigger
+journal is a longer history, not a busier month, so the statement month holds
+only what the bench records there itself, through the real order path. Entries
+are not sealed: the caller runs ``ledger.seal``, the real sealer.
 """
 
 from __future__ import annotations
@@ -74,10 +74,7 @@ WITH src AS (
            (CAST(:keys AS text[]))[i + 1] AS issuer,
            (CAST(:issued AS bigint[]))[i + 1] AS issued,
            (CAST(:funding AS bigint[]))[i + 1] AS funding,
-           CASE WHEN i = 0
-                THEN CAST(:month_start AS timestamptz) - make_interval(secs => 60 + (g * 7919) % :span_s)
-                ELSE CAST(:now AS timestamptz) - make_interval(secs => (g * 7919) % :span_s)
-           END AS at
+           CAST(:month_start AS timestamptz) - make_interval(secs => 60 + (g * 7919) % :span_s) AS at
     FROM src
 ), e AS (
     INSERT INTO ledger_entries (kind, idempotency_key, ref, memo, created_at)
