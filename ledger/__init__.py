@@ -15,7 +15,8 @@ may use is in ``__all__``. The surface is deliberate:
   ``post_card_voucher_lapse`` (the paid card), ``reverse``; incoming points
   (``earn`` with ``available_at``) are made available by ``release_lot`` and
   ``release_due``; the issuer ``OPERATOR`` funds coalition campaigns, tier and
-  card extras; ``lock_member`` takes a member's lock early;
+  card extras; ``lock_member`` takes a member's lock early; ``earn_many``
+  (with ``EarnRequest``) writes many earns in a few multi-row statements;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``incoming_lots``, ``lots_expiring``; the refs a
   caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for
@@ -24,7 +25,9 @@ may use is in ``__all__``. The surface is deliberate:
   the liability report ``outstanding_points`` (open lots per issuer, with the
   part earned in periods the caller says are backed);
 - request idempotency (the first answer to a key answers every retry):
-  ``claim_request``, ``complete_request``, ``request_fingerprint``,
+  ``claim_request``, ``complete_request``, ``request_fingerprint``; for a
+  batch, ``find_requests`` (many keys in one read) and ``record_requests``
+  (many complete records in one write),
   ``IDEMPOTENCY_KEY_LENGTH_MAX``;
 - the ledger's own column types and helpers, which the application's tables
   share so that one time source and one id type hold everywhere: ``utcnow``,
@@ -52,6 +55,7 @@ from ledger.accounts import (
     receivable_account,
     upsert_statement,
 )
+from ledger.bulk import EARNS_PER_CALL_MAX, EarnRequest, earn_many
 from ledger.chain import seal
 from ledger.errors import (
     HoldAlreadyResolved,
@@ -103,7 +107,14 @@ from ledger.history import (
     redemption_ref,
 )
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
-from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
+from ledger.idempotency import (
+    IDEMPOTENCY_KEY_LENGTH_MAX,
+    claim_request,
+    complete_request,
+    find_requests,
+    record_requests,
+    request_fingerprint,
+)
 from ledger.journal import reverse
 from ledger.log import (
     LoggedEntry,
@@ -208,6 +219,11 @@ __all__ = [
     "Violation",
     "clawback",
     "earn",
+    "earn_many",
+    "EarnRequest",
+    "EARNS_PER_CALL_MAX",
+    "find_requests",
+    "record_requests",
     "expire_holds",
     "expire_lots",
     "member_points",
