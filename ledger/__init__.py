@@ -32,7 +32,7 @@ may use is in ``__all__``. The surface is deliberate:
 - the ledger's own column types and helpers, which the application's tables
   share so that one time source and one id type hold everywhere: ``utcnow``,
   ``BigId``, ``UTCDateTime``, ``Base``, ``dialect_insert``,
-  ``upsert_statement``;
+  ``upsert_statement``, ``insert_rows`` (many rows in one statement);
 - integrity: ``seal``, ``verify``;
 - the transparency log (RFC 9162 Merkle tree over sealed entries, Ed25519
   signed tree heads): ``Signer``, ``sign_tree_head``, ``newest_head``,
@@ -140,6 +140,7 @@ from ledger.points import (
     release_lot,
 )
 from ledger.reads import EntryMovement, Outstanding, entry_movements, outstanding_points
+from ledger.rows import insert_rows
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 
@@ -220,6 +221,7 @@ __all__ = [
     "clawback",
     "earn",
     "earn_many",
+    "insert_rows",
     "EarnRequest",
     "EARNS_PER_CALL_MAX",
     "find_requests",

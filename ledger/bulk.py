@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ledger import accounts
@@ -32,6 +32,7 @@ from ledger.accounts import PTS, AccountRef
 from ledger.errors import Overdraft
 from ledger.models import Account, Balance, Debt, Entry, Lot, Posting, table
 from ledger.points import POINTS_PER_ENTRY_MAX, EarnResult, Issuer, MemberPoints, earn, member_points, value_of
+from ledger.rows import insert_rows
 from ledger.types import utcnow
 
 EARNS_PER_CALL_MAX = 2000
@@ -39,12 +40,17 @@ _ACCOUNTS = table(Account)
 _BALANCES = table(Balance)
 _DEBTS = table(Debt)
 _ENTRIES = table(Entry)
-_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
-_INSERT_LOTS = insert(table(Lot)).returning(table(Lot).c.id, sort_by_parameter_order=True)
 _ADD = (
     update(_BALANCES)
     .where(_BALANCES.c.account_id == bindparam("a"), _BALANCES.c.shard == bindparam("s"))
     .values(balance=_BALANCES.c.balance + bindparam("d"))
+)
+
+# Members' rows are locked already: one statement moves them all (PostgreSQL).
+_ADD_MEMBERS = text(
+    "UPDATE ledger_balances AS b SET balance = b.balance + u.d "
+    "FROM unnest(CAST(:a AS BIGINT[]), CAST(:d AS BIGINT[])) AS u(a, d) "
+    "WHERE b.account_id = u.a AND b.shard = 0"
 )
 
 
@@ -216,8 +222,9 @@ def _write(session: Session, earns: list[EarnRequest], members: dict[str, _Membe
     """The entries, postings, lots and balance changes of earns by members who owe nothing."""
     if not earns:
         return []
-    inserted = session.execute(
-        _INSERT_ENTRIES,
+    entry_ids = insert_rows(
+        session,
+        _ENTRIES,
         [
             {
                 "kind": "earn",
@@ -229,8 +236,8 @@ def _write(session: Session, earns: list[EarnRequest], members: dict[str, _Membe
             }
             for r in earns
         ],
+        returning="id",
     )
-    entry_ids = list(inserted.scalars())
     changes: dict[AccountRef, int] = defaultdict(int)
     postings, lots, values = [], [], []
     hot: dict[Issuer, list[AccountRef]] = {}
@@ -248,8 +255,8 @@ def _write(session: Session, earns: list[EarnRequest], members: dict[str, _Membe
                 changes[acct] += amount
         lots.append(_lot(request, member.points, entry_id, value, now))
         values.append(value)
-    session.execute(insert(table(Posting)), postings)
-    lot_ids = list(session.execute(_INSERT_LOTS, lots).scalars())
+    insert_rows(session, table(Posting), postings)
+    lot_ids = insert_rows(session, table(Lot), lots, returning="id")
     _apply(session, changes)
     return [
         EarnResult(entry_id, lot_id, r.points, r.points, 0, value)
@@ -290,11 +297,19 @@ def _lot(request: EarnRequest, member: AccountRef, entry_id: int, value: int, no
 def _apply(session: Session, changes: dict[AccountRef, int]) -> None:
     """Member rows (locked already) first, then hot accounts, each in id order, as ``post``
     orders its writes; a hot account takes the batch's whole change on one random shard."""
-    ordered = sorted(changes, key=lambda acct: (acct.shards != 1, acct.id))
-    params = [
-        {"a": acct.id, "s": 0 if acct.shards == 1 else random.randrange(acct.shards), "d": changes[acct]}
-        for acct in ordered
-        if changes[acct]
-    ]
-    if params and accounts.rows_changed(session.execute(_ADD, params)) != len(params):
+    members = sorted((acct.id, amount) for acct, amount in changes.items() if acct.shards == 1 and amount)
+    hot = sorted(
+        (acct.id, random.randrange(acct.shards), amount) for acct, amount in changes.items() if acct.shards != 1
+    )
+    changed = 0
+    if members and session.get_bind().dialect.name == "postgresql":
+        changed += accounts.rows_changed(
+            session.execute(_ADD_MEMBERS, {"a": [a for a, _ in members], "d": [d for _, d in members]})
+        )
+    elif members:
+        changed += accounts.rows_changed(session.execute(_ADD, [{"a": a, "s": 0, "d": d} for a, d in members]))
+    params = [{"a": a, "s": shard, "d": d} for a, shard, d in hot if d]
+    if params:
+        changed += accounts.rows_changed(session.execute(_ADD, params))
+    if changed != len(members) + len(params):
         raise Overdraft("a balance shard is missing")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.accounts import rows_changed, upsert_statement
 from ledger.errors import IdempotencyConflict
 from ledger.models import IdempotencyRecord, table
+from ledger.rows import insert_rows
 from ledger.types import utcnow
 
 IDEMPOTENCY_KEY_LENGTH_MAX = 250
@@ -103,10 +104,10 @@ def record_requests(session: Session, scope: str, done: list[tuple[str, str, dic
     for key, _hash, _answer in done:
         if not key or len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
             raise ValueError(f"idempotency key must have 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
-    records = table(IdempotencyRecord)
     created_at = utcnow()
-    written = session.execute(
-        upsert_statement(session, records, ["scope", "key"], returning=records.c.key),
+    written = insert_rows(
+        session,
+        table(IdempotencyRecord),
         [
             {
                 "scope": scope,
@@ -117,5 +118,7 @@ def record_requests(session: Session, scope: str, done: list[tuple[str, str, dic
             }
             for key, request_hash, answer in done
         ],
+        returning="key",
+        skip_conflicts_on=["scope", "key"],
     )
-    return set(written.scalars())
+    return set(written)
