@@ -158,12 +158,14 @@ def _ensure_accounts(session: Session, wanted: list[tuple[str, bool]]) -> dict[s
     missing = [(name, non_negative) for name, non_negative in wanted if name not in found]
     if missing:
         rows = [{"name": n, "asset": PTS, "non_negative": nn, "shards": 1, "created_at": utcnow()} for n, nn in missing]
-        session.execute(accounts.upsert_statement(session, _ACCOUNTS, ["name", "asset"]), rows)
+        insert_rows(session, _ACCOUNTS, rows, skip_conflicts_on=["name", "asset"])
         created = _select_accounts(session, [name for name, _ in missing])
         session.info.setdefault(accounts._CREATED_HERE, set()).update(ref.id for ref in created.values())
-        session.execute(
-            accounts.upsert_statement(session, _BALANCES, ["account_id", "shard"]),
+        insert_rows(
+            session,
+            _BALANCES,
             [{"account_id": ref.id, "shard": 0, "balance": 0, "pending": 0} for ref in created.values()],
+            skip_conflicts_on=["account_id", "shard"],
         )
         found.update(created)
     for name, non_negative in wanted:
