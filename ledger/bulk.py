@@ -137,24 +137,23 @@ class _Member:
 
 
 def _member_accounts(session: Session, keys: list[str], *, incoming: set[str]) -> dict[str, _Member]:
-    """Each member's points account (and incoming account when needed), created in
-    bulk when new: one read, and for new ones one insert of accounts and one of shards."""
+    """Each member's points account and incoming account (created in bulk when new and
+    needed: one read, and for new ones one insert of accounts and one of shards); the
+    incoming account is None for a member who has none and earns nothing incoming."""
     wanted = [(accounts.member_account(k), True) for k in keys]
     wanted += [(accounts.member_incoming_account(k), False) for k in keys if k in incoming]
-    found = _ensure_accounts(session, wanted)
+    found = _ensure_accounts(session, wanted, also=[accounts.member_incoming_account(k) for k in keys])
     return {
-        key: _Member(
-            found[accounts.member_account(key)],
-            found[accounts.member_incoming_account(key)] if key in incoming else None,
-        )
+        key: _Member(found[accounts.member_account(key)], found.get(accounts.member_incoming_account(key)))
         for key in keys
     }
 
 
-def _ensure_accounts(session: Session, wanted: list[tuple[str, bool]]) -> dict[str, AccountRef]:
-    """Single-shard ``PTS`` accounts by name, created when missing (safe under concurrency)."""
+def _ensure_accounts(session: Session, wanted: list[tuple[str, bool]], *, also: list[str]) -> dict[str, AccountRef]:
+    """Single-shard ``PTS`` accounts by name, created when missing (safe under concurrency),
+    and those of ``also`` that exist (never created here)."""
     names = [name for name, _ in wanted]
-    found = _select_accounts(session, names)
+    found = _select_accounts(session, sorted(set(names) | set(also)))
     missing = [(name, non_negative) for name, non_negative in wanted if name not in found]
     if missing:
         rows = [{"name": n, "asset": PTS, "non_negative": nn, "shards": 1, "created_at": utcnow()} for n, nn in missing]

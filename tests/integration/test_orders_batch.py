@@ -277,3 +277,15 @@ def test_a_batch_body_beyond_its_limit_is_refused_whole(client, merchant, engine
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
     assert counts(engine) == before
+
+
+def test_a_batch_answer_counts_the_points_a_member_has_incoming_elsewhere(client, new_merchant):
+    waiting, plain = new_merchant(points_pending_days=14), new_merchant()
+    email = unique_email()
+    record_order(client, waiting["headers"], amount_cents=4599, member_email=email)
+
+    found = results(client, plain, [order_body(amount_cents=1500, member_email=email)])
+    single = record_order(client, plain["headers"], amount_cents=1500, member_email=email).get_json()
+
+    assert (found[0]["body"]["points_incoming"], found[0]["body"]["points_balance"]) == (30, 10)
+    assert (single["points_incoming"], single["points_balance"]) == (30, 20)
