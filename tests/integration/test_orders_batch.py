@@ -14,6 +14,8 @@ from app.orders.models import Order
 from app.webhooks.models import WebhookEvent
 from ledger.models import Entry, IdempotencyRecord, Lot, Posting
 from tests.conftest import BACKEND
+from tests.factories.affiliates import build_world
+from tests.factories.campaigns import start_campaign
 from tests.factories.names import unique, unique_email
 from tests.factories.orders import order_body, record_order
 from tests.factories.webhooks import register_endpoint
@@ -289,3 +291,35 @@ def test_a_batch_answer_counts_the_points_a_member_has_incoming_elsewhere(client
 
     assert (found[0]["body"]["points_incoming"], found[0]["body"]["points_balance"]) == (30, 10)
     assert (single["points_incoming"], single["points_balance"]) == (30, 20)
+
+
+def test_an_order_with_a_click_token_earns_its_commission_as_a_single_post_does(client, admin_headers, new_merchant):
+    world = build_world(client, admin_headers, new_merchant)
+    alone = record_order(client, world.merchant["headers"], click_token=world.click(client), amount_cents=12_345)
+
+    found = results(
+        client,
+        world.merchant,
+        [order_body(click_token=world.click(client), amount_cents=12_345), order_body(amount_cents=12_345)],
+    )
+
+    single = alone.get_json()
+    assert [r["status"] for r in found] == [201, 201]
+    commission = found[0]["body"]["commission"]
+    assert {k: v for k, v in commission.items() if k != "id"} == {
+        k: v for k, v in single["commission"].items() if k != "id"
+    }
+    assert found[0]["body"]["attribution_error"] is None
+    assert (found[1]["body"]["commission"], found[1]["body"]["attribution_error"]) == (None, None)
+
+
+def test_orders_of_a_merchant_running_a_campaign_get_its_bonus_in_a_batch(client, merchant):
+    start_campaign(client, merchant["headers"], budget_points=70)
+    email = unique_email()
+
+    found = results(client, merchant, [order_body(amount_cents=4599, member_email=email) for _ in range(3)])
+
+    assert [r["status"] for r in found] == [201] * 3
+    assert [[b["points"] for b in r["body"]["bonuses"]] for r in found] == [[30], [30], [10]]  # what is left of the budget
+    assert [r["body"]["points_total"] for r in found] == [60, 60, 40]
+    assert found[-1]["body"]["points_balance"] == 160
