@@ -164,7 +164,7 @@ class RefundSchema(CustomerPointsSchema):
 
 class OrderBatchCreateSchema(StrictSchema):
     orders = ma.fields.List(
-        ma.fields.Raw(),
+        ma.fields.Raw(allow_none=True),
         required=True,
         validate=validate.Length(1, BATCH_ORDERS_MAX),
         metadata={

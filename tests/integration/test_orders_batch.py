@@ -32,7 +32,8 @@ def results(client, merchant, orders) -> list[dict]:
     response = send(client, merchant, orders)
     assert response.status_code == 200, response.get_json()
     found = response.get_json()["results"]
-    assert [r["order_id"] for r in found] == [o.get("order_id") if isinstance(o, dict) else None for o in orders]
+    named = [o.get("order_id") if isinstance(o, dict) else None for o in orders]
+    assert [r["order_id"] for r in found] == [n if isinstance(n, str) else None for n in named]
     return found
 
 
@@ -71,14 +72,17 @@ def test_a_mixed_batch_answers_each_order_as_its_own_post(client, merchant, engi
     usd = order_body(currency="USD")
     replay = client.post("/v1/orders", json=recorded, headers=merchant["headers"])
 
-    found = results(client, merchant, [fresh, recorded, conflicting, invalid, usd, "not an object"])
+    found = results(
+        client, merchant, [fresh, recorded, conflicting, invalid, usd, "not an object", None, {"order_id": 3}]
+    )
 
-    assert [r["status"] for r in found] == [201, 200, 409, 422, 422, 422]
+    assert [r["status"] for r in found] == [201, 200, 409, 422, 422, 422, 422, 422]
     assert found[1]["body"] == replay.get_json()
     assert found[2]["body"] == client.post("/v1/orders", json=conflicting, headers=merchant["headers"]).get_json()
     assert found[3]["body"] == client.post("/v1/orders", json=invalid, headers=merchant["headers"]).get_json()
     assert found[4]["body"] == client.post("/v1/orders", json=usd, headers=merchant["headers"]).get_json()
-    assert found[5]["body"]["status"] == 422
+    for alone, answered in zip(["not an object", {"order_id": 3}], [found[5], found[7]], strict=True):
+        assert answered["body"] == client.post("/v1/orders", json=alone, headers=merchant["headers"]).get_json()
     assert found[0]["body"]["points_earned"] == 180
     assert found[0]["body"]["points_balance"] == 180
 
@@ -320,6 +324,34 @@ def test_orders_of_a_merchant_running_a_campaign_get_its_bonus_in_a_batch(client
     found = results(client, merchant, [order_body(amount_cents=4599, member_email=email) for _ in range(3)])
 
     assert [r["status"] for r in found] == [201] * 3
-    assert [[b["points"] for b in r["body"]["bonuses"]] for r in found] == [[30], [30], [10]]  # what is left of the budget
+    assert [[b["points"] for b in r["body"]["bonuses"]] for r in found] == [
+        [30],
+        [30],
+        [10],
+    ]  # what is left of the budget
     assert [r["body"]["points_total"] for r in found] == [60, 60, 40]
     assert found[-1]["body"]["points_balance"] == 160
+
+
+def test_an_order_recorded_by_a_concurrent_post_after_the_batch_read_its_records_is_replayed(
+    client, merchant, monkeypatch
+):
+    """The race the batch cannot see: a single POST commits one of its orders between
+    the batch's read of the idempotency records and its writes. The batch is done
+    again, and answers that order as the replay it now is."""
+    raced, fresh = order_body(amount_cents=4599), order_body(amount_cents=3000)
+    alone = client.post("/v1/orders", json=raced, headers=merchant["headers"]).get_json()
+    real = ledger.find_requests
+    reads = []
+
+    def read_before_the_concurrent_commit(session, scope, keys):
+        reads.append(keys)
+        return {} if len(reads) == 1 else real(session, scope, keys)
+
+    monkeypatch.setattr(ledger, "find_requests", read_before_the_concurrent_commit)
+
+    found = results(client, merchant, [fresh, raced])
+
+    assert len(reads) == 2
+    assert [r["status"] for r in found] == [201, 200]
+    assert found[1]["body"] == alone
