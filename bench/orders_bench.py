@@ -11,6 +11,8 @@ under gunicorn and measures
 
   Figure 1  POST /v1/orders over HTTP vs. the same ledger writes in raw SQL;
   Figure 2  every order for one merchant vs. orders spread over many merchants;
+  Figure 3  POST /v1/orders/batch over HTTP (batches of BATCH_SIZE orders) vs.
+            figure 1's raw SQL, one order per transaction;
 
 then stops gunicorn, seals and verifies the ledger (`flask ledger verify`),
 checks the order and points totals, and drops the database.
@@ -78,6 +80,12 @@ STOP_TIMEOUT_S = 10.0
 HEALTH_POLL_S = 0.1
 
 TARGET_HTTP_VS_RAW = 0.30
+TARGET_BATCH_VS_RAW = 3.0
+# Figure 3: orders per batch, and how many orders it sends per order of figure 1's raw phase
+# (several batches per client, so that the start and the end weigh little).
+BATCH_SIZE_DEFAULT = 250
+QUICK_BATCH_SIZE = 50
+BATCH_ORDERS_FACTOR = 5
 TARGET_ONE_VS_MANY = 0.90
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
@@ -159,8 +167,10 @@ def points_for(amount_cents: int) -> int:
     return (amount_cents // EARN_PER_AMOUNT_CENTS) * EARN_POINTS
 
 
-def plan_orders(count: int, merchants: list[Merchant], tag: str, seed: int) -> list[Order]:
-    """Distinct order ids; members drawn from a pool of MEMBER_POOL_SIZE fresh emails."""
+def plan_orders(
+    count: int, merchants: list[Merchant], tag: str, seed: int, pool_size: int = MEMBER_POOL_SIZE
+) -> list[Order]:
+    """Distinct order ids; members drawn from a pool of ``pool_size`` fresh emails."""
     rng = random.Random(seed)
     orders = []
     for i in range(count):
@@ -169,7 +179,7 @@ def plan_orders(count: int, merchants: list[Merchant], tag: str, seed: int) -> l
             "order_id": f"{tag}-{i:07d}",
             "amount_cents": rng.randint(BASKET_MIN_CENTS, BASKET_MAX_CENTS),
             "currency": CURRENCY,
-            "member_email": f"member{rng.randrange(MEMBER_POOL_SIZE):04d}.{tag}@bench.example",
+            "member_email": f"member{rng.randrange(pool_size):05d}.{tag}@bench.example",
         }
         orders.append(Order(merchant, body))
     return orders
@@ -216,9 +226,10 @@ def drive(orders: list[Order], connect, failures: tuple, barrier, release, resul
         for order in orders:
             started_s = time.monotonic()
             try:
-                send(order)
+                outcome.failures += send(order) or []
             except failures as exc:
-                outcome.failures.append(f"{order.body['order_id']}: {exc!r}")
+                for one in order if isinstance(order, list) else [order]:
+                    outcome.failures.append(f"{one.body['order_id']}: {exc!r}")
             outcome.latencies_s.append(time.monotonic() - started_s)
     except Exception as exc:  # noqa: BLE001 - report instead of hanging the other processes at the barrier
         barrier.abort()
@@ -254,6 +265,30 @@ def http_client(port: int, orders: list[Order], barrier, release, results) -> No
         return send, conn.close
 
     drive(orders, connect, (OSError, http.client.HTTPException, HttpRefused), barrier, release, results)
+
+
+def http_batch_client(port: int, batch_size: int, orders: list[Order], barrier, release, results) -> None:
+    """A client process: one keep-alive connection, its orders sent in batches of ``batch_size``."""
+    batches = [orders[i : i + batch_size] for i in range(0, len(orders), batch_size)]
+
+    def connect():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+
+        def send(batch: list[Order]) -> list[str]:
+            body = {"orders": [order.body for order in batch]}
+            try:
+                status, payload = post_json(port, "/v1/orders/batch", batch[0].merchant.api_key, body, conn)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                raise
+            if status != 200:
+                raise HttpRefused(f"HTTP {status} {payload[:200]!r}")
+            answered = json.loads(payload)["results"]
+            return [f"{r['order_id']}: {r['status']} {r['body']}" for r in answered if r["status"] != 201]
+
+        return send, conn.close
+
+    drive(batches, connect, (OSError, http.client.HTTPException, HttpRefused), barrier, release, results)
 
 
 def raw_client(db_url: str, hot: dict, orders: list[Order], barrier, release, results) -> None:
@@ -677,6 +712,23 @@ def figure_2(one: Merchant, many: list[Merchant], args: argparse.Namespace, serv
     return one_total, many_total
 
 
+def figure_3(merchant: Merchant, raw: Phase, args: argparse.Namespace, server: Server) -> Phase:
+    """The batch endpoint against figure 1's raw phase, with as many new members per order."""
+    count = args.orders * BATCH_ORDERS_FACTOR
+    print(
+        f"\n== Figure 3: POST /v1/orders/batch over HTTP ({args.batch_size} orders per batch) vs. "
+        "raw SQL one order per transaction (figure 1's raw phase)"
+    )
+    orders = plan_orders(count, [merchant], "f3-batch", 5, MEMBER_POOL_SIZE * BATCH_ORDERS_FACTOR)
+    batched = checked(
+        run_phase("http batches", http_batch_client, (server.port, args.batch_size), orders, args.clients, server)
+    )
+    print("  (latency above is per batch)")
+    print_phase(raw)
+    print_ratio("batched/raw", batched, raw, TARGET_BATCH_VS_RAW)
+    return batched
+
+
 def print_phase(phase: Phase) -> None:
     latencies = sorted(phase.latencies_s) or [0.0]
     p50_ms = latencies[len(latencies) // 2] * 1000
@@ -768,11 +820,34 @@ def run_benchmark(args: argparse.Namespace, server: Server, admin_key: str) -> l
         return create_merchant(server.port, admin_key, name)
 
     warmup_merchant, fig1_merchant, one = create("Bench-Warmup"), create("Bench-F1"), create("Bench-F2-One")
+    fig3_merchant = create("Bench-F3")
     many = [create(f"Bench-F2-Many-{i:02d}") for i in range(1, MANY_MERCHANTS + 1)]
     print("\n== Warm-up (not measured: first requests of each worker, connection pools, caches)")
     warmup = http_phase("warm-up", plan_orders(args.warmup, [warmup_merchant], "warmup", 0), args.clients, server)
+    batch_warmup = plan_orders(args.batch_size * args.clients, [warmup_merchant], "warmup-batch", 6)
+    warmup += checked(
+        run_phase("warm-up (batches)", http_batch_client, (server.port, args.batch_size), batch_warmup, 2, server)
+    )
     checked_flask_cli(server.env, "ledger", "seal")
-    return [warmup, *figure_1(fig1_merchant, args, server), *figure_2(one, many, args, server)]
+    http, raw = figure_1(fig1_merchant, args, server)
+    one_total, many_total = figure_2(one, many, args, server)
+    checked_flask_cli(server.env, "ledger", "seal")
+    batched = figure_3(fig3_merchant, raw, args, server)
+    print_summary([("http/raw", http, raw), ("one/many", one_total, many_total), ("batched/raw", batched, raw)])
+    return [warmup, http, raw, one_total, many_total, batched]
+
+
+SUMMARY_TARGETS = {"http/raw": TARGET_HTTP_VS_RAW, "one/many": TARGET_ONE_VS_MANY, "batched/raw": TARGET_BATCH_VS_RAW}
+
+
+def print_summary(ratios: list[tuple[str, Phase, Phase]]) -> None:
+    print("\n== Summary")
+    for label, fast, slow in ratios:
+        ratio, target = fast.rate / slow.rate, SUMMARY_TARGETS[label]
+        print(
+            f"  {label:<12} {ratio:7.1%}  ({fast.rate:.0f} vs {slow.rate:.0f} orders/s; "
+            f"target >= {target:.0%}: {'met' if ratio >= target else 'MISSED'})"
+        )
 
 
 def verify_after_load(server: Server, phases: list[Phase]) -> bool:
@@ -813,10 +888,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--clients", type=int, default=CLIENTS_DEFAULT, help="client processes")
     parser.add_argument("--quick", action="store_true", help=f"smoke test: {QUICK_ORDERS} orders per measurement")
+    parser.add_argument(
+        "--batch-size", type=int, help=f"orders per batch in figure 3 (default {BATCH_SIZE_DEFAULT}, at most 500)"
+    )
     args = parser.parse_args(argv)
     if args.orders is None:
         args.orders = QUICK_ORDERS if args.quick else ORDERS_DEFAULT
     args.warmup = QUICK_WARMUP_ORDERS if args.quick else WARMUP_ORDERS
+    if args.batch_size is None:
+        args.batch_size = QUICK_BATCH_SIZE if args.quick else BATCH_SIZE_DEFAULT
+    if not 1 <= args.batch_size <= 500:
+        parser.error("--batch-size must be 1 to 500")
     if args.orders < 2 or args.workers < 1 or args.threads < 1 or args.clients < 1:
         parser.error("--orders must be at least 2; --workers, --threads and --clients at least 1")
     return args

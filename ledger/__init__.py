@@ -15,7 +15,8 @@ may use is in ``__all__``. The surface is deliberate:
   ``post_card_voucher_lapse`` (the paid card), ``reverse``; incoming points
   (``earn`` with ``available_at``) are made available by ``release_lot`` and
   ``release_due``; the issuer ``OPERATOR`` funds coalition campaigns, tier and
-  card extras; ``lock_member`` takes a member's lock early;
+  card extras; ``lock_member`` takes a member's lock early; ``earn_many``
+  (with ``EarnRequest``) writes many earns in a few multi-row statements;
 - reads: ``member_points``, ``member_history`` (structured ``Reference``s,
   never ref strings to parse), ``member_lots``, ``incoming_lots``, ``lots_expiring``; the refs a
   caller hands to a flow come from ``order_ref`` and ``redemption_ref``; for
@@ -24,12 +25,14 @@ may use is in ``__all__``. The surface is deliberate:
   the liability report ``outstanding_points`` (open lots per issuer, with the
   part earned in periods the caller says are backed);
 - request idempotency (the first answer to a key answers every retry):
-  ``claim_request``, ``complete_request``, ``request_fingerprint``,
+  ``claim_request``, ``complete_request``, ``request_fingerprint``; for a
+  batch, ``find_requests`` (many keys in one read) and ``record_requests``
+  (many complete records in one write),
   ``IDEMPOTENCY_KEY_LENGTH_MAX``;
 - the ledger's own column types and helpers, which the application's tables
   share so that one time source and one id type hold everywhere: ``utcnow``,
   ``BigId``, ``UTCDateTime``, ``Base``, ``dialect_insert``,
-  ``upsert_statement``;
+  ``upsert_statement``, ``insert_rows`` (many rows in one statement);
 - integrity: ``seal``, ``verify``; the incremental check ``verify_since_last`` and
   ``save_verify_checkpoint`` (a successful verify's checkpoint, where the next one starts);
 - the transparency log (RFC 9162 Merkle tree over sealed entries, Ed25519
@@ -53,6 +56,7 @@ from ledger.accounts import (
     receivable_account,
     upsert_statement,
 )
+from ledger.bulk import EARNS_PER_CALL_MAX, EarnRequest, earn_many
 from ledger.chain import seal
 from ledger.errors import (
     HoldAlreadyResolved,
@@ -104,7 +108,14 @@ from ledger.history import (
     redemption_ref,
 )
 from ledger.holds import Payable, expire_holds, place_hold, post_hold, void_hold
-from ledger.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, claim_request, complete_request, request_fingerprint
+from ledger.idempotency import (
+    IDEMPOTENCY_KEY_LENGTH_MAX,
+    claim_request,
+    complete_request,
+    find_requests,
+    record_requests,
+    request_fingerprint,
+)
 from ledger.journal import reverse
 from ledger.log import (
     LoggedEntry,
@@ -130,6 +141,7 @@ from ledger.points import (
     release_lot,
 )
 from ledger.reads import EntryMovement, Outstanding, entry_movements, outstanding_points
+from ledger.rows import insert_rows
 from ledger.types import BigId, UTCDateTime, utcnow
 from ledger.verify import Report, Violation, verify
 from ledger.verify_since import save_checkpoint as save_verify_checkpoint
@@ -211,6 +223,12 @@ __all__ = [
     "Violation",
     "clawback",
     "earn",
+    "earn_many",
+    "insert_rows",
+    "EarnRequest",
+    "EARNS_PER_CALL_MAX",
+    "find_requests",
+    "record_requests",
     "expire_holds",
     "expire_lots",
     "member_points",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.accounts import rows_changed, upsert_statement
 from ledger.errors import IdempotencyConflict
 from ledger.models import IdempotencyRecord, table
+from ledger.rows import insert_rows
 from ledger.types import utcnow
 
 IDEMPOTENCY_KEY_LENGTH_MAX = 250
@@ -75,3 +76,49 @@ def complete_request(session: Session, scope: str, key: str, result: dict) -> No
     )
     if rows_changed(done) != 1:
         raise ValueError(f"{scope}:{key} was not claimed by this transaction")
+
+
+def find_requests(session: Session, scope: str, keys: list[str]) -> dict[str, tuple[str, dict | None]]:
+    """The records of many keys of one scope, in one read: key -> (request hash, the
+    stored answer, or None while its first request is still being processed)."""
+    if not keys:
+        return {}
+    records = table(IdempotencyRecord)
+    rows = session.execute(
+        select(records.c.key, records.c.request_hash, records.c.result).where(
+            records.c.scope == scope, records.c.key.in_(sorted(set(keys)))
+        )
+    )
+    return {row.key: (row.request_hash, None if row.result is None else json.loads(row.result)) for row in rows}
+
+
+def record_requests(session: Session, scope: str, done: list[tuple[str, str, dict]]) -> set[str]:
+    """Write many complete records at once: (key, request hash, answer) each, as
+    ``claim_request`` then ``complete_request`` would one by one. Returns the keys
+    written; a key recorded meanwhile by a concurrent request is left as it is (and
+    not returned): the caller must not keep the work it did for that key."""
+    if not scope or len(scope) > SCOPE_LENGTH_MAX:
+        raise ValueError(f"idempotency scope must have 1 to {SCOPE_LENGTH_MAX} characters: {scope!r}")
+    if not done:
+        return set()
+    for key, _hash, _answer in done:
+        if not key or len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+            raise ValueError(f"idempotency key must have 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
+    created_at = utcnow()
+    written = insert_rows(
+        session,
+        table(IdempotencyRecord),
+        [
+            {
+                "scope": scope,
+                "key": key,
+                "request_hash": request_hash,
+                "result": json.dumps(answer, sort_keys=True),
+                "created_at": created_at,
+            }
+            for key, request_hash, answer in done
+        ],
+        returning="key",
+        skip_conflicts_on=["scope", "key"],
+    )
+    return set(written)

@@ -12,6 +12,7 @@ are typed and strict: an answer that breaks the contract raises
 
 from __future__ import annotations
 
+from partner_sdk._merchant_batch import BatchOrder, BatchResult
 from partner_sdk._merchant_programs import CommissionRule
 from partner_sdk._version import __version__
 from partner_sdk.affiliate import AffiliateClient
@@ -119,6 +120,8 @@ __all__ = [
     "Bonus",
     "Campaign",
     "AuthenticationError",
+    "BatchOrder",
+    "BatchResult",
     "BulkDecision",
     "CatalogItem",
     "ClickCapture",

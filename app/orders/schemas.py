@@ -6,6 +6,7 @@ from marshmallow import validate
 from app.commissions.schemas import attribution_fields, click_token_field
 from app.constants import (
     AMOUNT_CENTS_MAX,
+    BATCH_ORDERS_MAX,
     EMAIL_LENGTH_MAX,
     LINE_QUANTITY_MAX,
     ORDER_ID_LENGTH_MAX,
@@ -159,3 +160,33 @@ class RefundSchema(CustomerPointsSchema):
         metadata={"description": "Part of points_reversed the member had already spent, now owed."}
     )
     created_at = ma.fields.DateTime()
+
+
+class OrderBatchCreateSchema(StrictSchema):
+    orders = ma.fields.List(
+        ma.fields.Raw(allow_none=True),
+        required=True,
+        validate=validate.Length(1, BATCH_ORDERS_MAX),
+        metadata={
+            "description": f"1 to {BATCH_ORDERS_MAX} bodies of `POST /v1/orders`, each validated and "
+            "answered on its own."
+        },
+    )
+
+
+class OrderBatchResultSchema(ma.Schema):
+    order_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The order's `order_id` (null when the body has none)."}
+    )
+    status = ma.fields.Integer(
+        metadata={"description": "What `POST /v1/orders` answers for this order alone: 201, 200, 409 or 422."}
+    )
+    body = ma.fields.Dict(
+        metadata={"description": "The order (201, 200), as `POST /v1/orders` answers it, or the problem (409, 422)."}
+    )
+
+
+class OrderBatchSchema(ma.Schema):
+    results = ma.fields.List(
+        ma.fields.Nested(OrderBatchResultSchema), metadata={"description": "One per order, in request order."}
+    )

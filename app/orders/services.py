@@ -37,7 +37,7 @@ _PREVIEW_SCHEMA = OrderPreviewAnswerSchema()
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _REFUND_SCHEMA = RefundSchema()
 _NO_ATTRIBUTION = {"commission": None, "attribution_error": None}
-_HIDDEN_POINTS = dict.fromkeys(CustomerPointsSchema().fields, None)
+HIDDEN_POINTS = dict.fromkeys(CustomerPointsSchema().fields, None)
 
 
 def issuer_of(merchant: MerchantTerms) -> ledger.Issuer:
@@ -140,8 +140,7 @@ def plan_earning(
 ) -> Earning:
     """The order's groups, base and extras. With ``write`` the tier upgrade is kept;
     without (a preview) nothing is written."""
-    groups = earning.groups_of(merchant.earn_rule, data["amount_cents"], data.get("lines"))
-    base = earning.base_points(groups)
+    groups, base = base_of(merchant, data)
     tier = _tier_of(session, member_id, data, now, write=write)
     found = _campaign_extras(session, merchant, data, member_id, base, tier, now, write=write)
     if tier is not None:
@@ -151,6 +150,19 @@ def plan_earning(
     if held is not None:
         extra = extras.of_multiplier(extras.CARD, held[0], base, held[1])
         found += [extra] if extra else []
+    return checked_earning(merchant, groups, base, found, now)
+
+
+def base_of(merchant: MerchantTerms, data: dict) -> tuple[list[earning.Group], int]:
+    """The order's rate groups and base points under the merchant's rule."""
+    groups = earning.groups_of(merchant.earn_rule, data["amount_cents"], data.get("lines"))
+    return groups, earning.base_points(groups)
+
+
+def checked_earning(
+    merchant: MerchantTerms, groups: list[earning.Group], base: int, found: list[Extra], now: datetime
+) -> Earning:
+    """The plan, once no entry of it exceeds ``POINTS_PER_ENTRY_MAX`` (else ``EarnsTooMuch``)."""
     largest = max([base, *(extra.points for extra in found)])
     if largest > ledger.POINTS_PER_ENTRY_MAX:
         raise EarnsTooMuch(largest, ledger.POINTS_PER_ENTRY_MAX)
@@ -174,7 +186,26 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
     member_id = members.find_or_create_member(session, data["member_email"], now=now)
     plan = plan_earning(session, merchant, data, member_id, now, write=True)
     earned = _earn(session, merchant, data["order_id"], member_id, plan.base, "", plan.available_at, now)
-    order = {
+    order = order_row(merchant, data, member_id, plan, earned, now)
+    order_pk = session.execute(_INSERT_ORDER, order).scalar_one()
+    _record_lines(session, order_pk, data.get("lines") or [])
+    awards = _record_extras(session, merchant, data["order_id"], order_pk, member_id, plan, now)
+    card.on_order(uow, member_id, data["amount_cents"], data["currency"])  # vouchers as spend accumulates
+    if plan.total > 0:
+        members.link_customer(session, merchant.id, member_id, now=now)
+    attributed = _attribute(uow, merchant, data)
+    answer = order_answer(order, awards, data, _points_if_customer(session, merchant, member_id), attributed)
+    uow.emit("merchant", merchant.id, "order.points_awarded", answer)
+    uow.commit(answer)
+    metrics.orders_recorded.inc()  # after the commit: a replay returned above, a failed commit raised
+    return answer
+
+
+def order_row(
+    merchant: MerchantTerms, data: dict, member_id: int, plan: Earning, earn_entry_id: int | None, now: datetime
+) -> dict:
+    """The ``orders`` row of a recorded order."""
+    return {
         "merchant_id": merchant.id,
         "order_id": data["order_id"],
         "member_id": member_id,
@@ -185,26 +216,33 @@ def record_order(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
         "points_earned": plan.base,
         "refunded_cents": 0,
         "points_reversed": 0,
-        "earn_entry_id": earned,
+        "earn_entry_id": earn_entry_id,
         "created_at": now,
         "earn_groups": earning.stored(plan.groups) if data.get("lines") else None,
         "points_available_at": plan.available_at,
     }
-    order_pk = session.execute(_INSERT_ORDER, order).scalar_one()
-    _record_lines(session, order_pk, data.get("lines") or [])
-    awards = _record_extras(session, merchant, data["order_id"], order_pk, member_id, plan, now)
-    card.on_order(uow, member_id, data["amount_cents"], data["currency"])  # vouchers as spend accumulates
-    if plan.total > 0:
-        members.link_customer(session, merchant.id, member_id, now=now)
-    attributed = _attribute(uow, merchant, data)
-    view = _order_view(
-        Order(**order), awards, data.get("lines") or [], _points_if_customer(session, merchant, member_id)
-    )
-    answer = _ORDER_SCHEMA.dump({**view, **attributed})
-    uow.emit("merchant", merchant.id, "order.points_awarded", answer)
-    uow.commit(answer)
-    metrics.orders_recorded.inc()  # after the commit: a replay returned above, a failed commit raised
-    return answer
+
+
+class _Recorded:
+    """An ``orders`` row just written, read as ``_order_view`` reads an ``Order`` (without
+    the cost of a mapped object, which a batch would pay once per order)."""
+
+    def __init__(self, row: dict):
+        self.__dict__.update(row)
+
+    @property
+    def net_amount_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents
+
+    @property
+    def points_net(self) -> int:
+        return self.points_earned - self.points_reversed
+
+
+def order_answer(order: dict, awards: list, data: dict, points: dict, attributed: dict = _NO_ATTRIBUTION) -> dict:
+    """The answer to recording an order (and to every replay of it)."""
+    view = _order_view(_Recorded(order), awards, data.get("lines") or [], points)
+    return _ORDER_SCHEMA.dump({**view, **attributed})
 
 
 def _earn(
@@ -298,7 +336,7 @@ def _attribute(uow: UnitOfWork, merchant: MerchantTerms, data: dict) -> dict:
 def _points_if_customer(session: Session, merchant: MerchantTerms, member_id: int) -> dict:
     """The member's coalition-wide figures, for a merchant that has them as customer."""
     if not members.is_customer(session, merchant.id, member_id):
-        return _HIDDEN_POINTS
+        return HIDDEN_POINTS
     return members.points_of(session, member_id)
 
 
@@ -479,7 +517,7 @@ def _order_of(session: Session, merchant: MerchantTerms, order_id: str, *, for_u
     return one_or_raise(session, query, OrderNotFound(order_id), for_update=for_update)
 
 
-def _order_view(order: Order, awards: list, lines: list[dict], points: dict) -> dict:
+def _order_view(order: Order | _Recorded, awards: list, lines: list[dict], points: dict) -> dict:
     bonuses = [a.as_bonus() for a in awards]
     return {
         "order_id": order.order_id,

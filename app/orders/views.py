@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import unit_of_work
+from app.constants import BATCH_BODY_BYTES_MAX
 from app.errors import conflict
 from app.extensions import db
 from app.identity.auth import merchant_required
-from app.orders import services
+from app.orders import batch, services
 from app.orders.schemas import (
+    OrderBatchCreateSchema,
+    OrderBatchSchema,
     OrderCreateSchema,
     OrderPreviewAnswerSchema,
     OrderPreviewSchema,
@@ -40,6 +43,34 @@ class Orders(MethodView):
         Safe to retry: `order_id` is the idempotency key.
         """
         return answered(services.record_order(unit_of_work.current(), g.merchant, data))
+
+
+@blp.before_request
+def _batch_body_limit():
+    """A batch carries up to BATCH_ORDERS_MAX orders: its body may exceed a single order's limit."""
+    if request.endpoint == "orders.OrdersBatch":
+        request.max_content_length = BATCH_BODY_BYTES_MAX
+
+
+@blp.route("/batch")
+class OrdersBatch(MethodView):
+    decorators = [merchant_required]
+
+    @blp.arguments(OrderBatchCreateSchema)
+    @blp.response(200, OrderBatchSchema, description="One result per order, in request order.")
+    def post(self, data):
+        """Record many orders at once
+
+        Up to 500 (`BATCH_ORDERS_MAX`) bodies of `POST /v1/orders`. Each order is answered
+        as its own `POST /v1/orders` would be, in `results` (request order):
+        `status` 201 recorded, 200 replay (the stored answer), 409 (its `order_id`
+        was recorded with another body), 422 (invalid), and `body` the order or
+        the problem. An invalid or conflicting order never stops the others. An
+        `order_id` named twice is answered as two POSTs in a row: the second
+        replays the first (same body) or conflicts with it (another body). Safe
+        to retry as a whole: each `order_id` is its order's idempotency key.
+        """
+        return batch.record_orders(unit_of_work.current(), g.merchant, data["orders"])
 
 
 @blp.route("/preview")

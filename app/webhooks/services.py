@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.constants import WEBHOOK_ENDPOINTS_PER_OWNER_MAX, WEBHOOK_SECRET_GRACE_S
 from app.locks import serialize
 from app.pagination import Page, paginate
@@ -295,3 +296,51 @@ def _attempt_view(attempt: WebhookAttempt) -> dict:
         "error": attempt.error,
         "next_attempt_at": attempt.next_attempt_at,
     }
+
+
+def emit_many(session: Session, owner_kind: str, owner_id: int, event_type: str, datas: list[dict], *, now: datetime):
+    """``emit`` for many events of one owner and type (a batch of orders): one read of
+    the subscribers, one insert of the events and one of their deliveries. Returns
+    the events' public ids (empty when nobody listens)."""
+    if event_type not in EVENT_TYPES_BY_OWNER_KIND.get(owner_kind, ()):
+        raise ValueError(f"{event_type!r} is not in the event catalog of {owner_kind!r} owners")
+    rows = session.execute(_SUBSCRIBERS, {"kind": owner_kind, "owner": owner_id}).all()
+    targets = [row.id for row in rows if event_type in json.loads(row.events)]
+    if not targets or not datas:
+        return []
+    public_ids = ["evt_" + secrets.token_hex(12) for _ in datas]
+    owner = {"kind": owner_kind, "id": str(owner_id)}
+    events = [
+        {
+            "public_id": public_id,
+            "owner_kind": owner_kind,
+            "owner_id": owner_id,
+            "event_type": event_type,
+            "body": json.dumps(
+                {"id": public_id, "type": event_type, "created_at": now.isoformat(), "owner": owner, "data": data},
+                separators=(",", ":"),
+                default=str,
+            ),
+            "created_at": now,
+        }
+        for public_id, data in zip(public_ids, datas, strict=True)
+    ]
+    event_ids = ledger.insert_rows(session, _EVENTS, events, returning="id")
+    ledger.insert_rows(
+        session,
+        _DELIVERIES,
+        [
+            {
+                "event_id": event_id,
+                "endpoint_id": endpoint_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "finished_at": None,
+            }
+            for event_id in event_ids
+            for endpoint_id in targets
+        ],
+    )
+    return public_ids

@@ -316,6 +316,47 @@ class LedgerMachine(RuleBasedStateMachine):
             available_at=available_at,
         )
         self.session.commit()
+        self._model_earn(m, i, issuer, points, lifetime_days, available_at, result)
+
+    @rule(
+        earns=st.lists(
+            st.tuples(
+                st.integers(0, MEMBERS - 1),
+                st.integers(0, len(ISSUERS)),
+                st.integers(0, 500),
+                st.integers(1, 12),
+                st.sampled_from([0, 0, 2]),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def earn_many(self, earns):
+        """Several earns in one call (a batch of orders): the same as one earn after another."""
+        requests = [
+            ledger.EarnRequest(
+                member_key=self.member_keys[m],
+                issuer=self.issuers[i],
+                points=points,
+                idempotency_key=self.key("earn"),
+                ref="order",
+                memo="",
+                lifetime_days=lifetime_days,
+                available_at=self.now + window_days * DAY if window_days else None,
+            )
+            for m, i, points, lifetime_days, window_days in earns
+        ]
+        results = ledger.earn_many(self.session, requests, now=self.now)
+        self.session.commit()
+        for (m, i, points, lifetime_days, _w), request, result in zip(earns, requests, results, strict=True):
+            self._model_earn(m, i, request.issuer, points, lifetime_days, request.available_at, result, many=True)
+            member = self.members[m]
+            figures = ledger.MemberPoints(member.balance, member.pending, member.debt, member.incoming)
+            assert result.member_after == figures, f"earn_many says {result.member_after}, model {figures}"
+        if len({m for m, *_ in earns}) < len(earns):
+            event("earn_many with a member twice")
+
+    def _model_earn(self, m, i, issuer, points, lifetime_days, available_at, result, *, many=False):
         if points == 0:
             assert result.entry_id is None and result.lot_id is None
             return
@@ -348,7 +389,8 @@ class LedgerMachine(RuleBasedStateMachine):
         after = None
         if available_at is None:
             after = ledger.MemberPoints(member.balance + to_lot, member.pending, member.debt)
-        assert result.member_after == after, f"earn says {result.member_after}, model {after}"
+        if not many:
+            assert result.member_after == after, f"earn says {result.member_after}, model {after}"
         if repaid:
             event("earn repays debt")
         if to_lot:
