@@ -5,7 +5,7 @@ with an affiliate key), ideally in a ``with`` block so its keep-alive
 connections are closed; verify webhook deliveries with ``verify_webhook``; keep
 affiliate click tokens with ``partner_sdk.click_capture.ClickCapture``; check
 the ledger's signed transparency log with ``partner_sdk.transparency`` (or run
-``python -m partner_sdk.audit``). Answers
+``python -m partner_sdk.audit``); check a contest's draw with ``verify_draw``. Answers
 are typed and strict: an answer that breaks the contract raises
 ``UnexpectedAnswer`` naming the field.
 """
@@ -57,6 +57,7 @@ from partner_sdk.answers import (
     WebhookEndpoint,
 )
 from partner_sdk.click_capture import ClickCapture, click_token_from_cookie_header, click_token_from_environ
+from partner_sdk.contests import verify_draw
 from partner_sdk.errors import (
     AuthenticationError,
     Conflict,
@@ -189,5 +190,6 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
     "verify_tree_head",
+    "verify_draw",
     "verify_webhook",
 ]
