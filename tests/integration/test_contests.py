@@ -4,53 +4,25 @@ enter, the draw anyone can check, and prizes through the redemption path at no p
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
 from partner_sdk import verify_draw
 from tests.conftest import ADMIN_KEY
 from tests.factories.boutique import reward
+from tests.factories.contests import contest_body, later, move_window
 from tests.factories.members import csrf_of, earn, sign_in
 from tests.factories.merchants import auth, create_merchant
-from tests.factories.names import unique, unique_email
+from tests.factories.names import unique_email
 
 OPERATOR = auth(ADMIN_KEY)
 
 
-def later(**delta) -> str:
-    return (ledger.utcnow() + timedelta(**delta)).isoformat()
-
-
 def body(item_id: str, **overrides) -> dict:
-    return {
-        "name": unique("Spring draw"),
-        "prize": {"item_id": item_id},
-        "winners": 2,
-        "entries_open_at": later(minutes=5),
-        "entries_close_at": later(days=7),
-        "eligibility": {"free_entry": True},
-        **overrides,
-    }
-
-
-def move_window(engine, contest_id: str, *, opened: bool = True, closed: bool = False) -> None:
-    """Tests cannot wait: put the window around now (open) or before it (closed)."""
-    from app.contests.models import Contest
-
-    now = ledger.utcnow()
-    opens = now - timedelta(hours=2)
-    closes = now - timedelta(hours=1) if closed else now + timedelta(days=1)
-    if not opened:
-        opens, closes = now + timedelta(hours=1), now + timedelta(days=1)
-    with Session(engine) as s:
-        s.execute(
-            update(Contest).where(Contest.id == int(contest_id)).values(entries_open_at=opens, entries_close_at=closes)
-        )
-        s.commit()
+    return contest_body(item_id, **overrides)
 
 
 @pytest.fixture
