@@ -12,6 +12,7 @@ are typed and strict: an answer that breaks the contract raises
 
 from __future__ import annotations
 
+from partner_sdk._merchant_contests import ContestEligibility
 from partner_sdk._merchant_programs import CommissionRule
 from partner_sdk._version import __version__
 from partner_sdk.affiliate import AffiliateClient
@@ -26,6 +27,10 @@ from partner_sdk.answers import (
     Commission,
     CommissionBrief,
     ConsistencyProof,
+    Contest,
+    ContestDraw,
+    ContestEntrant,
+    ContestEntry,
     CreatedCatalogItem,
     CreatedWebhookEndpoint,
     EarnGroup,
@@ -130,8 +135,13 @@ __all__ = [
     "CommissionRule",
     "Conflict",
     "ConflictError",
+    "ContestEligibility",
     "ConnectionFailed",
     "ConsistencyProof",
+    "Contest",
+    "ContestDraw",
+    "ContestEntrant",
+    "ContestEntry",
     "CreatedCatalogItem",
     "CreatedWebhookEndpoint",
     "EarnGroup",

@@ -29,5 +29,5 @@ def test_partner_sdk_is_clean_under_mypy_strict(tmp_path):
 def test_the_package_the_user_agent_and_pyproject_name_one_version():
     declared = tomllib.loads((ROOT / "partner_sdk" / "pyproject.toml").read_text())["project"]["version"]
 
-    assert partner_sdk.__version__ == declared == "0.7.0"
+    assert partner_sdk.__version__ == declared == "0.8.0"
     assert USER_AGENT == f"partner-sdk/{declared}"
