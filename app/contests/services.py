@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audience import services as audience
@@ -27,6 +28,7 @@ from app.contests.errors import (
     TooManyContests,
 )
 from app.contests.models import API, Contest, ContestEntry, ContestWinner
+from app.errors import is_unique_violation
 from app.members import services as members
 from app.members.models import Member, MerchantMember
 from app.pagination import Page, paginate
@@ -224,8 +226,13 @@ def enter(uow: UnitOfWork, contest_id: int, member_id: int, *, source: str) -> t
     if reason is not None:
         raise NotEligible(reason)
     entry = ContestEntry(contest_id=contest.id, member_id=member_id, source=source, created_at=now)
-    session.add(entry)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(entry)
+    except IntegrityError as error:  # the same member entering twice at once: the first one counts
+        if not is_unique_violation(error):
+            raise
+        return session.get(ContestEntry, (contest.id, member_id), populate_existing=True), False
     return entry, True
 
 

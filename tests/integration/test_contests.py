@@ -17,6 +17,7 @@ from tests.factories.contests import contest_body, later, move_window
 from tests.factories.members import csrf_of, earn, sign_in
 from tests.factories.merchants import auth, create_merchant
 from tests.factories.names import unique_email
+from tests.integration.test_concurrency import run_together
 
 OPERATOR = auth(ADMIN_KEY)
 
@@ -382,3 +383,56 @@ def test_a_free_entry_contest_is_open_to_a_member_who_never_bought(app, client, 
 
     assert entered.status_code == 303
     assert len(client.get(f"/v1/contests/{contest['id']}/entries", headers=merchant["headers"]).get_json()["data"]) == 1
+
+
+# -- at the same time -----------------------------------------------------------------
+
+PARALLEL = 8
+
+
+def test_parallel_entries_of_one_member_make_one_entry(client, engine, shop):
+    from app.contests.models import ContestEntry
+
+    merchant, voucher = shop
+    email, _ = customer(client, merchant)
+    contest = create(client, merchant["headers"], voucher["id"])
+    move_window(engine, contest["id"])
+    path = f"/v1/contests/{contest['id']}/entries"
+    apps = [client.application.test_client() for _ in range(PARALLEL)]
+
+    answers = run_together(
+        PARALLEL, lambda i: apps[i].post(path, json={"member_email": email}, headers=merchant["headers"])
+    )
+
+    assert sorted(a.status_code for a in answers) == [200] * (PARALLEL - 1) + [201]
+    with Session(engine) as s:
+        query = select(func.count()).select_from(ContestEntry).where(ContestEntry.contest_id == int(contest["id"]))
+        assert s.execute(query).scalar_one() == 1
+
+
+def test_parallel_draws_give_one_result_and_one_prize_per_winner(client, engine, shop):
+    from app.boutique.models import Redemption
+
+    merchant, voucher = shop
+    contest = create(client, merchant["headers"], voucher["id"], winners=2)
+    move_window(engine, contest["id"])
+    for _ in range(3):
+        email, _ = customer(client, merchant)
+        client.post(f"/v1/contests/{contest['id']}/entries", json={"member_email": email}, headers=merchant["headers"])
+    move_window(engine, contest["id"], closed=True)
+    apps = [client.application.test_client() for _ in range(PARALLEL)]
+
+    answers = run_together(
+        PARALLEL, lambda i: apps[i].post(f"/v1/contests/{contest['id']}/draw", headers=merchant["headers"])
+    )
+
+    assert {a.status_code for a in answers} == {200}
+    assert len({str(a.get_json()) for a in answers}) == 1
+    with Session(engine) as s:
+        prizes = (
+            select(func.count())
+            .select_from(Redemption)
+            .where(Redemption.prize.is_(True), Redemption.item_id == int(voucher["id"]))
+        )
+        assert s.execute(prizes).scalar_one() == 2
+    assert stock(client, merchant, voucher["id"]) == 3
