@@ -42,7 +42,7 @@ class CatalogItem(db.Model):
     points_price: Mapped[int] = mapped_column(BigInteger)
     wholesale_value_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    # Vouchers: the number of codes not yet given to a member.
+    # Vouchers: the number of codes not yet given to a member nor set aside for a contest.
     stock: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)
     active_from: Mapped[datetime | None] = mapped_column(UTCDateTime)

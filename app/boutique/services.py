@@ -163,7 +163,8 @@ def _take_stock(session: Session, item_id: int) -> None:
 
 
 def _give_code(session: Session, item_id: int, redemption_id: int) -> None:
-    # Stock counts free codes, so the unit just reserved guarantees one is free.
+    # Stock counts free codes less those set aside for contest prizes (reserve_prize_stock),
+    # so the unit just reserved, or set aside, guarantees one is free.
     code_id = session.execute(
         select(VoucherCode.id)
         .where(VoucherCode.item_id == item_id, VoucherCode.redemption_id.is_(None))
