@@ -436,3 +436,20 @@ def test_parallel_draws_give_one_result_and_one_prize_per_winner(client, engine,
         )
         assert s.execute(prizes).scalar_one() == 2
     assert stock(client, merchant, voucher["id"]) == 3
+
+
+def test_an_operators_segment_contest_is_for_customers_of_the_coalition_only(app, client, engine, shop):
+    merchant, voucher = shop
+    buyer, buyer_id = customer(client, merchant)
+    prospect = unique_email()
+    sign_in(app, engine, prospect)  # a member who never ordered
+    segment = client.post("/v1/segments", json={"name": "Everyone", "rules": {}}, headers=OPERATOR).get_json()
+    contest = create(client, OPERATOR, voucher["id"], winners=1, eligibility={"segment_id": segment["id"]})
+    move_window(engine, contest["id"])
+    path = f"/v1/contests/{contest['id']}/entries"
+
+    refused = client.post(path, json={"member_email": prospect}, headers=OPERATOR)
+    entered = client.post(path, json={"member_email": buyer}, headers=OPERATOR)
+
+    assert refused.status_code == 422 and "existing customers" in refused.get_json()["detail"]
+    assert entered.status_code == 201 and entered.get_json()["member_id"] == buyer_id
