@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         audience_views,  # noqa: F401 (the unsubscribe pages, on the web blueprint)
         card_views,  # noqa: F401 (the /card pages, on the web blueprint before it is registered)
         offer_views,  # noqa: F401 (the offer mails' open pixel and link)
+        contest_views,  # noqa: F401 (the members' contest pages, on the web blueprint)
     )
     from app.web import views as web
     from app.webhooks import services as webhook_services
@@ -78,6 +79,7 @@ def _register_json_api(app: Flask) -> None:
     from app.campaigns.views import blp as campaigns_blp
     from app.card.views import blp as card_blp
     from app.commissions.views import blp as commissions_blp
+    from app.contests.views import blp as contests_blp
     from app.members.views import blp as members_blp
     from app.merchants.views import blp as merchants_blp
     from app.offers.views import blp as offers_blp
@@ -119,6 +121,7 @@ def _register_json_api(app: Flask) -> None:
         interests_blp,
         segments_blp,
         offers_blp,
+        contests_blp,
         reports_blp,
         transparency_blp,
     )

@@ -5,7 +5,7 @@ with an affiliate key), ideally in a ``with`` block so its keep-alive
 connections are closed; verify webhook deliveries with ``verify_webhook``; keep
 affiliate click tokens with ``partner_sdk.click_capture.ClickCapture``; check
 the ledger's signed transparency log with ``partner_sdk.transparency`` (or run
-``python -m partner_sdk.audit``). Answers
+``python -m partner_sdk.audit``); check a contest's draw with ``verify_draw``. Answers
 are typed and strict: an answer that breaks the contract raises
 ``UnexpectedAnswer`` naming the field.
 """
@@ -13,6 +13,7 @@ are typed and strict: an answer that breaks the contract raises
 from __future__ import annotations
 
 from partner_sdk._merchant_batch import BatchOrder, BatchResult
+from partner_sdk._merchant_contests import ContestEligibility
 from partner_sdk._merchant_programs import CommissionRule
 from partner_sdk._version import __version__
 from partner_sdk.affiliate import AffiliateClient
@@ -27,6 +28,10 @@ from partner_sdk.answers import (
     Commission,
     CommissionBrief,
     ConsistencyProof,
+    Contest,
+    ContestDraw,
+    ContestEntrant,
+    ContestEntry,
     CreatedCatalogItem,
     CreatedWebhookEndpoint,
     EarnGroup,
@@ -58,6 +63,7 @@ from partner_sdk.answers import (
     WebhookEndpoint,
 )
 from partner_sdk.click_capture import ClickCapture, click_token_from_cookie_header, click_token_from_environ
+from partner_sdk.contests import verify_draw
 from partner_sdk.errors import (
     AuthenticationError,
     Conflict,
@@ -132,8 +138,13 @@ __all__ = [
     "CommissionRule",
     "Conflict",
     "ConflictError",
+    "ContestEligibility",
     "ConnectionFailed",
     "ConsistencyProof",
+    "Contest",
+    "ContestDraw",
+    "ContestEntrant",
+    "ContestEntry",
     "CreatedCatalogItem",
     "CreatedWebhookEndpoint",
     "EarnGroup",
@@ -192,5 +203,6 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
     "verify_tree_head",
+    "verify_draw",
     "verify_webhook",
 ]

@@ -651,3 +651,67 @@ class Campaign(Answer):
     ended_at: str | None
     replayed: bool = field(compare=False)
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Contest(Answer):
+    """A contest: `winners_count` prizes of the voucher item `prize["item_id"]`, entries
+    between `entries_open_at` and `entries_close_at`, `eligibility` either
+    `{"segment_id"}` (existing customers) or `{"free_entry": True}`.
+
+    `seed_commitment` is published at creation; `seed`, `entries_hash`, `winners`,
+    `algorithm` and `drawn_at` are None until the draw (`status` drawn).
+    """
+
+    id: str
+    owner: str
+    name: str
+    prize: dict[str, Any]
+    winners_count: int
+    entries_open_at: str
+    entries_close_at: str
+    eligibility: dict[str, Any]
+    status: str
+    entries_count: int
+    seed_commitment: str
+    seed: str | None
+    entries_hash: str | None
+    winners: list[str] | None
+    algorithm: str | None
+    drawn_at: str | None
+    created_at: str
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ContestEntry(Answer):
+    """A member's entry in a contest; `replayed` is True when they had entered already."""
+
+    contest_id: str
+    member_id: str
+    source: str
+    created_at: str
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ContestEntrant(Answer):
+    """One line of a contest's entry list, in draw order (member ids ascending)."""
+
+    member_id: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ContestDraw(Answer):
+    """A contest's draw: check it with `verify_draw` (or `MerchantClient.check_draw`)."""
+
+    seed: str
+    seed_commitment: str
+    entries_hash: str
+    entries_count: int
+    winners: list[str]
+    algorithm: str
+    raw: dict[str, Any] = field(repr=False, compare=False)

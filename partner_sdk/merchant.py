@@ -13,6 +13,7 @@ from partner_sdk._client import list_of, quote
 from partner_sdk._merchant_batch import BatchCalls
 from partner_sdk._merchant_boutique import BoutiqueCalls
 from partner_sdk._merchant_campaigns import CampaignCalls
+from partner_sdk._merchant_contests import ContestCalls
 from partner_sdk._merchant_programs import ProgramCalls
 from partner_sdk._transport import json_object
 from partner_sdk.answers import (
@@ -47,7 +48,7 @@ class BulkDecision(TypedDict):
     reason: NotRequired[str]
 
 
-class MerchantClient(ProgramCalls, BoutiqueCalls, CampaignCalls, BatchCalls):
+class MerchantClient(ProgramCalls, BoutiqueCalls, CampaignCalls, BatchCalls, ContestCalls):
     """Client for the merchant API, authenticated with the merchant's API key.
 
     Every call has a timeout (`timeout_s`, per try). Connection failures, 429

@@ -42,7 +42,7 @@ class CatalogItem(db.Model):
     points_price: Mapped[int] = mapped_column(BigInteger)
     wholesale_value_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    # Vouchers: the number of codes not yet given to a member.
+    # Vouchers: the number of codes not yet given to a member nor set aside for a contest.
     stock: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)
     active_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -66,6 +66,10 @@ class Redemption(db.Model):
     __table_args__ = (
         UniqueConstraint("member_id", "idempotency_key"),
         CheckConstraint("status IN ('placed', 'fulfilled', 'cancelled', 'expired')", name="status_known"),
+        CheckConstraint(
+            "(prize AND hold_id IS NULL AND points = 0) OR (NOT prize AND hold_id IS NOT NULL)",
+            name="held_unless_prize",
+        ),
         Index("ix_redemptions_supplier", "merchant_id", "status", "id"),
         Index("ix_redemptions_member", "member_id", "id"),
         Index("ix_redemptions_expiry", "status", "expires_at"),
@@ -82,7 +86,9 @@ class Redemption(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16))
     idempotency_key: Mapped[str] = mapped_column(String(64))
-    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"))
+    # None for a contest prize (``prize``): no points are held or spent for it.
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"))
+    prize: Mapped[bool] = mapped_column(Boolean)
     shipping_address: Mapped[str] = mapped_column(String(500))
     tracking_reference: Mapped[str | None] = mapped_column(String(120))
     cancel_reason: Mapped[str | None] = mapped_column(String(500))

@@ -180,6 +180,7 @@ class RedemptionSchema(ma.Schema):
     points = ma.fields.Integer()
     wholesale_value_cents = ma.fields.Integer()
     currency = ma.fields.String()
+    prize = ma.fields.Boolean(metadata={"description": "A contest prize: no points spent, nothing owed to you."})
     shipping_address = ma.fields.String(metadata={"description": "Physical items: where to send the reward."})
     voucher_code = ma.fields.String(allow_none=True)
     tracking_reference = ma.fields.String(allow_none=True)

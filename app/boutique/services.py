@@ -89,6 +89,7 @@ def place_redemption(
         status=PLACED,
         idempotency_key=idempotency_key,
         hold_id=hold.id,
+        prize=False,
         shipping_address=shipping_address.strip() if item.kind == PHYSICAL else "",
         created_at=now,
         expires_at=hold.expires_at,
@@ -105,6 +106,54 @@ def place_redemption(
     return uow.commit(_REDEMPTION_SCHEMA.dump(with_codes(session, [redemption])[0]))
 
 
+def reserve_prize_stock(session: Session, item_id: int, units: int) -> None:
+    """Set ``units`` of a voucher item aside for a contest's winners (their codes stay
+    free until the draw gives them), or raise ``OutOfStock``."""
+    taken = session.execute(
+        update(_ITEMS).where(_ITEMS.c.id == item_id, _ITEMS.c.stock >= units).values(stock=_ITEMS.c.stock - units)
+    ).rowcount
+    if taken != 1:
+        raise OutOfStock()
+
+
+def return_prize_stock(session: Session, item_id: int, units: int) -> None:
+    """Units set aside for prizes that nobody won go back on sale."""
+    session.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(stock=_ITEMS.c.stock + units))
+
+
+def give_prize(uow: UnitOfWork, *, member_id: int, item_id: int, key: str) -> Redemption:
+    """A contest prize: a fulfilled voucher redemption at no points and no hold, from
+    stock set aside by ``reserve_prize_stock`` (the caller commits). The ledger does not
+    move: the supplier gives its code away, so it is owed nothing (wholesale 0)."""
+    session, now = uow.session, uow.now
+    item = session.get(CatalogItem, item_id)
+    if item is None or item.kind != VOUCHER:
+        raise RuntimeError(f"prize item {item_id} is not a voucher item")
+    redemption = Redemption(
+        member_id=member_id,
+        item_id=item.id,
+        merchant_id=item.merchant_id,
+        kind=item.kind,
+        title=item.title,
+        points=0,
+        wholesale_value_cents=0,
+        currency=item.currency,
+        status=FULFILLED,
+        idempotency_key=key,
+        hold_id=None,
+        prize=True,
+        shipping_address="",
+        created_at=now,
+        expires_at=now,
+        resolved_at=now,
+    )
+    session.add(redemption)
+    session.flush()
+    _give_code(session, item.id, redemption.id)
+    _announce(uow, redemption)
+    return redemption
+
+
 def _take_stock(session: Session, item_id: int) -> None:
     taken = session.execute(
         update(_ITEMS).where(_ITEMS.c.id == item_id, _ITEMS.c.stock > 0).values(stock=_ITEMS.c.stock - 1)
@@ -114,7 +163,8 @@ def _take_stock(session: Session, item_id: int) -> None:
 
 
 def _give_code(session: Session, item_id: int, redemption_id: int) -> None:
-    # Stock counts free codes, so the unit just reserved guarantees one is free.
+    # Stock counts free codes less those set aside for contest prizes (reserve_prize_stock),
+    # so the unit just reserved, or set aside, guarantees one is free.
     code_id = session.execute(
         select(VoucherCode.id)
         .where(VoucherCode.item_id == item_id, VoucherCode.redemption_id.is_(None))

@@ -106,15 +106,19 @@ def test_every_page_a_member_sees_works_under_the_content_security_policy(shop):
         expect(page.get_by_text(f"Reward: {items['voucher']['title']}")).to_be_visible()
         visit.clean("balance and history")
 
+        page.get_by_role("link", name="Contests").click()
+        expect(page.get_by_role("heading", name="Contests", level=1)).to_be_visible()
+        visit.clean("contests")
+
         page.get_by_role("link", name="The card").click()
         expect(page.get_by_role("heading", name="The card")).to_be_visible()
         visit.clean("the card")
 
         page.get_by_role("link", name="My account").click()
         visit.clean("account")
-        page.get_by_label(re.compile("Send me offers")).check()
+        page.get_by_label(re.compile("offers from the shops", re.IGNORECASE)).check()
         page.get_by_role("button", name="Save").click()
-        expect(page.get_by_text("Your choice about offers is saved.")).to_be_visible()
+        expect(page.get_by_text("Your choices are saved.")).to_be_visible()
         visit.clean("account saved")
 
         page.goto(f"{base}/items/999999999")

@@ -21,6 +21,7 @@ from tests.conftest import ADMIN_KEY, make_app
 from tests.factories.affiliates import follow, new_affiliate, new_link, new_program, token_of
 from tests.factories.boutique import redeem, reward
 from tests.factories.campaigns import start_campaign
+from tests.factories.contests import new_contest
 from tests.factories.members import member_with_points
 from tests.factories.merchants import auth, create_merchant
 from tests.factories.names import unique
@@ -45,6 +46,7 @@ BODIES = {
     ("PATCH", "/v1/catalog/items/<id:item_id>"): {"title": "Changed by another merchant"},
     ("POST", "/v1/catalog/items/<id:item_id>/codes"): {"generate_codes": 1},
     ("POST", "/v1/commissions/<id:commission_id>/reject"): {"reason": "not yours"},
+    ("POST", "/v1/contests/<id:contest_id>/entries"): {"member_email": "someone@example.com"},
     ("PATCH", "/v1/links/<id:link_id>"): {"active": False},
     ("POST", "/v1/orders/<string:order_id>/refunds"): {"refund_id": "r-other", "amount_cents": 100},
     ("PATCH", "/v1/programs/<id:program_id>"): {"active": False},
@@ -69,6 +71,7 @@ WITNESSES = {
     "campaign_id": (MERCHANT, "/v1/campaigns/{campaign_id}"),
     "segment_id": (MERCHANT, "/v1/segments/{segment_id}"),
     "offer_id": (MERCHANT, "/v1/offers/{offer_id}"),
+    "contest_id": (MERCHANT, "/v1/contests/{contest_id}"),
 }
 
 
@@ -161,6 +164,7 @@ def tenants(app) -> Tenants:
     logged = client.get("/v1/ledger/entries?limit=1", headers=merchant_a["headers"]).get_json()["data"]
     campaign = start_campaign(client, merchant_a["headers"])
     audience = _audience_world(client, operator, merchant_a)
+    contest = new_contest(client, merchant_a["headers"], voucher["id"])
 
     values = {
         "merchant_id": merchant_a["id"],
@@ -182,6 +186,7 @@ def tenants(app) -> Tenants:
         "campaign_id": campaign["id"],
         "voucher_code": "card-voucher-sample",
         **audience,
+        "contest_id": contest["id"],
     }
     return Tenants(operator, merchant_a, merchant_b, affiliate_a, affiliate_b, values, affiliate_a["api_key_id"])
 

@@ -145,6 +145,7 @@ def visitors(app, client, tenants) -> Visitors:  # noqa: F811 (the fixture impor
     assert redeem(member, tenants.values["voucher_item_id"]).status_code == 303
     link = new_link(client, tenants.affiliate_a["headers"], tenants.values["program_id"])
     values = {"item_id": tenants.values["item_id"], "code": link["code"], "token": unsubscribe}
+    values["contest_id"] = tenants.values["contest_id"]  # free entry: every member sees its page
     return Visitors(tenants, member, values)
 
 
@@ -185,7 +186,8 @@ def test_every_page_is_secured_for_a_signed_in_member(visitors, route):
 
 
 def test_the_member_pages_with_codes_and_personal_data_are_rendered_and_not_stored(visitors):
-    for path in ("/orders", "/points", "/account", f"/items/{visitors.values['item_id']}/redeem", "/signin"):
+    contest = f"/contests/{visitors.values['contest_id']}"
+    for path in ("/orders", "/points", "/account", f"/items/{visitors.values['item_id']}/redeem", "/signin", contest):
         response = visitors.member.get(path)
 
         assert response.status_code == 200 and response.mimetype == "text/html", path

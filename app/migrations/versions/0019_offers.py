@@ -3,7 +3,7 @@ or targeted, sent or skipped for want of consent, opened, clicked), and the camp
 gives an offer's bonus (``campaigns.offer_id``).
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-01 22:35:20.538576
 
 """
@@ -15,7 +15,7 @@ import ledger.types
 
 # revision identifiers, used by Alembic.
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
