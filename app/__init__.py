@@ -29,8 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.web import (
         audience_views,  # noqa: F401 (the unsubscribe pages, on the web blueprint)
         card_views,  # noqa: F401 (the /card pages, on the web blueprint before it is registered)
-        offer_views,  # noqa: F401 (the offer mails' open pixel and link)
         contest_views,  # noqa: F401 (the members' contest pages, on the web blueprint)
+        offer_views,  # noqa: F401 (the offer mails' open pixel and link)
     )
     from app.web import views as web
     from app.webhooks import services as webhook_services
