@@ -168,6 +168,8 @@ def make_segments(app, m0: int) -> list[int]:
             ]
             uow.commit(None)
         db.session.remove()
+        with db.engine.connect() as conn:  # statistics of the new rows, as autovacuum would gather them
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
     return made
 
 

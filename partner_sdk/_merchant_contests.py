@@ -73,9 +73,9 @@ class ContestCalls(Client):
         return self._page(ContestEntrant, path, {"limit": limit, "cursor": cursor})
 
     def contest_entries(self, contest_id: int | str, *, page_size: int | None = None) -> list[str]:
-        """The whole entry list (member ids, in draw order)."""
+        """The whole entry list (entry ids, in draw order)."""
         pages = iterate_pages(lambda cursor: self.list_contest_entries(contest_id, limit=page_size, cursor=cursor))
-        return [entrant.member_id for entrant in pages]
+        return [entrant.entry_id for entrant in pages]
 
     def draw_contest(self, contest_id: int | str) -> ContestDraw:
         """Draw the winners after entries close (`Conflict` before); drawing again answers the same."""

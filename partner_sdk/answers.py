@@ -689,6 +689,7 @@ class ContestEntry(Answer):
     """A member's entry in a contest; `replayed` is True when they had entered already."""
 
     contest_id: str
+    entry_id: str
     member_id: str
     source: str
     created_at: str
@@ -698,9 +699,9 @@ class ContestEntry(Answer):
 
 @dataclass(frozen=True)
 class ContestEntrant(Answer):
-    """One line of a contest's entry list, in draw order (member ids ascending)."""
+    """One line of a contest's entry list, in draw order (entry ids ascending)."""
 
-    member_id: str
+    entry_id: str
     raw: dict[str, Any] = field(repr=False, compare=False)
 
 

@@ -1,9 +1,9 @@
 """Check a contest's draw without trusting the platform.
 
 Before entries open the platform publishes ``seed_commitment``, the SHA-256 of a
-secret 32-byte seed. After the draw it publishes the seed, the entry list (member
-ids in draw order, ``GET /v1/contests/{id}/entries``), its ``entries_hash`` and the
-winners. ``verify_draw`` recomputes all of it with the documented function
+secret 32-byte seed. After the draw it publishes the seed, the entry list (the
+entries' random ids in draw order, ``GET /v1/contests/{id}/entries``: they name no
+member), its ``entries_hash`` and the winning entries. ``verify_draw`` recomputes all of it with the documented function
 (``ALGORITHM``); ``draw_winners`` is that function. Standard library only.
 """
 
@@ -26,7 +26,7 @@ def seed_commitment(seed: str) -> str:
 
 
 def entries_hash(entries: Sequence[str]) -> str:
-    """SHA-256 (hex) of the entries (decimal member ids, ascending) joined by "\\n"."""
+    """SHA-256 (hex) of the entries (their ids, ascending) joined by "\\n"."""
     return hashlib.sha256("\n".join(entries).encode("ascii")).hexdigest()
 
 
@@ -57,10 +57,14 @@ def draw_winners(seed: str, entries: Sequence[str], winners_count: int) -> list[
 
 
 def _in_draw_order(entries: Sequence[str]) -> bool:
-    if not all(entry.isascii() and entry.isdigit() and entry == str(int(entry)) for entry in entries):
+    """Entry ids are 32 lowercase hex characters, distinct and ascending."""
+    if not all(len(entry) == _ENTRY_ID_CHARS and set(entry) <= _HEX for entry in entries):
         return False
-    ids = [int(entry) for entry in entries]
-    return all(a < b for a, b in zip(ids, ids[1:], strict=False))
+    return all(a < b for a, b in zip(entries, entries[1:], strict=False))
+
+
+_ENTRY_ID_CHARS = 32
+_HEX = frozenset("0123456789abcdef")
 
 
 def verify_draw(
@@ -74,8 +78,8 @@ def verify_draw(
     """True when the published draw is the one the committed seed and these entries give.
 
     Checks that ``seed`` is 32 bytes in hex whose SHA-256 is ``seed_commitment``
-    (published before entries opened), that ``entries`` are distinct decimal member
-    ids in ascending order hashing to ``entries_hash``, and that ``winners`` are
+    (published before entries opened), that ``entries`` are distinct entry ids (32
+    lowercase hex characters) in ascending order hashing to ``entries_hash``, and that ``winners`` are
     exactly ``draw_winners(seed, entries, winners_count)``, in order. Any mismatch,
     or a malformed value, is False: it never raises on what the platform sent.
     """

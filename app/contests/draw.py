@@ -25,9 +25,17 @@ def commitment(seed_hex: str) -> str:
     return hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()
 
 
-def ordered(member_ids: Sequence[int]) -> list[str]:
-    """The entry list in draw order: member ids ascending, as decimal strings."""
-    return [str(member_id) for member_id in sorted(member_ids)]
+ENTRY_ID_BYTES = 16
+
+
+def new_entry_id() -> str:
+    """An entry's public id: 16 random bytes as 32 lowercase hex characters (it names no member)."""
+    return secrets.token_bytes(ENTRY_ID_BYTES).hex()
+
+
+def ordered(entry_ids: Sequence[str]) -> list[str]:
+    """The entry list in draw order: the entries' ids ascending (as ASCII strings)."""
+    return sorted(entry_ids)
 
 
 def entries_hash(entries: Sequence[str]) -> str:

@@ -47,9 +47,12 @@ class Contest(db.Model):
 
 class ContestEntry(db.Model):
     __tablename__ = "contest_entries"
+    __table_args__ = (Index("ix_contest_entries_entry", "contest_id", "entry_id", unique=True),)
 
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
+    # The entry's public id: random, so the published entry list and winners name no member.
+    entry_id: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.constants import EMAIL_LENGTH_MAX
+from app.constants import EMAIL_LENGTH_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from app.contests.draw import ALGORITHM
 from app.members.schemas import EmailField
 from app.schemas import Id, StrictSchema, Timestamp, page_of
@@ -74,7 +74,9 @@ class ContestSchema(ma.Schema):
     )
     entries_hash = ma.fields.String(allow_none=True, metadata={"description": "Null until the draw."})
     winners = ma.fields.List(
-        ma.fields.String(), allow_none=True, metadata={"description": "Member ids in draw order; null until the draw."}
+        ma.fields.String(),
+        allow_none=True,
+        metadata={"description": "The winning entries' ids in draw order; null until the draw."},
     )
     algorithm = ma.fields.String(allow_none=True, metadata={"description": f"{ALGORITHM}; null until the draw."})
     drawn_at = Timestamp(allow_none=True)
@@ -83,10 +85,8 @@ class ContestSchema(ma.Schema):
 
 class DrawSchema(ma.Schema):
     seed = ma.fields.String(metadata={"description": "The secret seed, hex: its SHA-256 is seed_commitment."})
-    entries_hash = ma.fields.String(
-        metadata={"description": "SHA-256 (hex) of the member ids ascending joined by \\n."}
-    )
-    winners = ma.fields.List(ma.fields.String(), metadata={"description": "Member ids, in draw order."})
+    entries_hash = ma.fields.String(metadata={"description": "SHA-256 (hex) of the entry ids ascending joined by \\n."})
+    winners = ma.fields.List(ma.fields.String(), metadata={"description": "The winning entries' ids, in draw order."})
     algorithm = ma.fields.String(metadata={"description": ALGORITHM})
     seed_commitment = ma.fields.String()
     entries_count = ma.fields.Integer()
@@ -98,13 +98,27 @@ class EntryCreateSchema(StrictSchema):
 
 class EntrySchema(ma.Schema):
     contest_id = ma.fields.Function(lambda e: str(e.contest_id))
-    member_id = ma.fields.Function(lambda e: str(e.member_id))
+    entry_id = ma.fields.String(
+        metadata={"description": "The entry's public id, as the entry list and winners show it."}
+    )
+    member_id = ma.fields.Function(lambda e: str(e.member_id), metadata={"description": "Your customer who entered."})
     source = ma.fields.String(metadata={"description": "boutique (the member entered) or api"})
     created_at = Timestamp()
 
 
 class EntryIdSchema(ma.Schema):
-    member_id = ma.fields.Function(lambda row: str(row.member_id))
+    entry_id = ma.fields.String(
+        metadata={"description": "An entry's public id: random, it names no member (each member sees their own)."}
+    )
+
+
+class EntryListArgsSchema(StrictSchema):
+    limit = ma.fields.Integer(load_default=PAGE_SIZE_DEFAULT, validate=validate.Range(1, PAGE_SIZE_MAX))
+    cursor = ma.fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9a-f]{32}$", error="Not a cursor from a previous page."),
+        metadata={"description": "The `next_cursor` of the previous page."},
+    )
 
 
 ContestPageSchema = page_of(ContestSchema, "ContestPage")

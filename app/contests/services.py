@@ -145,8 +145,16 @@ def _count_entries(session: Session, contest_id: int) -> int:
 
 
 def winners_of(session: Session, contest_id: int) -> list[str]:
-    query = select(ContestWinner.member_id).where(ContestWinner.contest_id == contest_id)
-    return [str(member_id) for member_id in session.execute(query.order_by(ContestWinner.position)).scalars()]
+    """The winners' entry ids, in draw order."""
+    query = (
+        select(ContestEntry.entry_id)
+        .join(
+            ContestWinner,
+            (ContestWinner.contest_id == ContestEntry.contest_id) & (ContestWinner.member_id == ContestEntry.member_id),
+        )
+        .where(ContestWinner.contest_id == contest_id)
+    )
+    return list(session.execute(query.order_by(ContestWinner.position)).scalars())
 
 
 def list_contests(session: Session, caller: Caller, *, limit: int, cursor: str | None, now: datetime) -> Page:
@@ -174,14 +182,14 @@ def owned(session: Session, caller: Caller, contest_id: int, *, lock: bool = Fal
 
 
 def entry_list(session: Session, caller: Caller, contest_id: int, *, limit: int, cursor: str | None) -> Page:
-    """The entrants' member ids in draw order (ascending), keyset-paginated."""
+    """The entries' ids in draw order (ascending), keyset-paginated."""
     contest = readable(session, caller, contest_id)
     query = select(ContestEntry).where(ContestEntry.contest_id == contest.id)
     if cursor is not None:
-        query = query.where(ContestEntry.member_id > int(cursor))
-    rows = list(session.execute(query.order_by(ContestEntry.member_id).limit(limit + 1)).scalars())
+        query = query.where(ContestEntry.entry_id > cursor)
+    rows = list(session.execute(query.order_by(ContestEntry.entry_id).limit(limit + 1)).scalars())
     page = rows[:limit]
-    return Page(page, str(page[-1].member_id) if len(rows) > limit else None)
+    return Page(page, page[-1].entry_id if len(rows) > limit else None)
 
 
 # -- entering -------------------------------------------------------------------------
@@ -225,7 +233,9 @@ def enter(uow: UnitOfWork, contest_id: int, member_id: int, *, source: str) -> t
     reason = refusal(session, contest, member_id)
     if reason is not None:
         raise NotEligible(reason)
-    entry = ContestEntry(contest_id=contest.id, member_id=member_id, source=source, created_at=now)
+    entry = ContestEntry(
+        contest_id=contest.id, member_id=member_id, entry_id=draw.new_entry_id(), source=source, created_at=now
+    )
     try:
         with session.begin_nested():
             session.add(entry)
@@ -264,10 +274,14 @@ def draw_contest(uow: UnitOfWork, caller: Caller, contest_id: int) -> Contest:
 
 def _draw(uow: UnitOfWork, contest: Contest) -> None:
     session, now = uow.session, uow.now
-    ids = session.execute(select(ContestEntry.member_id).where(ContestEntry.contest_id == contest.id)).scalars()
-    entries = draw.ordered(list(ids))
+    members_of = dict(
+        session.execute(
+            select(ContestEntry.entry_id, ContestEntry.member_id).where(ContestEntry.contest_id == contest.id)
+        ).all()
+    )
+    entries = draw.ordered(list(members_of))
     digest = draw.entries_hash(entries)
-    won = draw.winners(contest.seed, entries, contest.winners_count)
+    won = [members_of[entry_id] for entry_id in draw.winners(contest.seed, entries, contest.winners_count)]
     for position, member_id in enumerate(won):
         redemption = boutique.give_prize(
             uow, member_id=int(member_id), item_id=contest.item_id, key=f"contest:{contest.id}"
@@ -338,4 +352,10 @@ def _entry_of(member_id: int):
 
 
 def has_entered(session: Session, contest_id: int, member_id: int) -> bool:
-    return session.get(ContestEntry, (contest_id, member_id)) is not None
+    return entry_id_of(session, contest_id, member_id) is not None
+
+
+def entry_id_of(session: Session, contest_id: int, member_id: int) -> str | None:
+    """The member's entry id in the contest (shown to them alone), or None."""
+    entry = session.get(ContestEntry, (contest_id, member_id))
+    return None if entry is None else entry.entry_id

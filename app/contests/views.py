@@ -15,6 +15,7 @@ from app.contests.schemas import (
     ContestSchema,
     DrawSchema,
     EntryCreateSchema,
+    EntryListArgsSchema,
     EntryPageSchema,
     EntrySchema,
 )
@@ -93,10 +94,10 @@ class ContestEntries(MethodView):
         entry, new = services.enter_customer(uow, _caller(), contest_id, data["member_email"])
         return jsonify(uow.commit(_ENTRY.dump(entry))), 201 if new else 200
 
-    @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
+    @blp.arguments(EntryListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, EntryPageSchema)
     def get(self, args, contest_id):
-        """The entry list in draw order (member ids ascending), for checking the draw"""
+        """The entry list in draw order (entry ids ascending), for checking the draw"""
         return services.entry_list(db.session, _caller(), contest_id, **args)
 
 

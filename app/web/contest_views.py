@@ -35,7 +35,8 @@ def contest_page(contest_id: int):
     contest = session.get(Contest, contest_id)
     if contest is None:
         abort(404)
-    entered = contests.has_entered(session, contest.id, g.member.id)
+    entry_id = contests.entry_id_of(session, contest.id, g.member.id)
+    entered = entry_id is not None
     refusal = contests.refusal(session, contest, g.member.id)
     if refusal is not None and not entered:
         abort(404)  # a contest for a group the member is not in is none of their business
@@ -47,8 +48,8 @@ def contest_page(contest_id: int):
         item=item,
         supplier=shop.merchant_names(session, {item.merchant_id}).get(item.merchant_id, ""),
         entered=entered,
-        won=contest.winners is not None and str(g.member.id) in contest.winners,
-        member_id=str(g.member.id),
+        won=entered and contest.winners is not None and entry_id in contest.winners,
+        entry_id=entry_id,
     )
 
 

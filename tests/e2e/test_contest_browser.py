@@ -94,10 +94,11 @@ def test_a_member_enters_a_contest_and_reads_the_result_in_a_real_browser(contes
         entries = requests.get(
             f"{base}/v1/contests/{created['id']}/entries", headers=contest["headers"], timeout=10
         ).json()["data"]
-        members = [e["member_id"] for e in entries]
+        entry_ids = [e["entry_id"] for e in entries]
         assert verify_draw(
-            result["seed"], created["seed_commitment"], members, result["entries_hash"], result["winners"], 1
+            result["seed"], created["seed_commitment"], entry_ids, result["entries_hash"], result["winners"], 1
         )
+        expect(page.get_by_test_id("entry-id")).to_have_text(entry_ids[0])
 
         page.get_by_role("link", name="your orders").click()
         expect(page.get_by_role("heading", name="My orders")).to_be_visible()

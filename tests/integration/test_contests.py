@@ -4,6 +4,7 @@ enter, the draw anyone can check, and prizes through the redemption path at no p
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -166,7 +167,9 @@ def test_a_merchant_enters_its_customer_once_in_the_window(client, engine, shop)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.get_json() == second.get_json()
     assert first.get_json()["member_id"] == member_id and first.get_json()["source"] == "api"
-    assert client.get(path, headers=merchant["headers"]).get_json()["data"] == [{"member_id": member_id}]
+    entry_id = first.get_json()["entry_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", entry_id)
+    assert client.get(path, headers=merchant["headers"]).get_json()["data"] == [{"entry_id": entry_id}]
 
 
 def test_a_member_who_is_not_the_merchants_customer_cannot_be_entered(client, engine, shop):
@@ -235,8 +238,8 @@ def test_the_draw_comes_after_the_window_and_anyone_can_check_it(client, engine,
     result = drawn.get_json()
     assert result["algorithm"] == "hmac-sha256-rejection-v1" and len(result["winners"]) == 3
     assert hashlib.sha256(bytes.fromhex(result["seed"])).hexdigest() == contest["seed_commitment"]
-    entries = [e["member_id"] for e in _entries(client, merchant, contest["id"])]
-    assert entries == sorted(entries, key=int) and len(entries) == 4
+    entries = [e["entry_id"] for e in _entries(client, merchant, contest["id"])]
+    assert entries == sorted(entries) and len(entries) == 4
     assert verify_draw(
         result["seed"], contest["seed_commitment"], entries, result["entries_hash"], result["winners"], 3
     )
@@ -264,12 +267,13 @@ def test_winners_get_their_voucher_at_no_points_and_unwon_prizes_go_back_on_sale
     move_window(engine, contest["id"])
     email, member_id = customer(client, merchant)
     points_before = client.get(f"/v1/members/{member_id}", headers=merchant["headers"]).get_json()
-    client.post(f"/v1/contests/{contest['id']}/entries", json={"member_email": email}, headers=merchant["headers"])
+    path = f"/v1/contests/{contest['id']}/entries"
+    entry = client.post(path, json={"member_email": email}, headers=merchant["headers"]).get_json()
     move_window(engine, contest["id"], closed=True)
 
     result = client.post(f"/v1/contests/{contest['id']}/draw", headers=merchant["headers"]).get_json()
 
-    assert result["winners"] == [member_id]
+    assert result["winners"] == [entry["entry_id"]]
     assert stock(client, merchant, voucher["id"]) == 4, "two unwon prizes came back"
     supplied = client.get("/v1/redemptions?limit=100", headers=merchant["headers"]).get_json()["data"]
     prizes = [r for r in supplied if r["prize"]]
@@ -344,8 +348,9 @@ def test_a_member_enters_from_the_boutique_and_sees_the_result(app, client, engi
     move_window(engine, contest["id"], closed=True)
     result = client.post(f"/v1/contests/{contest['id']}/draw", headers=merchant["headers"]).get_json()
     shown = browser.get(f"/contests/{contest['id']}").get_data(as_text=True)
-    assert result["winners"] == [member_id] and "You won!" in shown
-    assert result["seed"] in shown and result["entries_hash"] in shown and member_id in shown
+    [winner] = result["winners"]
+    assert "You won!" in shown and winner in shown and f"member id {member_id}" not in shown
+    assert result["seed"] in shown and result["entries_hash"] in shown
 
 
 def test_an_ineligible_member_cannot_enter_from_the_boutique(app, client, engine, shop):

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from app.audience.models import COALITION
 from app.identity.auth import MERCHANT
 from app.unit_of_work import UnitOfWork
+from tests.factories.boutique import reward
+from tests.factories.contests import move_window, new_contest
 from tests.factories.names import unique, unique_email
 from tests.factories.orders import record_order
 from tests.integration.test_route_access import OPERATIONS, Tenants, op_id, tenants  # noqa: F401 (fixture)
@@ -69,7 +71,33 @@ def stranger(app, tenants: Tenants) -> dict:  # noqa: F811 (the fixture imported
                     break
             finally:
                 uow.close()
-    return {"email": email, "member_id": str(member_id), "segments": segments, "offer": offer["id"]}
+    contest = _drawn_free_entry_contest(app, client, tenants, member_id)
+    return {
+        "email": email,
+        "member_id": str(member_id),
+        "segments": segments,
+        "offer": offer["id"],
+        "contest": contest,
+    }
+
+
+def _drawn_free_entry_contest(app, client, tenants, member_id: int) -> str:
+    """A free-entry contest of merchant A that the stranger entered from the boutique, and won."""
+    from app import unit_of_work
+    from app.contests import services as contests
+    from app.contests.models import BOUTIQUE
+    from app.extensions import db
+
+    voucher = reward(client, tenants.merchant_a, kind="voucher", generate_codes=2)
+    contest = new_contest(client, tenants.merchant_a["headers"], voucher["id"])
+    with app.app_context():
+        with unit_of_work.unit() as uow:
+            contests.enter(uow, int(contest["id"]), member_id, source=BOUTIQUE)
+            uow.commit(None)
+        move_window(db.engine, contest["id"], closed=True)
+    drawn = client.post(f"/v1/contests/{contest['id']}/draw", headers=tenants.merchant_a["headers"])
+    assert drawn.status_code == 200 and len(drawn.get_json()["winners"]) == 1, drawn.get_json()
+    return contest["id"]
 
 
 def _member_ids(value, found: set[str]) -> set[str]:
@@ -118,6 +146,9 @@ def test_nor_do_the_reads_that_name_the_stranger_or_list_audiences(client, tenan
         "/v1/segments?limit=100",
         "/v1/offers?limit=100",
         "/v1/reports/lifecycle",
+        f"/v1/contests/{stranger['contest']}",
+        f"/v1/contests/{stranger['contest']}/entries",
+        "/v1/contests?limit=100",
     ]
     for path in probes:
         response = client.get(path, headers=headers)
@@ -130,3 +161,7 @@ def test_nor_do_the_reads_that_name_the_stranger_or_list_audiences(client, tenan
     )
     assert preview.status_code == 200
     assert_hidden(preview, stranger, "preview")
+    drawn_again = client.post(f"/v1/contests/{stranger['contest']}/draw", headers=headers)
+    assert drawn_again.status_code == 200
+    assert_hidden(drawn_again, stranger, "draw")
+    assert stranger["member_id"] not in drawn_again.get_json()["winners"]

@@ -56,6 +56,7 @@ def upgrade():
         "contest_entries",
         sa.Column("contest_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("entry_id", sa.String(length=32), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("created_at", ledger.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["contest_id"], ["contests.id"], name=op.f("fk_contest_entries_contest_id_contests")),
@@ -64,6 +65,7 @@ def upgrade():
     )
     with op.batch_alter_table("contest_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contest_entries_member_id"), ["member_id"], unique=False)
+        batch_op.create_index("ix_contest_entries_entry", ["contest_id", "entry_id"], unique=True)
 
     op.create_table(
         "contest_winners",
