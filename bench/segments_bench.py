@@ -168,9 +168,14 @@ def make_segments(app, m0: int) -> list[int]:
             ]
             uow.commit(None)
         db.session.remove()
-        with db.engine.connect() as conn:  # statistics of the new rows, as autovacuum would gather them
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
     return made
+
+
+def analyzed(session: Session, segment_ids: list[int]) -> list[int]:
+    """Statistics of the segments' new rows, as autovacuum would gather them."""
+    session.execute(text("ANALYZE"))
+    session.commit()
+    return segment_ids
 
 
 def one_pass(app, session: Session, m0: int, members: int, tag: str, changed: int) -> tuple[float, int]:
@@ -280,13 +285,13 @@ def run(args: argparse.Namespace, db_name: str) -> bool:
         print(f"== Loading {SMALL:,} orders: {grow(session, m0, SMALL, SMALL, 's'):.1f} s")
         install_timer(app)
         fill_facts(app, SMALL)
-        segment_ids = make_segments(app, m0)
+        segment_ids = analyzed(session, make_segments(app, m0))
         small = measure(app, session, m0, SMALL, "small")
         if args.explain:
             explain(app, session, SMALL)
         print(f"== Growing to {args.large:,} orders: {grow(session, m0, args.large, args.large - SMALL, 'l'):.1f} s")
         fill_facts(app, args.large)
-        segment_ids = make_segments(app, m0)
+        segment_ids = analyzed(session, make_segments(app, m0))
         large = measure(app, session, m0, args.large, "large")
         if args.explain:
             explain(app, session, args.large)

@@ -81,21 +81,21 @@ def stranger(app, tenants: Tenants) -> dict:  # noqa: F811 (the fixture imported
     }
 
 
-def _drawn_free_entry_contest(app, client, tenants, member_id: int) -> str:
+def _drawn_free_entry_contest(app, client, world: Tenants, member_id: int) -> str:
     """A free-entry contest of merchant A that the stranger entered from the boutique, and won."""
     from app import unit_of_work
     from app.contests import services as contests
     from app.contests.models import BOUTIQUE
     from app.extensions import db
 
-    voucher = reward(client, tenants.merchant_a, kind="voucher", generate_codes=2)
-    contest = new_contest(client, tenants.merchant_a["headers"], voucher["id"])
+    voucher = reward(client, world.merchant_a, kind="voucher", generate_codes=2)
+    contest = new_contest(client, world.merchant_a["headers"], voucher["id"])
     with app.app_context():
         with unit_of_work.unit() as uow:
             contests.enter(uow, int(contest["id"]), member_id, source=BOUTIQUE)
             uow.commit(None)
         move_window(db.engine, contest["id"], closed=True)
-    drawn = client.post(f"/v1/contests/{contest['id']}/draw", headers=tenants.merchant_a["headers"])
+    drawn = client.post(f"/v1/contests/{contest['id']}/draw", headers=world.merchant_a["headers"])
     assert drawn.status_code == 200 and len(drawn.get_json()["winners"]) == 1, drawn.get_json()
     return contest["id"]
 
