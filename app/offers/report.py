@@ -16,8 +16,10 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, and_, case, column, func, select, table
 from sqlalchemy.orm import Session
 
+from app.boutique.models import CatalogItem
 from app.campaigns import services as campaigns
 from app.offers.models import BONUS, Offer, OfferRecipient
+from app.offers.services import vouchers_given
 from ledger import UTCDateTime
 
 BASIS_POINTS = 10_000
@@ -62,8 +64,15 @@ def report(session: Session, offer: Offer) -> dict:
         "holdout_orders": held_group[1],
         "incremental_orders": _incremental(sent_group[1], sent, held_group[1], held_out),
         "incremental_sales_cents": _incremental(sent_group[2], sent, held_group[2], held_out),
-        "points_cost": campaigns.offer_bonus_awarded(session, offer.id) if offer.reward_type == BONUS else 0,
+        "points_cost": _points_cost(session, offer),
     }
+
+
+def _points_cost(session: Session, offer: Offer) -> int:
+    """The bonus points given, or the vouchers given at the item's points price."""
+    if offer.reward_type == BONUS:
+        return campaigns.offer_bonus_awarded(session, offer.id)
+    return vouchers_given(session, offer.id) * int(session.get(CatalogItem, offer.reward_item_id).points_price)
 
 
 def _conversions(session: Session, offer: Offer) -> dict[bool, tuple[int, int, int]]:

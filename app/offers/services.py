@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.audience import services as audience
 from app.audience.models import COALITION, MERCHANTS
-from app.boutique.models import VOUCHER, CatalogItem
+from app.boutique import services as boutique
+from app.boutique.errors import OutOfStock
+from app.boutique.models import VOUCHER, CatalogItem, Redemption
 from app.campaigns import services as campaigns
 from app.members.models import Member, MerchantMember
 from app.merchants.models import Merchant
@@ -66,7 +68,6 @@ def create_offer(uow: UnitOfWork, caller: Caller, data: dict) -> Offer:
     reward = data["reward"]
     if reward["type"] != BONUS:
         _check_voucher(session, caller, int(reward["item_id"]))
-        raise RewardNotAvailable("Voucher rewards are not available yet: offer a bonus.")
     offer = Offer(
         merchant_id=caller.merchant_id,
         segment_id=segment_id,
@@ -147,7 +148,7 @@ def send_due(uow: UnitOfWork, *, batch: int = OFFER_MAIL_BATCH) -> int:
     allowed = min(batch, _mail_allowance(session, now))
     if allowed <= 0:
         return 0
-    return uow.commit(_mail_next(session, sending, allowed, now))
+    return uow.commit(_mail_next(uow, sending, allowed))
 
 
 def _choose_recipients(session: Session, offer: Offer, now: datetime) -> int:
@@ -181,7 +182,8 @@ def _mail_allowance(session: Session, now: datetime) -> int:
     return int(current_app.config["OFFER_MAILS_PER_MINUTE"]) - int(recent)
 
 
-def _mail_next(session: Session, offer: Offer, allowed: int, now: datetime) -> int:
+def _mail_next(uow: UnitOfWork, offer: Offer, allowed: int) -> int:
+    session, now = uow.session, uow.now
     pending = session.execute(
         select(OfferRecipient, Member.email)
         .join(Member, Member.id == OfferRecipient.member_id)
@@ -200,21 +202,66 @@ def _mail_next(session: Session, offer: Offer, allowed: int, now: datetime) -> i
     customers = _customers(session, offer, [recipient.member_id for recipient, _ in pending])
     for recipient, email in pending:
         purpose = MERCHANTS if recipient.member_id in customers else COALITION
-        mailed = audience.send_with_consent(
-            session,
-            member_id=recipient.member_id,
-            email=email,
-            purpose=purpose,
-            subject=offer.subject,
-            body=_text(offer, recipient),
-            html=_html(offer, recipient),
-            now=now,
-        )
+        if offer.reward_type == BONUS:
+            mailed = _mail(session, offer, recipient, email, purpose, now)
+        else:
+            mailed = _mail_with_voucher(uow, offer, recipient, email, purpose)
         if mailed:
             recipient.sent_at = now
         else:
             recipient.skipped = True
     return len(pending)
+
+
+def _mail(session: Session, offer: Offer, recipient: OfferRecipient, email: str, purpose: str, now) -> bool:
+    return audience.send_with_consent(
+        session,
+        member_id=recipient.member_id,
+        email=email,
+        purpose=purpose,
+        subject=offer.subject,
+        body=_text(offer, recipient),
+        html=_html(offer, recipient),
+        now=now,
+    )
+
+
+def _mail_with_voucher(uow: UnitOfWork, offer: Offer, recipient: OfferRecipient, email: str, purpose: str) -> bool:
+    """The voucher goes with the mail or not at all: one unit of the item and its code
+    for the recipient (a prize redemption: no points), kept only if the mail is queued
+    under consent; out of stock, the recipient is not mailed."""
+    session = uow.session
+    saved = session.begin_nested()
+    try:
+        boutique.reserve_prize_stock(session, offer.reward_item_id, 1)
+    except OutOfStock:
+        saved.rollback()
+        return False
+    boutique.give_prize(
+        uow, member_id=recipient.member_id, item_id=offer.reward_item_id, key=voucher_key(offer.id, recipient.member_id)
+    )
+    if _mail(session, offer, recipient, email, purpose, uow.now):
+        saved.commit()
+        return True
+    saved.rollback()
+    return False
+
+
+def voucher_key(offer_id: int, member_id: int) -> str:
+    """The idempotency key of the voucher an offer gave a member."""
+    return f"offer:{offer_id}:{member_id}"
+
+
+def vouchers_given(session: Session, offer_id: int) -> int:
+    """Vouchers the offer gave: its recipients' redemptions under ``voucher_key`` (by the
+    redemptions' (member, key) index)."""
+    key = literal(f"offer:{offer_id}:") + cast(OfferRecipient.member_id, String)
+    return session.execute(
+        select(func.count())
+        .select_from(OfferRecipient)
+        .join(Redemption, (Redemption.member_id == OfferRecipient.member_id) & (Redemption.idempotency_key == key))
+        .where(OfferRecipient.offer_id == offer_id)
+    ).scalar_one()
 
 
 def _customers(session: Session, offer: Offer, member_ids: list[int]) -> set[int]:
@@ -232,7 +279,7 @@ def _customers(session: Session, offer: Offer, member_ids: list[int]) -> set[int
 def _reward_text(offer: Offer) -> str:
     if offer.reward_type == BONUS:
         return f"{offer.reward_points:,} bonus points on your next order until {offer.ends_at:%d %B %Y}."
-    return "A voucher for you in the rewards boutique."
+    return "A voucher for you: its code is in your orders in the rewards boutique."
 
 
 def _text(offer: Offer, recipient: OfferRecipient) -> str:

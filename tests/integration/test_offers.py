@@ -108,6 +108,11 @@ def mails(app, subject):
         return list(s.execute(select(OutboxMail).where(OutboxMail.subject == subject)).scalars())
 
 
+def points_of(app, member_ids):
+    with Session(engine_of(app)) as s:
+        return {m: ledger.member_points(s, str(m)) for m in member_ids}
+
+
 def path_of(pattern, mail):
     return pattern.search(mail.html if pattern is PIXEL else mail.body).group(1)
 
@@ -257,3 +262,33 @@ def test_offers_refuse_what_cannot_be_sent(api):
         answer = api.post("/v1/offers", json=base | change, headers=shop["headers"])
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json", (change, answer.get_json())
     assert api.get("/v1/offers/999999", headers=shop["headers"]).status_code == 404
+
+
+def test_a_voucher_offer_gives_each_mailed_recipient_a_code_at_no_points_while_stock_lasts(api, offers_app):
+    from tests.factories.boutique import reward
+
+    shop = create_merchant(api, OPERATOR)
+    voucher = reward(api, shop, kind="voucher", generate_codes=3)
+    people = [unique_email() for _ in range(5)]
+    ids = [int(order(api, shop, email)["member_id"]) for email in people]
+    consent(offers_app, ids[:4], MERCHANTS)  # the fifth never consented
+    target = segment(api, shop["headers"], {"bought": "here"})
+    offer = new_offer(
+        api, shop["headers"], target["id"], reward={"type": "voucher", "item_id": voucher["id"]}, holdout_bp=0
+    )
+    balances = points_of(offers_app, ids)
+
+    send_all(offers_app)
+
+    report = api.get(f"/v1/offers/{offer['id']}/report", headers=shop["headers"]).get_json()
+    assert (report["eligible"], report["sent"]) == (5, 3)  # 3 codes for 4 consenting members
+    assert report["points_cost"] == 3 * voucher["points_price"]
+    sent_to = {m.recipient for m in mails(offers_app, offer["subject"])}
+    assert len(sent_to) == 3 and sent_to <= set(people[:4])
+    supplied = api.get("/v1/redemptions?limit=100", headers=shop["headers"]).get_json()["data"]
+    given = [r for r in supplied if r["item_id"] == voucher["id"]]
+    assert len(given) == 3 and all(r["points"] == 0 and r["status"] == "fulfilled" for r in given)
+    assert points_of(offers_app, ids) == balances
+
+    with Session(engine_of(offers_app)) as s:
+        assert ledger.verify(s).ok
