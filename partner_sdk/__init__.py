@@ -12,6 +12,7 @@ are typed and strict: an answer that breaks the contract raises
 
 from __future__ import annotations
 
+from partner_sdk._merchant_audience import OfferReward, SegmentRules
 from partner_sdk._merchant_batch import BatchOrder, BatchResult
 from partner_sdk._merchant_contests import ContestEligibility
 from partner_sdk._merchant_programs import CommissionRule
@@ -40,10 +41,13 @@ from partner_sdk.answers import (
     LedgerEntry,
     LedgerPosting,
     Liability,
+    Lifecycle,
     Link,
     LogEntry,
     LogPointer,
     Member,
+    Offer,
+    OfferReport,
     OrderPreview,
     OrderResult,
     Payout,
@@ -54,6 +58,7 @@ from partner_sdk.answers import (
     RefundResult,
     Report,
     ReportRow,
+    Segment,
     Statement,
     StatementLine,
     StatementPayout,
@@ -154,11 +159,15 @@ __all__ = [
     "LedgerEntry",
     "LedgerPosting",
     "Liability",
+    "Lifecycle",
     "Link",
     "LogEntry",
     "LoyaltyError",
     "Member",
     "MerchantClient",
+    "Offer",
+    "OfferReport",
+    "OfferReward",
     "OrderLine",
     "NotFound",
     "NotFoundError",
@@ -176,6 +185,8 @@ __all__ = [
     "RefundResult",
     "Report",
     "ReportRow",
+    "Segment",
+    "SegmentRules",
     "ServerError",
     "Statement",
     "StatementLine",

@@ -716,3 +716,80 @@ class ContestDraw(Answer):
     winners: list[str]
     algorithm: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Segment(Answer):
+    """Members the `rules` hold for: `size`, of them `size_customers` (yours: you may see
+    who they are) and `size_others` (counted, never named). `history` is in `raw` when
+    read by id."""
+
+    id: str
+    name: str
+    owner: str
+    rules: dict[str, Any]
+    size: int
+    size_customers: int
+    size_others: int
+    computed_at: str
+    created_at: str
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Offer(Answer):
+    """An offer to a segment: `reward` is `{"type": "bonus", "points"}` or `{"type": "voucher", "item_id"}`."""
+
+    id: str
+    owner: str
+    segment_id: str
+    subject: str
+    body: str
+    reward: dict[str, Any]
+    starts_at: str
+    ends_at: str
+    holdout_bp: int
+    status: str
+    created_at: str
+    prepared_at: str | None
+    sent_at: str | None
+    replayed: bool = field(compare=False)
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OfferReport(Answer):
+    """What an offer brought, against its holdout (docs/audience.md, "The report")."""
+
+    offer_id: str
+    eligible: int
+    sent: int
+    held_out: int
+    opened: int
+    clicked: int
+    converted: int
+    conversion_rate_bp: int
+    holdout_conversion_rate_bp: int
+    orders: int
+    holdout_orders: int
+    incremental_orders: int | None
+    incremental_sales_cents: int | None
+    points_cost: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Lifecycle(Answer):
+    """Your customers' lifecycle figures; the nested figures are dicts as the API gives them."""
+
+    scope: str
+    customers: int
+    days_to_first_purchase: dict[str, Any]
+    repeat_30d: dict[str, Any]
+    repeat_90d: dict[str, Any]
+    dormant_days: int
+    dormant: int
+    active: int
+    computed_at: str
+    raw: dict[str, Any] = field(repr=False, compare=False)

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
 from partner_sdk._client import list_of, quote
+from partner_sdk._merchant_audience import AudienceCalls
 from partner_sdk._merchant_batch import BatchCalls
 from partner_sdk._merchant_boutique import BoutiqueCalls
 from partner_sdk._merchant_campaigns import CampaignCalls
@@ -48,7 +49,7 @@ class BulkDecision(TypedDict):
     reason: NotRequired[str]
 
 
-class MerchantClient(ProgramCalls, BoutiqueCalls, CampaignCalls, BatchCalls, ContestCalls):
+class MerchantClient(ProgramCalls, BoutiqueCalls, CampaignCalls, BatchCalls, ContestCalls, AudienceCalls):
     """Client for the merchant API, authenticated with the merchant's API key.
 
     Every call has a timeout (`timeout_s`, per try). Connection failures, 429
