@@ -14,13 +14,12 @@ from functools import wraps
 from typing import Any
 
 from flask import current_app, g, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import cache_versions
 from app.extensions import db
 from app.identity.errors import MissingBearer, OperatorKeyRequired, UnknownKey
 from app.identity.keys import KEY_LENGTH_MAX, hash_key
-from app.identity.models import KEY_VERSION, CacheVersion
 
 # Who may call a view, written on the view by the decorator that enforces it: the route
 # table in docs/api.md and the refusal tests read it back from app.url_map (access_of).
@@ -35,7 +34,6 @@ _owners: dict[str, OwnerResolver] = {}
 KEY_CACHE_TTL_S = 30.0
 KEY_CACHE_MAX = 10_000
 _KEY_CACHE = "identity_key_cache"
-_KEY_VERSION = select(CacheVersion.version).where(CacheVersion.name == KEY_VERSION)
 
 
 def register_owner(kind: str, resolver: OwnerResolver) -> None:
@@ -47,16 +45,16 @@ def owner_of_key(kind: str, key_hash: str) -> Any:
     """The active ``kind`` owner holding this live key, if any.
 
     Owners found are kept per process for up to ``KEY_CACHE_TTL_S``, each under the
-    key version it was read at (``cache_versions``, moved by triggers whenever a key,
-    a merchant or an affiliate row changes). Every call reads the version, one row in
-    the request's transaction, so a key revoked or rotated in any process is refused
+    key version it was read at (``app.cache_versions``, moved by triggers whenever a
+    key, a merchant or an affiliate row changes). Every call reads the versions, one
+    small read in the request's transaction that the programme's caches share, so a key revoked or rotated in any process is refused
     here on the very next request; only a live key's owner is kept.
     """
     resolver = _owners.get(kind)
     if resolver is None:
         raise RuntimeError(f"no key resolver is registered for {kind!r} (its package registers one)")
     session = db.session
-    version = session.execute(_KEY_VERSION).scalar_one()
+    version = cache_versions.versions(session, fresh=True)[cache_versions.KEYS]
     now_s = time.monotonic()
     known = current_app.extensions.setdefault(_KEY_CACHE, {})
     cached = known.get((kind, key_hash))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -40,17 +40,3 @@ class AffiliateKey(_KeyColumns, db.Model):
     __table_args__ = (Index("ix_affiliate_keys_affiliate", "affiliate_id", "id"),)
 
     affiliate_id: Mapped[int] = mapped_column(ForeignKey("affiliates.id"))
-
-
-KEY_VERSION = "keys"
-
-
-class CacheVersion(db.Model):
-    """A counter per kind of cached copy: ``keys`` moves (by triggers, migration 0016)
-    whenever a key, a merchant or an affiliate row changes, so a process that cached a
-    key's owner knows on the next request that its copy may be stale."""
-
-    __tablename__ = "cache_versions"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger)

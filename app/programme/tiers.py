@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, column, delete, func, insert, select, table
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import cache_versions
 from app.extensions import db
 from app.unit_of_work import UnitOfWork
 from ledger import UTCDateTime, upsert_statement
@@ -68,9 +69,13 @@ class TierTerms:
 
 
 def tiers(session: Session) -> list[TierTerms]:
-    """The tiers, lowest threshold first."""
+    """The tiers, lowest threshold first (kept per process until the tiers change)."""
+    return list(cache_versions.cached(session, cache_versions.TIERS, None, _read_tiers))
+
+
+def _read_tiers(session: Session) -> tuple[TierTerms, ...]:
     rows = session.execute(select(Tier).order_by(Tier.min_spend_cents)).scalars()
-    return [TierTerms(t.name, t.min_spend_cents, t.earn_multiplier_bp) for t in rows]
+    return tuple(TierTerms(t.name, t.min_spend_cents, t.earn_multiplier_bp) for t in rows)
 
 
 def replace_tiers(uow: UnitOfWork, terms: list[dict]) -> list[TierTerms]:

@@ -1,8 +1,7 @@
-"""The key version: a counter that every change to a key or to its owner moves, so
-that each process may keep the owners of keys it has seen and still refuse a revoked
-key on the very next request (it reads the counter, one row, on every request).
-Triggers move it, so no code path that changes a key, a merchant or an affiliate can
-forget to. On PostgreSQL also the idempotency claim: one round trip that waits for a
+"""Cache versions: counters that changes to keys and their owners, tiers, campaigns
+and card subscriptions move, so that each process may keep what it read of them and
+still see a change on the very next request (a request reads the counters, one small
+read). Triggers move them, so no code path that changes those rows can forget to. On PostgreSQL also the idempotency claim: one round trip that waits for a
 concurrent request with the same key, then reads its stored answer (a function, so
 that the read takes its snapshot after the wait).
 
@@ -21,9 +20,20 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-KEYS = "keys"
-# The tables whose rows a cached key owner is made of (app/identity/auth.py).
-WATCHED = ("api_keys", "affiliate_keys", "merchants", "affiliates")
+# (table, the changes that move the counter, the counter): app/cache_versions.py says
+# what each cached copy is made of. Inserting a key or an owner moves nothing (only
+# owners of live keys are kept); campaigns and subscriptions count only as existing
+# or not, so their frequent updates (budgets spent, spend towards a voucher) do not.
+WATCHED = (
+    ("api_keys", ("UPDATE", "DELETE"), "keys"),
+    ("affiliate_keys", ("UPDATE", "DELETE"), "keys"),
+    ("merchants", ("UPDATE", "DELETE"), "keys"),
+    ("affiliates", ("UPDATE", "DELETE"), "keys"),
+    ("tiers", ("INSERT", "UPDATE", "DELETE"), "tiers"),
+    ("campaigns", ("INSERT", "DELETE"), "campaigns"),
+    ("card_subscriptions", ("INSERT", "DELETE"), "card"),
+)
+NAMES = ("keys", "tiers", "campaigns", "card")
 
 PG_BUMP = """
 CREATE FUNCTION cache_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,32 +61,33 @@ def upgrade():
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_cache_versions")),
     )
-    op.execute(sa.text("INSERT INTO cache_versions (name, version) VALUES (:name, 1)").bindparams(name=KEYS))
+    for name in NAMES:
+        op.execute(sa.text("INSERT INTO cache_versions (name, version) VALUES (:name, 1)").bindparams(name=name))
     if op.get_context().dialect.name == "postgresql":
         op.execute(PG_BUMP)
         op.execute(PG_CLAIM)
-        for table in WATCHED:
+        for table, events, name in WATCHED:
             op.execute(
-                f"CREATE TRIGGER {table}_cache_version AFTER UPDATE OR DELETE ON {table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION cache_version_bump('{KEYS}')"
+                f"CREATE TRIGGER {table}_cache_version AFTER {' OR '.join(events)} ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION cache_version_bump('{name}')"
             )
         return
-    for table in WATCHED:
-        for event in ("UPDATE", "DELETE"):
+    for table, events, name in WATCHED:
+        for event in events:
             op.execute(
                 f"CREATE TRIGGER {table}_cache_version_{event.lower()} AFTER {event} ON {table} "
-                f"BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = '{KEYS}'; END"
+                f"BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = '{name}'; END"
             )
 
 
 def downgrade():
     if op.get_context().dialect.name == "postgresql":
-        for table in WATCHED:
+        for table, _events, _name in WATCHED:
             op.execute(f"DROP TRIGGER {table}_cache_version ON {table}")
         op.execute("DROP FUNCTION ledger_idempotency_claim(varchar, varchar)")
         op.execute("DROP FUNCTION cache_version_bump()")
     else:
-        for table in WATCHED:
-            for event in ("update", "delete"):
-                op.execute(f"DROP TRIGGER {table}_cache_version_{event}")
+        for table, events, _name in WATCHED:
+            for event in events:
+                op.execute(f"DROP TRIGGER {table}_cache_version_{event.lower()}")
     op.drop_table("cache_versions")
