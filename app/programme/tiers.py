@@ -92,7 +92,7 @@ def replace_tiers(uow: UnitOfWork, terms: list[dict]) -> list[TierTerms]:
         )
     session.execute(delete(MemberTier).where(MemberTier.tier_name.not_in([t["name"] for t in ordered])))
     session.flush()
-    return tiers(session)
+    return list(_read_tiers(session))  # not the copy kept under the version this transaction began with
 
 
 def spend_12m(session: Session, member_id: int, now: datetime) -> int:
