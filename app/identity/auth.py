@@ -44,11 +44,13 @@ def register_owner(kind: str, resolver: OwnerResolver) -> None:
 def owner_of_key(kind: str, key_hash: str) -> Any:
     """The active ``kind`` owner holding this live key, if any.
 
-    Owners found are kept per process for up to ``KEY_CACHE_TTL_S``, each under the
-    key version it was read at (``app.cache_versions``, moved by triggers whenever a
-    key, a merchant or an affiliate row changes). Every call reads the versions, one
-    small read in the request's transaction that the programme's caches share, so a key revoked or rotated in any process is refused
-    here on the very next request; only a live key's owner is kept.
+    Owners found are kept per app (one per worker process) for up to
+    ``KEY_CACHE_TTL_S``, each under the key version it was read at
+    (``app.cache_versions``, moved by triggers whenever a key, a merchant or an
+    affiliate row changes). Every call reads the versions, one small read in the
+    request's transaction that the programme's caches share, so a key revoked or
+    rotated through any process is refused here on the very next request. Only the
+    owners of live keys are kept: an unknown key is looked up every time.
     """
     resolver = _owners.get(kind)
     if resolver is None:
