@@ -9,6 +9,8 @@ rolls back.
 It also holds the one idempotency mechanism, ``once``: the key is claimed, the
 work done, the answer stored and the outbox rows written in **one**
 transaction, so a retry either finds the whole first answer or nothing at all.
+The claim writes nothing (a lock on the key and a read); the record is written
+once, with its answer, at ``commit``.
 The request it fingerprints is the loaded, normalized request (what the schema
 made of the body), never the raw bytes: the same order with the email in
 another case is the same request.
@@ -78,7 +80,7 @@ class UnitOfWork:
         self._clock = clock
         self.now = now if now is not None else clock()
         self.replayed = False
-        self._claimed: tuple[str, str] | None = None
+        self._claimed: tuple[str, str, str] | None = None  # scope, key, request fingerprint
 
     # -- idempotency ------------------------------------------------------------------
 
@@ -90,18 +92,22 @@ class UnitOfWork:
         if key is None:
             return None
         if self._claimed is not None:
-            raise RuntimeError(f"this unit already claimed {self._claimed}; one key per transaction")
-        try:
-            stored = ledger.claim_request(self.session, scope, key, ledger.request_fingerprint(request))
-        except ledger.IdempotencyConflict as error:
-            self.discard()
-            raise IdempotencyKeyReused(f"This key ({key}) was used for a different request.") from error
+            raise RuntimeError(f"this unit already claimed {self._claimed[:2]}; one key per transaction")
+        fingerprint = ledger.request_fingerprint(request)
+        stored = self._claim(scope, key, fingerprint)
         if stored is not None:
             self.discard()
             self.replayed = True
             return stored
-        self._claimed = (scope, key)
+        self._claimed = (scope, key, fingerprint)
         return None
+
+    def _claim(self, scope: str, key: str, fingerprint: str) -> dict | None:
+        try:
+            return ledger.claim_request(self.session, scope, key, fingerprint)
+        except ledger.IdempotencyConflict as error:
+            self.discard()
+            raise IdempotencyKeyReused(f"This key ({key}) was used for a different request.") from error
 
     # -- the outbox ---------------------------------------------------------------------
 
@@ -119,9 +125,21 @@ class UnitOfWork:
         ``answer`` (JSON-able) as the answer to every retry, in the same transaction."""
         if self._claimed is not None:
             if not isinstance(answer, dict):
-                raise TypeError(f"the answer to {self._claimed} must be a dict to be stored, not {type(answer)}")
-            ledger.complete_request(self.session, *self._claimed, answer)
+                raise TypeError(f"the answer to {self._claimed[:2]} must be a dict to be stored, not {type(answer)}")
+            scope, key, fingerprint = self._claimed
             self._claimed = None
+            try:
+                ledger.complete_request(self.session, scope, key, answer)
+            except ledger.IdempotencyConflict:
+                # Answered meanwhile by a writer that did not wait on our claim: ours is
+                # rolled back and the stored answer (or the 409) is what a retry would get.
+                self.discard()
+                stored = self._claim(scope, key, fingerprint)
+                if stored is None:
+                    raise RuntimeError(f"{scope}:{key} conflicted at commit but holds no answer") from None
+                self.discard()
+                self.replayed = True
+                return stored  # type: ignore[return-value]
         self.session.commit()
         return answer
 
@@ -221,7 +239,7 @@ def idempotent(blp: Any, schema: Any, *, status: int = 201, conflicts: str | Non
             if stored is not None:
                 return jsonify(stored), 200
             answer = uow.commit(dump(view(*args, **kwargs)))
-            return jsonify(answer), status
+            return jsonify(answer), 200 if uow.replayed else status
 
         documented = blp.doc(**IDEMPOTENCY_HEADER_DOC)(wrapper)
         documented = blp.alt_response(200, schema=schema, description=f"Replay with the same {IDEMPOTENCY_HEADER}.")(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Result, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from ledger.errors import Overdraft
 from ledger.models import Account, Balance, table
@@ -144,7 +144,7 @@ def affiliate_payable_account(affiliate: str) -> str:
 
 _ACCOUNTS = table(Account)
 _BALANCES = table(Balance)
-_known: dict[tuple[str, str, str], AccountRef] = {}
+_known: dict[tuple[object, str, str], AccountRef] = {}
 _CREATED_HERE = "ledger_accounts_created"
 _upserts: dict[tuple, object] = {}
 
@@ -198,7 +198,7 @@ def account(
             {"name": name, "asset": asset, "non_negative": non_negative, "shards": shards, "created_at": utcnow()},
         ).first()
         if created is not None:
-            session.info.setdefault(_CREATED_HERE, set()).add(created.id)
+            _created_here(session).add(created.id)
             found = AccountRef(created.id, name, asset, shards, non_negative)
         else:
             found = find_account(session, name, asset)
@@ -222,8 +222,21 @@ def _select(session: Session, *where) -> AccountRef | None:
     return None if row is None else AccountRef(*row)
 
 
-def _cache_key(session: Session, name: str, asset: str) -> tuple[str, str, str]:
-    return (str(session.get_bind().engine.url), name, asset)
+def _cache_key(session: Session, name: str, asset: str) -> tuple[object, str, str]:
+    return (session.get_bind().engine.url, name, asset)
+
+
+def _created_here(session: Session) -> set[int]:
+    """The accounts this session created in its current transaction: they could still
+    roll back. A session kept across transactions (a job's, a bench's) starts afresh
+    with each one, so what it created and committed is remembered afterwards."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    held = session.info.get(_CREATED_HERE)
+    if held is None or held[0] is not transaction:
+        held = session.info[_CREATED_HERE] = (transaction, set())
+    return held[1]
 
 
 def account_by_id(session: Session, account_id: int) -> AccountRef:
@@ -256,7 +269,7 @@ def find_account(session: Session, name: str, asset: str) -> AccountRef | None:
         return _known[key]
     found = _select(session, _ACCOUNTS.c.name == name, _ACCOUNTS.c.asset == asset)
     # Only rows this session did not create may be remembered: ours could still roll back.
-    if found is not None and found.id not in session.info.get(_CREATED_HERE, ()):
+    if found is not None and found.id not in _created_here(session):
         if len(_known) >= KNOWN_ACCOUNTS_MAX:
             _known.clear()
         _known[key] = found

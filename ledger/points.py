@@ -19,7 +19,7 @@ from ledger import accounts
 from ledger.accounts import PTS, AccountRef
 from ledger.errors import InsufficientPoints
 from ledger.journal import Leg, post
-from ledger.models import Balance, Debt, Entry, Lot, table
+from ledger.models import Account, Balance, Debt, Entry, Lot, table
 
 EXPIRY_BATCH_MAX = 500
 _DEBTS = table(Debt)
@@ -45,6 +45,20 @@ _LOCK_MEMBER = (
     .with_for_update(of=_BALANCES)
 )
 POINTS_PER_ENTRY_MAX = 10**12
+_ACCOUNTS = table(Account)
+_MEMBER_FIGURES = (
+    select(
+        _ACCOUNTS.c.name,
+        func.coalesce(func.sum(_BALANCES.c.balance), 0).label("balance"),
+        func.coalesce(func.sum(_BALANCES.c.pending), 0).label("pending"),
+    )
+    .join(_BALANCES, _BALANCES.c.account_id == _ACCOUNTS.c.id)
+    .where(
+        _ACCOUNTS.c.asset == PTS,
+        _ACCOUNTS.c.name.in_([bindparam("m"), bindparam("d"), bindparam("i")]),
+    )
+    .group_by(_ACCOUNTS.c.name)
+)
 
 
 @dataclass(frozen=True)
@@ -128,14 +142,20 @@ def unexpire_from_lot(lot: Lot, points: int) -> int:
 
 def member_points(session: Session, member_key: str) -> MemberPoints:
     """Posted balance, pending holds and debt of a member (zeros for an unknown member)."""
-    member = accounts.find_account(session, accounts.member_account(member_key), PTS)
-    debt = accounts.find_account(session, accounts.member_debt_account(member_key), PTS)
-    incoming = accounts.find_account(session, accounts.member_incoming_account(member_key), PTS)
+    names = {
+        "m": accounts.member_account(member_key),
+        "d": accounts.member_debt_account(member_key),
+        "i": accounts.member_incoming_account(member_key),
+    }
+    # One round trip for the three accounts' shards (a read on every order's answer).
+    found = {name: (int(posted), int(held)) for name, posted, held in session.execute(_MEMBER_FIGURES, names)}
+    zero = (0, 0)
+    balance, held = found.get(names["m"], zero)
     return MemberPoints(
-        balance=accounts.balance(session, member) if member else 0,
-        held=accounts.pending(session, member) if member else 0,
-        debt=-accounts.balance(session, debt) if debt else 0,
-        incoming=accounts.balance(session, incoming) if incoming else 0,
+        balance=balance,
+        held=held,
+        debt=-found.get(names["d"], zero)[0],
+        incoming=found.get(names["i"], zero)[0],
     )
 
 

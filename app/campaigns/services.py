@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, Select, and_, column, not_, or_, select, table
 from sqlalchemy.orm import Session
 
+from app import cache_versions
 from app.campaigns.errors import CampaignEnded, CampaignNotFound, EndsInThePast
 from app.campaigns.models import ACTIVE, BONUS, ENDED, FACTOR_BP_ONE, MULTIPLIER, PAUSED, SCHEDULED, Campaign
 from app.pagination import Page, paginate
@@ -132,8 +133,15 @@ def award(session: Session, facts: OrderFacts) -> list[Bonus]:
 
 def any_live(session: Session, merchant_id: int, now: datetime) -> bool:
     """Whether any campaign may apply to this merchant's orders now: one cheap read that
-    lets the order path skip working out the facts of an order when none can."""
+    lets the order path skip working out the facts of an order when none can (and no
+    read at all while the coalition has no campaign, kept per process until one is made)."""
+    if not cache_versions.cached(session, cache_versions.CAMPAIGNS, None, _any_campaign):
+        return False
     return session.execute(_live_query(merchant_id, now).with_only_columns(Campaign.id).limit(1)).first() is not None
+
+
+def _any_campaign(session: Session) -> bool:
+    return session.execute(select(Campaign.id).limit(1)).first() is not None
 
 
 def _live(session: Session, facts: OrderFacts) -> list[Campaign]:

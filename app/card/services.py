@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
+from app import cache_versions
 from app.card.errors import NoCardTerms, VoucherAlreadyRedeemed, VoucherExpired, VoucherNotFound
 from app.card.models import VOUCHER_CODE_LENGTH_MAX, CardSubscription, CardTerms, CardVoucher
 from app.locks import serialize
@@ -100,10 +101,22 @@ def holds_benefits(card: CardSubscription | None, now: datetime) -> bool:
     return card is not None and card.status == "active" and card.renews_at is not None and now < card.renews_at
 
 
+def subscription(session: Session, member_id: int) -> CardSubscription | None:
+    """The member's subscription, if any; no read at all while nobody has subscribed
+    (kept per process until a subscription is made)."""
+    if not cache_versions.cached(session, cache_versions.CARD, None, _any_subscription):
+        return None
+    return session.get(CardSubscription, member_id)
+
+
+def _any_subscription(session: Session) -> bool:
+    return session.execute(select(CardSubscription.member_id).limit(1)).first() is not None
+
+
 def multiplier_bp(session: Session, member_id: int, now: datetime) -> int:
     """The card's ``earn_multiplier_bp`` (of the terms the member subscribed to) while
     the card gives benefits, else 0."""
-    card = session.get(CardSubscription, member_id)
+    card = subscription(session, member_id)
     if not holds_benefits(card, now):
         return 0
     return session.get(CardTerms, card.terms_id).earn_multiplier_bp
@@ -111,7 +124,7 @@ def multiplier_bp(session: Session, member_id: int, now: datetime) -> int:
 
 def benefit(session: Session, member_id: int, now: datetime) -> tuple[str, int] | None:
     """The card's name and ``earn_multiplier_bp`` while the member's card gives benefits."""
-    card = session.get(CardSubscription, member_id)
+    card = subscription(session, member_id)
     if not holds_benefits(card, now):
         return None
     terms = session.get(CardTerms, card.terms_id)
@@ -128,7 +141,7 @@ def on_order(uow: UnitOfWork, member_id: int, amount_cents: int, currency: str) 
         return []
     session = uow.session
     # Most orders are by members without the card: they cost one read, no lock.
-    if not holds_benefits(session.get(CardSubscription, member_id), uow.now):
+    if not holds_benefits(subscription(session, member_id), uow.now):
         return []
     serialize(session, card_lock(member_id))
     card = session.get(CardSubscription, member_id, with_for_update=True, populate_existing=True)

@@ -8,6 +8,7 @@ A key's owner is found by the resolver its feature registered
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from flask import current_app, g, request
 from sqlalchemy.orm import Session
 
+from app import cache_versions
 from app.extensions import db
 from app.identity.errors import MissingBearer, OperatorKeyRequired, UnknownKey
 from app.identity.keys import KEY_LENGTH_MAX, hash_key
@@ -27,6 +29,12 @@ OPERATOR, MERCHANT, AFFILIATE, PUBLIC = "operator", "merchant", "affiliate", "pu
 OwnerResolver = Callable[[Session, str], Any]
 _owners: dict[str, OwnerResolver] = {}
 
+# Owners of live keys seen by this app (one per worker process): (kind, key hash) ->
+# (key version, expiry, owner), in app.extensions.
+KEY_CACHE_TTL_S = 30.0
+KEY_CACHE_MAX = 10_000
+_KEY_CACHE = "identity_key_cache"
+
 
 def register_owner(kind: str, resolver: OwnerResolver) -> None:
     """Say how a key hash finds its ``kind`` owner (the merchants and affiliates packages do)."""
@@ -34,11 +42,32 @@ def register_owner(kind: str, resolver: OwnerResolver) -> None:
 
 
 def owner_of_key(kind: str, key_hash: str) -> Any:
-    """The active ``kind`` owner holding this live key, if any."""
+    """The active ``kind`` owner holding this live key, if any.
+
+    Owners found are kept per app (one per worker process) for up to
+    ``KEY_CACHE_TTL_S``, each under the key version it was read at
+    (``app.cache_versions``, moved by triggers whenever a key, a merchant or an
+    affiliate row changes). Every call reads the versions, one small read in the
+    request's transaction that the programme's caches share, so a key revoked or
+    rotated through any process is refused here on the very next request. Only the
+    owners of live keys are kept: an unknown key is looked up every time.
+    """
     resolver = _owners.get(kind)
     if resolver is None:
         raise RuntimeError(f"no key resolver is registered for {kind!r} (its package registers one)")
-    return resolver(db.session, key_hash)
+    session = db.session
+    version = cache_versions.versions(session, fresh=True)[cache_versions.KEYS]
+    now_s = time.monotonic()
+    known = current_app.extensions.setdefault(_KEY_CACHE, {})
+    cached = known.get((kind, key_hash))
+    if cached is not None and cached[0] == version and cached[1] > now_s:
+        return cached[2]
+    owner = resolver(session, key_hash)
+    if owner is not None:
+        if len(known) >= KEY_CACHE_MAX:
+            known.clear()
+        known[(kind, key_hash)] = (version, now_s + KEY_CACHE_TTL_S, owner)
+    return owner
 
 
 def bearer_token() -> str:

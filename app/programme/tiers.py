@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, column, delete, func, insert, select, table
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import cache_versions
 from app.audience import services as audience
 from app.extensions import db
 from app.unit_of_work import UnitOfWork
@@ -69,9 +70,13 @@ class TierTerms:
 
 
 def tiers(session: Session) -> list[TierTerms]:
-    """The tiers, lowest threshold first."""
+    """The tiers, lowest threshold first (kept per process until the tiers change)."""
+    return list(cache_versions.cached(session, cache_versions.TIERS, None, _read_tiers))
+
+
+def _read_tiers(session: Session) -> tuple[TierTerms, ...]:
     rows = session.execute(select(Tier).order_by(Tier.min_spend_cents)).scalars()
-    return [TierTerms(t.name, t.min_spend_cents, t.earn_multiplier_bp) for t in rows]
+    return tuple(TierTerms(t.name, t.min_spend_cents, t.earn_multiplier_bp) for t in rows)
 
 
 def replace_tiers(uow: UnitOfWork, terms: list[dict]) -> list[TierTerms]:
@@ -90,7 +95,7 @@ def replace_tiers(uow: UnitOfWork, terms: list[dict]) -> list[TierTerms]:
     audience.note_changed(session, session.execute(select(MemberTier.member_id).where(gone)).scalars(), uow.now)
     session.execute(delete(MemberTier).where(gone))
     session.flush()
-    return tiers(session)
+    return list(_read_tiers(session))  # not the copy kept under the version this transaction began with
 
 
 def spend_12m(session: Session, member_id: int, now: datetime) -> int:

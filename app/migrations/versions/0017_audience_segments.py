@@ -6,7 +6,7 @@ The single "offers" choice of member profiles becomes consent to both purposes i
 covered (offers from shops the member bought from and from other shops), with its time.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-01 22:20:00.428677
 
 """
@@ -18,7 +18,7 @@ import ledger.types
 
 # revision identifiers, used by Alembic.
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
