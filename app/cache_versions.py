@@ -69,3 +69,30 @@ def cached(session: Session, name: str, key: Any, compute: Callable[[Session], T
         _cached.clear()
     _cached[slot] = (version, value)
     return value
+
+
+# The counters' triggers per watched table (migration 0016 makes them). On SQLite a
+# migration that rebuilds one of these tables (batch mode) drops its triggers: it
+# calls ``sqlite_triggers`` after the rebuild to put them back.
+SQLITE_WATCHED = {
+    "api_keys": (("update", "delete"), KEYS),
+    "affiliate_keys": (("update", "delete"), KEYS),
+    "merchants": (("update", "delete"), KEYS),
+    "affiliates": (("update", "delete"), KEYS),
+    "tiers": (("insert", "update", "delete"), TIERS),
+    "campaigns": (("insert", "delete"), CAMPAIGNS),
+    "card_subscriptions": (("insert", "delete"), CARD),
+}
+
+
+def sqlite_triggers(table: str) -> list[str]:
+    """The statements that (re)create ``table``'s counter triggers on SQLite."""
+    events, name = SQLITE_WATCHED[table]
+    statements = []
+    for event in events:
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_cache_version_{event}",
+            f"CREATE TRIGGER {table}_cache_version_{event} AFTER {event.upper()} ON {table} "
+            f"BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = '{name}'; END",
+        ]
+    return statements

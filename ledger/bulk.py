@@ -159,7 +159,7 @@ def _ensure_accounts(session: Session, wanted: list[tuple[str, bool]], *, also: 
         rows = [{"name": n, "asset": PTS, "non_negative": nn, "shards": 1, "created_at": utcnow()} for n, nn in missing]
         insert_rows(session, _ACCOUNTS, rows, skip_conflicts_on=["name", "asset"])
         created = _select_accounts(session, [name for name, _ in missing])
-        session.info.setdefault(accounts._CREATED_HERE, set()).update(ref.id for ref in created.values())
+        accounts._created_here(session).update(ref.id for ref in created.values())
         insert_rows(
             session,
             _BALANCES,

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app import cache_versions
 from app.campaigns.errors import CampaignEnded, CampaignNotFound, EndsInThePast
 from app.campaigns.models import ACTIVE, BONUS, ENDED, FACTOR_BP_ONE, MULTIPLIER, PAUSED, SCHEDULED, Campaign
+from app.identity.callers import Caller
 from app.pagination import Page, paginate
 from app.programme.extras import OrderAward
 from app.rows import one_or_raise
@@ -75,17 +76,6 @@ class Bonus:
     points: int
     # A multiplier's factor (None for a fixed bonus): a refund recomputes its extra on the base left.
     factor_bp: int | None = None
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks: a merchant (its own campaigns) or the operator (``merchant_id`` None: every campaign)."""
-
-    merchant_id: int | None
-
-    @property
-    def is_operator(self) -> bool:
-        return self.merchant_id is None
 
 
 # -- the order path --------------------------------------------------------------------

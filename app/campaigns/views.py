@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -13,6 +12,7 @@ from app.campaigns import services
 from app.campaigns.schemas import CampaignCreateSchema, CampaignPageSchema, CampaignQuerySchema, CampaignSchema
 from app.extensions import db
 from app.identity.auth import operator_or_merchant_required
+from app.identity.callers import current_caller
 from app.unit_of_work import idempotent
 
 blp = Blueprint(
@@ -23,11 +23,6 @@ blp = Blueprint(
     "Operator: coalition-wide campaigns on every merchant's orders, paid by the operator.",
 )
 _ENDED = "The campaign has ended: ending is final."
-
-
-def _caller() -> services.Caller:
-    merchant = g.get("merchant")
-    return services.Caller(None if merchant is None else merchant.id)
 
 
 @blp.route("")
@@ -47,13 +42,13 @@ class Campaigns(MethodView):
         rule; a `bonus` gives fixed points. Every given condition must hold.
         `budget_points` is a hard cap on the points the campaign ever awards.
         """
-        return services.create_campaign(unit_of_work.current(), _caller(), data)
+        return services.create_campaign(unit_of_work.current(), current_caller(), data)
 
     @blp.arguments(CampaignQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, CampaignPageSchema)
     def get(self, args):
         """List your campaigns (the operator: every campaign), oldest first"""
-        return services.list_campaigns(db.session, _caller(), now=ledger.utcnow(), **args)
+        return services.list_campaigns(db.session, current_caller(), now=ledger.utcnow(), **args)
 
 
 @blp.route("/<id:campaign_id>")
@@ -63,7 +58,7 @@ class CampaignById(MethodView):
     @blp.response(200, CampaignSchema)
     def get(self, campaign_id):
         """Show one of your campaigns, with its budget spent so far"""
-        return services.get_campaign(db.session, _caller(), campaign_id, now=ledger.utcnow())
+        return services.get_campaign(db.session, current_caller(), campaign_id, now=ledger.utcnow())
 
 
 @blp.route("/<id:campaign_id>/pause")
@@ -74,7 +69,7 @@ class CampaignPause(MethodView):
     @idempotent(blp, CampaignSchema, status=200, conflicts=_ENDED)
     def post(self, campaign_id):
         """Pause a campaign: it awards nothing until resumed (a paused one stays as it is)"""
-        return services.pause_campaign(unit_of_work.current(), _caller(), campaign_id)
+        return services.pause_campaign(unit_of_work.current(), current_caller(), campaign_id)
 
 
 @blp.route("/<id:campaign_id>/resume")
@@ -85,7 +80,7 @@ class CampaignResume(MethodView):
     @idempotent(blp, CampaignSchema, status=200, conflicts=_ENDED)
     def post(self, campaign_id):
         """Resume a paused campaign (a running one stays as it is)"""
-        return services.resume_campaign(unit_of_work.current(), _caller(), campaign_id)
+        return services.resume_campaign(unit_of_work.current(), current_caller(), campaign_id)
 
 
 @blp.route("/<id:campaign_id>/end")
@@ -100,4 +95,4 @@ class CampaignEnd(MethodView):
         Points it already awarded stay with the members; a refund of an order
         does not give the campaign's budget back.
         """
-        return services.end_campaign(unit_of_work.current(), _caller(), campaign_id)
+        return services.end_campaign(unit_of_work.current(), current_caller(), campaign_id)

@@ -4,7 +4,6 @@ get their voucher through the boutique's prize redemption (no points)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -29,6 +28,7 @@ from app.contests.errors import (
 )
 from app.contests.models import API, Contest, ContestEntry, ContestWinner
 from app.errors import is_unique_violation
+from app.identity.callers import Caller
 from app.members import services as members
 from app.members.models import Member, MerchantMember
 from app.pagination import Page, paginate
@@ -39,15 +39,6 @@ from app.unit_of_work import UnitOfWork
 WINDOW_MAX = timedelta(days=366)
 UNDRAWN_CONTESTS_MAX = 100
 SCHEDULED, OPEN, CLOSED, DRAWN = "scheduled", "open", "closed", "drawn"
-
-
-@dataclass(frozen=True)
-class Caller:
-    merchant_id: int | None  # None: the operator
-
-    @property
-    def is_operator(self) -> bool:
-        return self.merchant_id is None
 
 
 def status_of(contest: Contest, now: datetime) -> str:

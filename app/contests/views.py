@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -22,6 +22,7 @@ from app.contests.schemas import (
 from app.errors import conflict
 from app.extensions import db
 from app.identity.auth import operator_or_merchant_required
+from app.identity.callers import current_caller
 from app.schemas import PageArgsSchema
 from app.unit_of_work import idempotent
 
@@ -33,11 +34,6 @@ blp = Blueprint(
     "recompute (docs/audience.md, Contests; partner_sdk.verify_draw).",
 )
 _ENTRY = EntrySchema()
-
-
-def _caller() -> services.Caller:
-    merchant = g.get("merchant")
-    return services.Caller(None if merchant is None else merchant.id)
 
 
 @blp.route("")
@@ -55,13 +51,13 @@ class Contests(MethodView):
         is published here, before entries open. A segment contest is for your
         existing customers in that segment; `free_entry` is open to every member.
         """
-        return services.create_contest(unit_of_work.current(), _caller(), data)
+        return services.create_contest(unit_of_work.current(), current_caller(), data)
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ContestPageSchema)
     def get(self, args):
         """List your contests, oldest first"""
-        return services.list_contests(db.session, _caller(), now=unit_of_work.current().now, **args)
+        return services.list_contests(db.session, current_caller(), now=unit_of_work.current().now, **args)
 
 
 @blp.route("/<id:contest_id>")
@@ -72,7 +68,7 @@ class ContestById(MethodView):
     def get(self, contest_id):
         """One contest: once drawn, with the seed, the entries' hash and the winners"""
         session = db.session
-        contest = services.readable(session, _caller(), contest_id)
+        contest = services.readable(session, current_caller(), contest_id)
         return services.view(session, contest, unit_of_work.current().now)
 
 
@@ -91,14 +87,14 @@ class ContestEntries(MethodView):
         your customer, or not eligible, is refused and nothing is written.
         """
         uow = unit_of_work.current()
-        entry, new = services.enter_customer(uow, _caller(), contest_id, data["member_email"])
+        entry, new = services.enter_customer(uow, current_caller(), contest_id, data["member_email"])
         return jsonify(uow.commit(_ENTRY.dump(entry))), 201 if new else 200
 
     @blp.arguments(EntryListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, EntryPageSchema)
     def get(self, args, contest_id):
         """The entry list in draw order (entry ids ascending), for checking the draw"""
-        return services.entry_list(db.session, _caller(), contest_id, **args)
+        return services.entry_list(db.session, current_caller(), contest_id, **args)
 
 
 @blp.route("/<id:contest_id>/draw")
@@ -115,7 +111,7 @@ class ContestDraw(MethodView):
         prize voucher in their boutique orders. Drawing again answers the same result.
         """
         uow = unit_of_work.current()
-        answer = _drawn(services.draw_contest(uow, _caller(), contest_id))
+        answer = _drawn(services.draw_contest(uow, current_caller(), contest_id))
         uow.commit(None)
         return answer
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -31,6 +30,7 @@ from app.boutique import services as boutique
 from app.boutique.errors import OutOfStock
 from app.boutique.models import VOUCHER, CatalogItem, Redemption
 from app.campaigns import services as campaigns
+from app.identity.callers import Caller
 from app.members.models import Member, MerchantMember
 from app.merchants.models import Merchant
 from app.offers import tracking
@@ -46,15 +46,6 @@ BASIS_POINTS = 10_000
 RECIPIENT_ROWS_PER_INSERT = 1000
 OFFER_MAIL_BATCH = 200
 RATE_WINDOW = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Caller:
-    merchant_id: int | None  # None: the operator
-
-    @property
-    def is_operator(self) -> bool:
-        return self.merchant_id is None
 
 
 def create_offer(uow: UnitOfWork, caller: Caller, data: dict) -> Offer:
@@ -231,20 +222,20 @@ def _mail_with_voucher(uow: UnitOfWork, offer: Offer, recipient: OfferRecipient,
     for the recipient (a prize redemption: no points), kept only if the mail is queued
     under consent; out of stock, the recipient is not mailed."""
     session = uow.session
-    saved = session.begin_nested()
     try:
-        boutique.reserve_prize_stock(session, offer.reward_item_id, 1)
-    except OutOfStock:
-        saved.rollback()
+        with session.begin_nested():  # left by an exception: the unit and the code go back
+            boutique.reserve_prize_stock(session, offer.reward_item_id, 1)
+            key = voucher_key(offer.id, recipient.member_id)
+            boutique.give_prize(uow, member_id=recipient.member_id, item_id=offer.reward_item_id, key=key)
+            if not _mail(session, offer, recipient, email, purpose, uow.now):
+                raise _NotMailed()
+    except (OutOfStock, _NotMailed):
         return False
-    boutique.give_prize(
-        uow, member_id=recipient.member_id, item_id=offer.reward_item_id, key=voucher_key(offer.id, recipient.member_id)
-    )
-    if _mail(session, offer, recipient, email, purpose, uow.now):
-        saved.commit()
-        return True
-    saved.rollback()
-    return False
+    return True
+
+
+class _NotMailed(Exception):
+    """The member's consent did not allow the mail: no voucher either."""
 
 
 def voucher_key(offer_id: int, member_id: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -10,6 +9,7 @@ from marshmallow import RAISE
 from app import unit_of_work
 from app.extensions import db
 from app.identity.auth import operator_or_merchant_required
+from app.identity.callers import current_caller
 from app.offers import report, services
 from app.offers.schemas import OfferCreateSchema, OfferPageSchema, OfferReportSchema, OfferSchema
 from app.schemas import PageArgsSchema
@@ -22,11 +22,6 @@ blp = Blueprint(
     description="Merchant or operator: offers mailed to a segment's consenting members, with a holdout "
     "that measures what they brought.",
 )
-
-
-def _caller() -> services.Caller:
-    merchant = g.get("merchant")
-    return services.Caller(None if merchant is None else merchant.id)
 
 
 def _shown(offer):
@@ -51,13 +46,13 @@ class Offers(MethodView):
         recipient's next order in the window, once; a `voucher` names a voucher
         item of your catalog.
         """
-        return _shown(services.create_offer(unit_of_work.current(), _caller(), data))
+        return _shown(services.create_offer(unit_of_work.current(), current_caller(), data))
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, OfferPageSchema)
     def get(self, args):
         """List your offers, oldest first"""
-        page = services.list_offers(db.session, _caller(), **args)
+        page = services.list_offers(db.session, current_caller(), **args)
         for offer in page.data:
             _shown(offer)
         return page
@@ -70,7 +65,7 @@ class OfferById(MethodView):
     @blp.response(200, OfferSchema)
     def get(self, offer_id):
         """One of your offers"""
-        return _shown(services.get_offer(db.session, _caller(), offer_id))
+        return _shown(services.get_offer(db.session, current_caller(), offer_id))
 
 
 @blp.route("/<id:offer_id>/report")
@@ -80,4 +75,4 @@ class OfferReport(MethodView):
     @blp.response(200, OfferReportSchema)
     def get(self, offer_id):
         """What the offer brought: sent, opened, clicked, converted, against the holdout"""
-        return report.report(db.session, services.get_offer(db.session, _caller(), offer_id))
+        return report.report(db.session, services.get_offer(db.session, current_caller(), offer_id))

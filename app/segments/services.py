@@ -10,13 +10,13 @@ them: its cost grows with what changed, not with the orders.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, and_, column, func, insert, select, table, update
 from sqlalchemy.orm import Session
 
 from app.audience.models import Interest, MemberChange
+from app.identity.callers import Caller
 from app.members.models import Member
 from app.pagination import Page, trimmed
 from app.programme import tiers
@@ -38,15 +38,6 @@ _STATE_ID = 1
 
 _ORDERS = table("orders", column("id", BigInteger), column("member_id", BigInteger), column("created_at", UTCDateTime))
 _REFUNDS = table("refunds", column("order_pk", BigInteger), column("created_at", UTCDateTime))
-
-
-@dataclass(frozen=True)
-class Caller:
-    merchant_id: int | None  # None: the operator
-
-    @property
-    def is_operator(self) -> bool:
-        return self.merchant_id is None
 
 
 def create_segment(uow: UnitOfWork, caller: Caller, data: dict) -> Segment:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -10,6 +9,7 @@ from marshmallow import RAISE
 from app import unit_of_work
 from app.extensions import db
 from app.identity.auth import operator_or_merchant_required
+from app.identity.callers import current_caller
 from app.schemas import PageArgsSchema
 from app.segments import services
 from app.segments.schemas import (
@@ -30,11 +30,6 @@ blp = Blueprint(
 )
 
 
-def _caller() -> services.Caller:
-    merchant = g.get("merchant")
-    return services.Caller(None if merchant is None else merchant.id)
-
-
 @blp.route("")
 class Segments(MethodView):
     decorators = [operator_or_merchant_required]
@@ -49,13 +44,13 @@ class Segments(MethodView):
         current as members order, are refunded, change interests or tier, or
         cross a time rule. At most 50 segments each.
         """
-        return services.create_segment(unit_of_work.current(), _caller(), data)
+        return services.create_segment(unit_of_work.current(), current_caller(), data)
 
     @blp.arguments(PageArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, SegmentPageSchema)
     def get(self, args):
         """List your segments, oldest first"""
-        return services.list_segments(db.session, _caller(), **args)
+        return services.list_segments(db.session, current_caller(), **args)
 
 
 @blp.route("/<id:segment_id>")
@@ -65,7 +60,7 @@ class SegmentById(MethodView):
     @blp.response(200, SegmentDetailSchema)
     def get(self, segment_id):
         """One segment: its sizes and how they moved"""
-        return services.get_segment(db.session, _caller(), segment_id)
+        return services.get_segment(db.session, current_caller(), segment_id)
 
 
 @blp.route("/<id:segment_id>/members")
@@ -76,4 +71,4 @@ class SegmentMembers(MethodView):
     @blp.response(200, SegmentMemberPageSchema)
     def get(self, args, segment_id):
         """Who is in the segment: a merchant sees its own customers only; the operator, everyone"""
-        return services.segment_members(db.session, _caller(), segment_id, **args)
+        return services.segment_members(db.session, current_caller(), segment_id, **args)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import ledger.types
+from app.cache_versions import sqlite_triggers
 
 # revision identifiers, used by Alembic.
 revision = "0017"
@@ -168,11 +169,20 @@ def upgrade():
             sa.Column("segment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
         )
         batch_op.create_foreign_key(batch_op.f("fk_campaigns_segment_id_segments"), "segments", ["segment_id"], ["id"])
+    _restore_campaign_triggers()
 
     _fill_member_facts()
 
 
 _NOW = "CURRENT_TIMESTAMP"
+
+
+def _restore_campaign_triggers():
+    """On SQLite a batch rebuild of ``campaigns`` drops its triggers: put back the ones
+    0016 made (a new campaign moves the ``campaigns`` cache version)."""
+    if op.get_context().dialect.name == "sqlite":
+        for statement in sqlite_triggers("campaigns"):
+            op.execute(statement)
 
 
 def _carry_offers_consent():
@@ -210,6 +220,7 @@ def downgrade():
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_campaigns_segment_id_segments"), type_="foreignkey")
         batch_op.drop_column("segment_id")
+    _restore_campaign_triggers()
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_refunds_created_at"))
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import ledger.types
+from app.cache_versions import sqlite_triggers
 
 # revision identifiers, used by Alembic.
 revision = "0019"
@@ -75,6 +76,9 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_column("offer_id")
+    if op.get_context().dialect.name == "sqlite":  # the rebuild dropped the counter's triggers
+        for statement in sqlite_triggers("campaigns"):
+            op.execute(statement)
 
     with op.batch_alter_table("offer_recipients", schema=None) as batch_op:
         batch_op.drop_index("ix_offer_recipients_sent")
