@@ -229,10 +229,15 @@ def _cache_key(session: Session, name: str, asset: str) -> tuple[object, str, st
 def _created_here(session: Session) -> set[int]:
     """The accounts this session created in its current transaction: they could still
     roll back. A session kept across transactions (a job's, a bench's) starts afresh
-    with each one, so what it created and committed is remembered afterwards."""
+    with each one, so what it created and committed is remembered afterwards.
+
+    "Its transaction" is the connection's outermost one: a session joined to an
+    enclosing transaction (``join_transaction_mode="create_savepoint"``, as test
+    fixtures do) only releases a savepoint when it commits, and what it created can
+    still be rolled back with the enclosing transaction."""
     if isinstance(session, scoped_session):
         session = session()
-    transaction = session.get_transaction()
+    transaction = session.connection().get_transaction()
     held = session.info.get(_CREATED_HERE)
     if held is None or held[0] is not transaction:
         held = session.info[_CREATED_HERE] = (transaction, set())
