@@ -333,12 +333,27 @@ def test_orders_of_a_merchant_running_a_campaign_get_its_bonus_in_a_batch(client
     assert found[-1]["body"]["points_balance"] == 160
 
 
-def test_an_order_recorded_by_a_concurrent_post_after_the_batch_read_its_records_is_replayed(
-    client, merchant, monkeypatch
-):
+@pytest.fixture
+def quiet(databases):
+    """A database of its own, without the coalition campaigns or tiers other tests
+    leave in the shared one (with any, every order takes the single path)."""
+    from tests.conftest import ADMIN_KEY, make_app
+    from tests.factories.merchants import auth, create_merchant
+
+    application = make_app(databases.new())
+    client = application.test_client()
+    yield client, create_merchant(client, auth(ADMIN_KEY))
+    with application.app_context():
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def test_an_order_recorded_by_a_concurrent_post_after_the_batch_read_its_records_is_replayed(quiet, monkeypatch):
     """The race the batch cannot see: a single POST commits one of its orders between
     the batch's read of the idempotency records and its writes. The batch is done
     again, and answers that order as the replay it now is."""
+    client, merchant = quiet
     raced, fresh = order_body(amount_cents=4599), order_body(amount_cents=3000)
     alone = client.post("/v1/orders", json=raced, headers=merchant["headers"]).get_json()
     real = ledger.find_requests
