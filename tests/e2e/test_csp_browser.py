@@ -5,6 +5,7 @@ search, redeem, consent, sign out)."""
 from __future__ import annotations
 
 import re
+import time
 
 from tests.e2e.test_boutique_browser import desktop_page, shop  # noqa: F401 (fixture)
 
@@ -16,6 +17,18 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 CSP_CONSOLE = re.compile(r"Content[- ]Security[- ]Policy", re.IGNORECASE)
+
+
+def wait_until(page, expression: str, timeout_s: float = 15.0) -> bool:
+    """Poll ``expression`` from the test, not from page script: ``wait_for_function``
+    compiles its predicate in the page, which this site's CSP (no eval) refuses
+    whenever the first check is false."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if page.evaluate(expression):
+            return True
+        page.wait_for_timeout(100)
+    return False
 
 
 class Visit:
@@ -36,14 +49,10 @@ class Visit:
         styled = page.evaluate("getComputedStyle(document.body).marginTop") != "8px"  # the browser's default
         assert styled, f"{name}: its stylesheet did not apply"
         # This site's pictures: a merchant's image_url elsewhere cannot load here (no network).
-        # Lazy pictures in view start after the load event: on a busy machine give them time.
-        from playwright.sync_api import TimeoutError as StillLoading
-
+        # Lazy pictures in view start after the load event: on a busy machine give them time
+        # (if they never complete, the count below says which ones failed).
         mine = "[...document.images].filter((img) => img.src.startsWith(location.origin))"
-        try:
-            page.wait_for_function(f"{mine}.every((img) => img.complete)", timeout=15_000)
-        except StillLoading:  # the count below says which ones failed
-            pass
+        wait_until(page, f"{mine}.every((img) => img.complete)")
         broken = page.evaluate(
             "[...document.images].filter((img) => img.src.startsWith(location.origin)"
             " && (!img.complete || img.naturalWidth === 0)).length"
@@ -134,5 +143,5 @@ def test_every_page_a_member_sees_works_under_the_content_security_policy(shop):
 
         # The watch sees what the policy refuses: an injected inline style is reported.
         page.evaluate("document.head.append(Object.assign(document.createElement('style'), {textContent: 'a{}'}))")
-        page.wait_for_function("window.__cspViolations.length > 0")
+        assert wait_until(page, "window.__cspViolations.length > 0")
         assert page.evaluate("window.__cspViolations")[0].startswith("style-src")
