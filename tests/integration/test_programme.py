@@ -4,7 +4,7 @@ preview, tiers, and what a merchant sees of a member (docs/programme.md)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -152,6 +152,18 @@ def test_preview_equals_what_the_order_earns_and_writes_nothing(client, shop, en
     )
     assert preview["points_total"] == order["points_total"] == 43
     client.put("/v1/tiers", json=[], headers=admin_headers)
+
+
+def test_a_preview_at_a_shop_with_a_return_window_says_when_the_points_become_available(client, new_merchant):
+    shop = new_merchant(points_pending_days=14)
+    body = order_body(amount_cents=4500)
+
+    preview = client.post("/v1/orders/preview", json=body, headers=shop["headers"])
+    order = client.post("/v1/orders", json=body, headers=shop["headers"]).get_json()
+
+    assert preview.status_code == 200, preview.get_json()
+    shown = datetime.fromisoformat(preview.get_json()["points_available_at"])
+    assert abs(shown - datetime.fromisoformat(order["points_available_at"])) < timedelta(minutes=1)
 
 
 def test_incoming_points_wait_out_the_return_window(app, client, new_merchant):
