@@ -135,3 +135,20 @@ def text_storable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def check_variant(data: dict, field_of: dict[str, str], noun: str) -> None:
+    """A body tagged by ``type``: the field ``field_of[type]`` is required, the other
+    variants' fields are refused (a ``type`` outside ``field_of`` is its own field's error)."""
+    kind = data.get("type")
+    if kind not in field_of:
+        return
+    wanted = field_of[kind]
+    errors = {}
+    if wanted not in data:
+        errors[wanted] = [f"Required for a {kind} {noun}."]
+    for other in field_of.values():
+        if other != wanted and other in data:
+            errors[other] = [f"Not part of a {kind} {noun}."]
+    if errors:
+        raise ma.ValidationError(errors)

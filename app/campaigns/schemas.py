@@ -7,7 +7,7 @@ from marshmallow import validate
 
 from app.campaigns.models import BONUS, EFFECT_TYPES, MULTIPLIER, STATUSES
 from app.converters import ID_DIGITS_MAX
-from app.schemas import Id, OptionalId, PageArgsSchema, StrictSchema, page_of
+from app.schemas import Id, OptionalId, PageArgsSchema, StrictSchema, check_variant, page_of
 
 CAMPAIGN_NAME_LENGTH_MAX = 120
 CAMPAIGN_DURATION_MAX = timedelta(days=366)
@@ -39,16 +39,7 @@ class EffectSchema(StrictSchema):
 
     @ma.validates_schema
     def _complete(self, data, **_kwargs):
-        wanted, other = ("factor_bp", "points") if data.get("type") == MULTIPLIER else ("points", "factor_bp")
-        if data.get("type") not in EFFECT_TYPES:
-            return
-        errors = {}
-        if wanted not in data:
-            errors[wanted] = [f"Required for a {data['type']} effect."]
-        if other in data:
-            errors[other] = [f"Not part of a {data['type']} effect."]
-        if errors:
-            raise ma.ValidationError(errors)
+        check_variant(data, {MULTIPLIER: "factor_bp", BONUS: "points"}, "effect")
 
 
 class ConditionsSchema(StrictSchema):

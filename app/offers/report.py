@@ -13,27 +13,16 @@ and the same for sales; both are null while nobody is held out or sent.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, and_, case, column, func, select, table
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.boutique.models import CatalogItem
 from app.campaigns import services as campaigns
 from app.offers.models import BONUS, Offer, OfferRecipient
 from app.offers.services import vouchers_given
-from ledger import UTCDateTime
+from app.orders.models import Order
 
 BASIS_POINTS = 10_000
-
-# Read by name: the order path depends on campaigns, which offers use.
-_ORDERS = table(
-    "orders",
-    column("id", BigInteger),
-    column("member_id", BigInteger),
-    column("merchant_id", BigInteger),
-    column("amount_cents", BigInteger),
-    column("refunded_cents", BigInteger),
-    column("created_at", UTCDateTime),
-)
 
 
 def report(session: Session, offer: Offer) -> dict:
@@ -77,7 +66,7 @@ def _points_cost(session: Session, offer: Offer) -> int:
 
 def _conversions(session: Session, offer: Offer) -> dict[bool, tuple[int, int, int]]:
     """Per group (held out or not): members who ordered, orders, net sales."""
-    r, o = OfferRecipient, _ORDERS.c
+    r, o = OfferRecipient, Order
     window = [o.created_at >= offer.starts_at, o.created_at < offer.ends_at]
     if offer.merchant_id is not None:
         window.append(o.merchant_id == offer.merchant_id)
@@ -88,7 +77,7 @@ def _conversions(session: Session, offer: Offer) -> dict[bool, tuple[int, int, i
             func.count(o.id),
             func.coalesce(func.sum(o.amount_cents - o.refunded_cents), 0),
         )
-        .join(_ORDERS, and_(o.member_id == r.member_id, *window))
+        .join(Order, and_(o.member_id == r.member_id, *window))
         .where(r.offer_id == offer.id, (r.held_out.is_(True)) | (r.sent_at.is_not(None)))
         .group_by(r.held_out)
     ).all()

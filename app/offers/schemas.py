@@ -6,8 +6,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.converters import ID_DIGITS_MAX
-from app.offers.models import BONUS, REWARD_TYPES
-from app.schemas import Id, StrictSchema, Timestamp, page_of
+from app.offers.models import BONUS, REWARD_TYPES, VOUCHER
+from app.schemas import Id, StrictSchema, Timestamp, check_variant, page_of
 
 ID_PATTERN = rf"^[1-9][0-9]{{0,{ID_DIGITS_MAX - 1}}}$"
 SUBJECT_LENGTH_MAX = 200
@@ -30,17 +30,7 @@ class RewardSchema(StrictSchema):
 
     @ma.validates_schema
     def _complete(self, data, **_kwargs):
-        kind = data.get("type")
-        if kind not in REWARD_TYPES:
-            return
-        wanted, other = ("points", "item_id") if kind == BONUS else ("item_id", "points")
-        errors = {}
-        if wanted not in data:
-            errors[wanted] = [f"Required for a {kind} reward."]
-        if other in data:
-            errors[other] = [f"Not part of a {kind} reward."]
-        if errors:
-            raise ma.ValidationError(errors)
+        check_variant(data, {BONUS: "points", VOUCHER: "item_id"}, "reward")
 
 
 class OfferCreateSchema(StrictSchema):

@@ -7,25 +7,17 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, column, func, select, table
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.members.models import Member
-from ledger import UTCDateTime
+from app.orders.models import Order
 
 REPEAT_WINDOWS_DAYS = (30, 90)
 BASIS_POINTS = 10_000
 SECONDS_PER_DAY = 86_400
 
-# Read by name, as the programme does: the order path depends on the reports' neighbours.
-_ORDERS = table(
-    "orders",
-    column("member_id", BigInteger),
-    column("merchant_id", BigInteger),
-    column("amount_cents", BigInteger),
-    column("refunded_cents", BigInteger),
-    column("created_at", UTCDateTime),
-)
+_ORDERS = Order.__table__
 
 
 def lifecycle(session: Session, merchant_id: int | None, now: datetime, *, dormant_days: int) -> dict:

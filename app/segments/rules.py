@@ -120,10 +120,11 @@ def crossing(session: Session, merchant_id: int | None, rules: dict, since: date
     return found
 
 
-# The orders, read by name: the order path depends on campaigns, which select on
-# segments, so segments may not import the order model.
-_ORDERS = table(
+# The orders and refunds, read by name: the order path depends on campaigns, which
+# select on segments, so segments may not import the order models.
+ORDERS = table(
     "orders",
+    column("id", BigInteger),
     column("member_id", BigInteger),
     column("merchant_id", BigInteger),
     column("amount_cents", BigInteger),
@@ -131,13 +132,14 @@ _ORDERS = table(
     column("currency", String),
     column("created_at", UTCDateTime),
 )
+REFUNDS = table("refunds", column("order_pk", BigInteger), column("created_at", UTCDateTime))
 _FACT_COLUMNS = ["member_id", "merchant_id", "orders", "spend_cents", "first_order_at", "last_order_at"]
 
 
 def refresh_facts(session: Session, member_ids: Iterable[int], currency: str) -> None:
     """Recompute the facts of these members from their orders (each member's own
     orders only: the work grows with the members that changed)."""
-    orders = _ORDERS.c
+    orders = ORDERS.c
     net = orders.amount_cents - orders.refunded_cents
     first, last = func.min(orders.created_at), func.max(orders.created_at)
     ids = sorted(set(member_ids))

@@ -12,20 +12,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, column, func, insert, select, table, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.audience.models import Interest, MemberChange
 from app.identity.callers import Caller
 from app.members.models import Member
-from app.pagination import Page, trimmed
+from app.pagination import Page, paginate, trimmed
 from app.programme import tiers
 from app.rows import one_or_raise
 from app.segments import rules as segment_rules
 from app.segments.errors import InvalidRules, SegmentNotFound, TooManySegments, UnknownSegment
 from app.segments.models import ELSEWHERE_NOT_HERE, HERE, Segment, SegmentJobState, SegmentMember, SegmentSize
 from app.unit_of_work import UnitOfWork
-from ledger import UTCDateTime
 
 SEGMENTS_MAX = 50
 HISTORY_SHOWN = 30
@@ -35,9 +34,6 @@ REFRESH_BATCH = 2000
 MEMBER_CHANGES_KEPT = timedelta(days=1)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _STATE_ID = 1
-
-_ORDERS = table("orders", column("id", BigInteger), column("member_id", BigInteger), column("created_at", UTCDateTime))
-_REFUNDS = table("refunds", column("order_pk", BigInteger), column("created_at", UTCDateTime))
 
 
 def create_segment(uow: UnitOfWork, caller: Caller, data: dict) -> Segment:
@@ -119,11 +115,7 @@ def _record_size(session: Session, segment: Segment, now: datetime, *, joined: i
 
 def list_segments(session: Session, caller: Caller, *, limit: int, cursor: str | None) -> Page:
     """The caller's segments (the operator: its own), oldest first."""
-    query = select(Segment).where(_owned_by(caller))
-    if cursor is not None:
-        query = query.where(Segment.id > int(cursor))
-    rows = session.execute(query.order_by(Segment.id).limit(limit + 1)).scalars().all()
-    return trimmed(list(rows), limit, lambda row: str(row.id))
+    return paginate(session, select(Segment).where(_owned_by(caller)), Segment.id, limit=limit, cursor=cursor)
 
 
 def get_segment(session: Session, caller: Caller, segment_id: int) -> Segment:
@@ -253,11 +245,11 @@ def _changed(
 
 def _order_sources(since: datetime, until: datetime) -> list:
     """Members with an order or a refund recorded in (since, until]."""
-    orders, refunds = _ORDERS.c, _REFUNDS.c
+    orders, refunds = segment_rules.ORDERS.c, segment_rules.REFUNDS.c
     return [
         select(orders.member_id).where(orders.created_at > since, orders.created_at <= until),
         select(orders.member_id)
-        .join(_REFUNDS, refunds.order_pk == orders.id)
+        .join(segment_rules.REFUNDS, refunds.order_pk == orders.id)
         .where(refunds.created_at > since, refunds.created_at <= until),
     ]
 
